@@ -1,0 +1,111 @@
+# gpt2 — one build for every tool. `make` builds bin/gpt2-*; `make test` runs the
+# suite under prove; `make check` adds the sanitizer run and the man-page lint.
+# CUDA objects are built whenever nvcc is found (override with CUDA=0).
+
+VERSION  := 0.1.0
+PREFIX   ?= /usr/local
+CC       ?= cc
+OPT      ?= -O2
+CFLAGS   ?= $(OPT) -g
+BUILD    ?= build
+BINDIR   ?= bin
+SAN      ?=
+
+CUDA_HOME ?= /usr/local/cuda
+NVCC     ?= $(firstword $(shell command -v nvcc 2>/dev/null) $(wildcard $(CUDA_HOME)/bin/nvcc))
+CUDA     ?= $(if $(NVCC),1,0)
+NVCC_ARCH ?= -gencode arch=compute_90a,code=sm_90a -gencode arch=compute_90,code=sm_90 \
+             -gencode arch=compute_80,code=sm_80
+NVCCFLAGS ?= -O3 -std=c++17 $(NVCC_ARCH) -Xcompiler -Wall,-Wextra,-Werror -Xcudafe --display_error_number
+
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -fopenmp -Icommon -Itests \
+             -DGPT2_VERSION='"$(VERSION)"' -MMD -MP $(CFLAGS) $(SAN)
+LDLIBS   = -lpcre2-8 -lzstd -ljansson -lopenblas -lm -lpthread
+ALL_LDFLAGS = -fopenmp -Wl,--as-needed $(LDFLAGS) $(SAN)
+
+ifeq ($(CUDA),1)
+ALL_CFLAGS  += -DGPT2_CUDA -I$(CUDA_HOME)/include
+LDLIBS      += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublasLt -lcublas -lcudnn -lcudart -lstdc++
+CUDA_SRC    := $(wildcard common/*.cu common/kernels/*.cu)
+endif
+
+COMMON_SRC := $(wildcard common/*.c common/kernels/*.c)
+COMMON_OBJ := $(COMMON_SRC:%.c=$(BUILD)/%.o) $(CUDA_SRC:%.cu=$(BUILD)/%.cu.o)
+LIB        := $(BUILD)/libgpt2.a
+
+TOOLS      := $(notdir $(patsubst %/,%,$(dir $(wildcard tools/*/main.c))))
+TOOL_BINS  := $(TOOLS:%=$(BINDIR)/gpt2-%)
+
+UNIT_SRC   := $(wildcard tests/unit/*.c)
+UNIT_BINS  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+ifeq ($(CUDA),1)
+UNIT_CU    := $(wildcard tests/unit/*.cu)
+UNIT_BINS  += $(UNIT_CU:tests/unit/%.cu=$(BUILD)/tests/%)
+endif
+CLI_TESTS  := $(wildcard tests/cli/*.sh)
+MANPAGES   := $(wildcard man/*.[1-8])
+
+# prove's own parallelism; each test may use OpenMP threads too
+PROVE_JOBS ?= 2
+
+.SECONDARY:
+.PHONY: all test test-asan check lint install clean bench demo
+all: $(TOOL_BINS) $(UNIT_BINS)
+
+-include data/Makefile.inc
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(BUILD)/%.cu.o: %.cu
+	@mkdir -p $(dir $@)
+	$(NVCC) $(NVCCFLAGS) -Icommon -DGPT2_CUDA -MMD -MP -c $< -o $@
+
+$(LIB): $(COMMON_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BINDIR)/gpt2-%: $(BUILD)/tools/%/main.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) $(filter %.o,$^) $(sort $(patsubst %.c,$(BUILD)/%.o,$(filter-out tools/$*/main.c,$(wildcard tools/$*/*.c)))) $(LIB) $(LDLIBS) -o $@
+
+$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
+
+$(BUILD)/tests/%: tests/unit/%.cu $(LIB)
+	@mkdir -p $(dir $@)
+	$(NVCC) $(NVCCFLAGS) -Icommon -Itests -DGPT2_CUDA $< $(LIB) -Xcompiler -fopenmp \
+	    $(LDLIBS) -o $@
+
+# extra object files of a tool (tools/<t>/*.c other than main.c) link into it
+.SECONDEXPANSION:
+$(TOOL_BINS): $(BINDIR)/gpt2-%: $$(patsubst %.c,$(BUILD)/%.o,$$(wildcard tools/$$*/*.c))
+
+test: all
+	BIN=$(abspath $(BINDIR)) TESTBIN=$(abspath $(BUILD)/tests) \
+	    prove -j$(PROVE_JOBS) $(UNIT_BINS) $(CLI_TESTS)
+
+# Everything again under AddressSanitizer + UBSan (CPU code only).
+test-asan:
+	$(MAKE) BUILD=build-asan BINDIR=bin-asan CUDA=0 OPT=-O1 \
+	    SAN='-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all' test
+
+lint:
+	mandoc -T lint -W warning $(MANPAGES)
+
+check: lint test test-asan
+
+bench: all
+	@for b in bench/*.sh; do echo "== $$b"; BIN=$(abspath $(BINDIR)) bash $$b || exit 1; done
+
+install: $(TOOL_BINS)
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man5
+	install -m 755 $(TOOL_BINS) $(DESTDIR)$(PREFIX)/bin/
+	for m in $(MANPAGES); do install -m 644 $$m $(DESTDIR)$(PREFIX)/share/man/man$${m##*.}/; done
+
+clean:
+	rm -rf build build-asan bin bin-asan
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,67 @@
+/* kernels: the CPU reference for every operation of GPT-2 training, fp32.
+ * Each op lives in its own file (layernorm.c ...) and, when built with CUDA, beside a
+ * GPU version (layernorm.cu) declared in kernels_cuda.h with the same argument list on
+ * device memory, so a test can run both on the same inputs and compare.
+ *
+ * Shapes: B batch, T time, C channels, N = B*T rows, OC output channels, NH heads,
+ * V real vocabulary (50257), Vp padded vocabulary (50304). Row-major everywhere;
+ * weights in PyTorch (out, in) layout. Backward functions ACCUMULATE (+=) into every
+ * gradient they write (inputs and parameters alike), so a step zeroes gradients once. */
+#ifndef GPT2_KERNELS_H
+#define GPT2_KERNELS_H
+
+#include <stddef.h>
+
+/* out[b,t,:] = wte[inp[b,t],:] + wpe[t,:] */
+void encoder_forward(float *out, const int *inp, const float *wte, const float *wpe, int B, int T,
+                     int C);
+void encoder_backward(float *dwte, float *dwpe, const float *dout, const int *inp, int B, int T,
+                      int C);
+
+/* per row: out = (x - mean) * rstd * weight + bias; mean, rstd [N] kept for backward (eps 1e-5) */
+void layernorm_forward(float *out, float *mean, float *rstd, const float *inp, const float *weight,
+                       const float *bias, int N, int C);
+void layernorm_backward(float *dinp, float *dweight, float *dbias, const float *dout,
+                        const float *inp, const float *weight, const float *mean, const float *rstd,
+                        int N, int C);
+
+/* out[N,OC] = inp[N,C] @ weight[OC,C]^T + bias[OC] (bias may be NULL) */
+void matmul_forward(float *out, const float *inp, const float *weight, const float *bias, int N,
+                    int C, int OC);
+void matmul_backward(float *dinp, float *dweight, float *dbias, const float *dout,
+                     const float *inp, const float *weight, int N, int C, int OC);
+/* the plain triple loop the BLAS path is tested against */
+void matmul_forward_reference(float *out, const float *inp, const float *weight, const float *bias,
+                              int N, int C, int OC);
+
+/* Causal self-attention. qkv [B,T,3C] = (q | k | v), heads of size C/NH; out [B,T,C].
+ * preatt, att [B,NH,T,T] are scratch kept for backward (the GPU version keeps no T x T
+ * tensors; see kernels_cuda.h). */
+void attention_forward(float *out, float *preatt, float *att, const float *qkv, int B, int T,
+                       int C, int NH);
+void attention_backward(float *dqkv, float *dpreatt, float *datt, const float *dout,
+                        const float *qkv, const float *att, int B, int T, int C, int NH);
+
+/* GELU, tanh approximation */
+void gelu_forward(float *out, const float *inp, size_t n);
+void gelu_backward(float *dinp, const float *inp, const float *dout, size_t n);
+
+void residual_forward(float *out, const float *a, const float *b, size_t n);
+void residual_backward(float *da, float *db, const float *dout, size_t n);
+
+/* probs over the first V of Vp logits per row (padding columns get probability 0) */
+void softmax_forward(float *probs, const float *logits, int N, int V, int Vp);
+/* losses[i] = -log probs[i, targets[i]] */
+void crossentropy_forward(float *losses, const float *probs, const int *targets, int N, int Vp);
+/* dlogits[i,:] += dlosses[i] * (probs[i,:] - onehot(targets[i])), padding columns untouched */
+void crossentropy_softmax_backward(float *dlogits, const float *dlosses, const float *probs,
+                                   const int *targets, int N, int V, int Vp);
+
+/* AdamW as torch.optim.AdamW (decoupled decay), step t counts from 1; the gradient is
+ * multiplied by grad_scale first (global-norm clipping folds in here). */
+void adamw_update(float *params, const float *grads, float *m, float *v, size_t n, float lr,
+                  float beta1, float beta2, float eps, float weight_decay, float grad_scale, int t);
+/* sum of squares of g (for the global gradient norm), accumulated in double */
+double sum_squares(const float *g, size_t n);
+
+#endif

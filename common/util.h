@@ -1,0 +1,74 @@
+/* util: process hygiene shared by every tool — messages with the program name,
+ * checked allocation and I/O, atomic file output. Conventions:
+ *   runtime error  -> "gpt2-<tool>: <what>: <why>" on stderr, exit 1   (die)
+ *   usage error    -> message + "Try '<prog> --help'", exit 2          (die_usage)
+ *   SIGPIPE        -> default action, so `| head` ends a tool quietly */
+#ifndef GPT2_UTIL_H
+#define GPT2_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define EXIT_USAGE 2
+
+extern const char *progname;
+
+/* Call first in main: sets progname, restores default SIGPIPE, makes sure fds 0-2
+ * are open, removes registered temp files on SIGINT/SIGTERM/SIGHUP, and closes stdout
+ * with a check at exit (a failed write to stdout changes the exit status). */
+void util_init(const char *name);
+
+/* A message ending in ':' gets ": strerror(errno)" appended. */
+_Noreturn void die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+_Noreturn void die_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+void *xmalloc(size_t n);
+void *xcalloc(size_t count, size_t size);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+/* printf into a fresh heap string */
+char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* "-" (or NULL) means stdin for reading modes and stdout for writing modes. */
+FILE *xfopen(const char *path, const char *mode);
+/* Closes f unless it is stdin/stdout; dies naming `name` if any write failed. */
+void xfclose(FILE *f, const char *name);
+/* Reads exactly n bytes or dies with "<name>: truncated ..." (or the read error). */
+void xfread(void *buf, size_t n, FILE *f, const char *name);
+/* Reads up to n bytes, returns the count; dies on a read error (not on EOF). */
+size_t xfread_some(void *buf, size_t n, FILE *f, const char *name);
+/* Writes n bytes or dies; EPIPE ends the process quietly like SIGPIPE would. */
+void xfwrite(const void *buf, size_t n, FILE *f, const char *name);
+/* Whole file into memory (for small files: vocabularies, configs, test data). */
+char *xread_file(const char *path, size_t *len);
+int is_tty(FILE *f);
+
+/* Atomic output: bytes go to "<path>.tmp.XXXXXX" in the same directory and appear
+ * under <path> only on atomic_commit (flush, fsync, rename). The temp file is
+ * removed on atomic_abort, on die() and on SIGINT/SIGTERM/SIGHUP. */
+typedef struct {
+    FILE *f;
+    char *path;
+    char *tmp;
+} AtomicFile;
+/* Dies if path exists and !overwrite ("use --force"). */
+void atomic_open(AtomicFile *af, const char *path, int overwrite);
+void atomic_commit(AtomicFile *af);
+void atomic_abort(AtomicFile *af);
+
+double now_seconds(void); /* monotonic clock */
+int file_exists(const char *path);
+/* Creates a directory and its parents (like mkdir -p); dies on failure. */
+void mkdir_p(const char *path);
+
+/* little-endian helpers for the on-disk formats */
+static inline uint32_t load_le32(const unsigned char *p) {
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+static inline void store_le32(unsigned char *p, uint32_t v) {
+    p[0] = v & 0xff, p[1] = v >> 8 & 0xff, p[2] = v >> 16 & 0xff, p[3] = v >> 24 & 0xff;
+}
+
+#endif

@@ -1,0 +1,39 @@
+# lib.sh: TAP helpers for the CLI tests (sourced by tests/cli/*.sh, run by prove).
+#   run CMD...        runs CMD, keeps $out (stdout file), $err (stderr file), $rc
+#   ok COND NAME      is NAME COND_STR_OK ... see below
+# Binaries come from $BIN (default: bin/ of the checkout).
+set -u
+TOP=$(cd "$(dirname "$0")/../.." && pwd)
+BIN=${BIN:-$TOP/bin}
+PATH=$BIN:$PATH
+export LC_ALL=C
+T=$(mktemp -d "${TMPDIR:-/tmp}/gpt2-test.XXXXXX")
+trap 'rm -rf "$T"' EXIT
+out=$T/stdout err=$T/stderr rc=0
+tap_n=0 tap_fail=0
+
+ok() { # ok NAME CMD... : passes when CMD succeeds
+    local name=$1
+    shift
+    tap_n=$((tap_n + 1))
+    if "$@"; then
+        echo "ok $tap_n - $name"
+    else
+        echo "not ok $tap_n - $name"
+        tap_fail=$((tap_fail + 1))
+        [ -s "$err" ] && sed 's/^/#   stderr: /' "$err" | head -n 5
+    fi
+    return 0
+}
+run() { # run CMD... : stdout to $out, stderr to $err, status in $rc
+    rc=0
+    "$@" >"$out" 2>"$err" || rc=$?
+}
+exits() { [ "$rc" -eq "$1" ]; }                 # exits N
+stderr_has() { grep -q -- "$1" "$err"; }        # stderr_has TEXT
+stdout_is() { printf '%s' "$1" | cmp -s - "$out"; } # stdout_is TEXT (exact)
+skip_all() { echo "1..0 # SKIP $*"; exit 0; }
+done_testing() {
+    echo "1..$tap_n"
+    [ "$tap_fail" -eq 0 ]
+}
