@@ -43,6 +43,9 @@ UNIT_CU    := $(wildcard tests/unit/*.cu)
 UNIT_BINS  += $(UNIT_CU:tests/unit/%.cu=$(BUILD)/tests/%)
 endif
 CLI_TESTS  := $(wildcard tests/cli/*.sh)
+# programs the tests drive (not tests themselves): tests/helpers/x.c -> build/tests/helpers/x
+HELPER_SRC := $(wildcard tests/helpers/*.c)
+HELPER_BINS := $(HELPER_SRC:tests/helpers/%.c=$(BUILD)/tests/helpers/%)
 MANPAGES   := $(wildcard man/*.[1-8])
 
 # prove's own parallelism; each test may use OpenMP threads too
@@ -50,9 +53,10 @@ PROVE_JOBS ?= 2
 
 .SECONDARY:
 .PHONY: all test test-asan check lint install clean bench demo
-all: $(TOOL_BINS) $(UNIT_BINS)
+all: $(TOOL_BINS) $(UNIT_BINS) $(HELPER_BINS)
 
--include data/Makefile.inc
+# per-area build rules (generated sources, fuzzers...) live beside their code
+-include $(wildcard mk/*.mk)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -69,6 +73,10 @@ $(LIB): $(COMMON_OBJ)
 $(BINDIR)/gpt2-%: $(BUILD)/tools/%/main.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) $(filter %.o,$^) $(sort $(patsubst %.c,$(BUILD)/%.o,$(filter-out tools/$*/main.c,$(wildcard tools/$*/*.c)))) $(LIB) $(LDLIBS) -o $@
+
+$(BUILD)/tests/helpers/%: $(BUILD)/tests/helpers/%.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
 
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIB)
 	@mkdir -p $(dir $@)
@@ -93,7 +101,7 @@ test-asan:
 	    SAN='-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all' test
 
 lint:
-	mandoc -T lint -W warning $(MANPAGES)
+	$(if $(MANPAGES),mandoc -T lint -W warning $(MANPAGES))
 
 check: lint test test-asan
 
