@@ -55,12 +55,12 @@ typedef struct {
     float *params_memory;
     size_t num_params;
     GPT2Params grads;
-    float *grads_memory; /* allocated on the first backward */
+    float *grads_memory;        /* allocated on the first backward */
     float *m_memory, *v_memory; /* AdamW moments, allocated on the first update */
-    GPT2Acts *acts;     /* sized for the largest B, T seen */
-    int B, T;           /* shape of the last forward */
-    float *logits;      /* [B,T,Vp] of the last forward */
-    float mean_loss;    /* of the last forward with targets, else -1 */
+    GPT2Acts *acts;             /* sized for the largest B, T seen */
+    int B, T;                   /* shape of the last forward */
+    float *logits;              /* [B,T,Vp] of the last forward */
+    float mean_loss;            /* of the last forward with targets, else -1 */
 } GPT2;
 
 /* Zeroed model with the config's parameters allocated (not initialised). */

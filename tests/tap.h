@@ -28,17 +28,17 @@ static inline int tap_ok(int pass, const char *file, int line, const char *fmt, 
 
 #define ok(cond, ...) tap_ok(!!(cond), __FILE__, __LINE__, __VA_ARGS__)
 #define diag(...) (printf("# "), printf(__VA_ARGS__), printf("\n"))
-#define is_int(got, want, ...)                                                                  \
-    do {                                                                                         \
-        long long g_ = (long long)(got), w_ = (long long)(want);                                 \
-        if (!ok(g_ == w_, __VA_ARGS__)) diag("     got: %lld\n#     expected: %lld", g_, w_);  \
+#define is_int(got, want, ...)                                                                     \
+    do {                                                                                           \
+        long long g_ = (long long)(got), w_ = (long long)(want);                                   \
+        if (!ok(g_ == w_, __VA_ARGS__)) diag("     got: %lld\n#     expected: %lld", g_, w_);      \
     } while (0)
 /* |got - want| <= tol + rtol*|want| in the style of llm.c's validate_result */
-#define near(got, want, tol, rtol, ...)                                                          \
-    do {                                                                                         \
-        double g_ = (got), w_ = (want);                                                          \
-        if (!ok(fabs(g_ - w_) <= (tol) + (rtol)*fabs(w_), __VA_ARGS__))                          \
-            diag("     got: %.9g\n#     expected: %.9g", g_, w_);                               \
+#define near(got, want, tol, rtol, ...)                                                            \
+    do {                                                                                           \
+        double g_ = (got), w_ = (want);                                                            \
+        if (!ok(fabs(g_ - w_) <= (tol) + (rtol)*fabs(w_), __VA_ARGS__))                            \
+            diag("     got: %.9g\n#     expected: %.9g", g_, w_);                                  \
     } while (0)
 
 static inline void skip_all(const char *why) {

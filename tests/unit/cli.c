@@ -30,12 +30,21 @@ int main(void) {
     size_t n;
     char *s = xread_file(path, &n);
     ok(n == 5 && !memcmp(s, "hello", 5), "atomic file has its bytes after commit");
+    free(s);
     atomic_open(&af, path, 1);
     char *tmp = xstrdup(af.tmp);
     atomic_abort(&af);
     ok(!file_exists(tmp), "aborted temp file removed");
+    free(tmp);
     s = xread_file(path, &n);
     ok(n == 5, "abort leaves the old file alone");
+    free(s);
     unlink(path);
+    rmdir(sub);
+    *strrchr(sub, '/') = 0;
+    rmdir(sub);
+    rmdir(dir);
+    free(path);
+    free(sub);
     return done_testing();
 }
