@@ -70,10 +70,6 @@ $(LIB): $(COMMON_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BINDIR)/gpt2-%: $(BUILD)/tools/%/main.o $(LIB)
-	@mkdir -p $(dir $@)
-	$(CC) $(ALL_LDFLAGS) $(filter %.o,$^) $(sort $(patsubst %.c,$(BUILD)/%.o,$(filter-out tools/$*/main.c,$(wildcard tools/$*/*.c)))) $(LIB) $(LDLIBS) -o $@
-
 $(BUILD)/tests/helpers/%: $(BUILD)/tests/helpers/%.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
@@ -87,9 +83,11 @@ $(BUILD)/tests/%: tests/unit/%.cu $(LIB)
 	$(NVCC) $(NVCCFLAGS) -Icommon -Itests -DGPT2_CUDA $< $(LIB) -Xcompiler -fopenmp \
 	    $(LDLIBS) -o $@
 
-# extra object files of a tool (tools/<t>/*.c other than main.c) link into it
+# a tool is every .c file in its directory, linked against the library
 .SECONDEXPANSION:
-$(TOOL_BINS): $(BINDIR)/gpt2-%: $$(patsubst %.c,$(BUILD)/%.o,$$(wildcard tools/$$*/*.c))
+$(TOOL_BINS): $(BINDIR)/gpt2-%: $$(addprefix $(BUILD)/,$$(subst .c,.o,$$(wildcard tools/$$*/*.c))) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) $(filter %.o,$^) $(LIB) $(LDLIBS) -o $@
 
 test: all
 	BIN=$(abspath $(BINDIR)) TESTBIN=$(abspath $(BUILD)/tests) \
