@@ -164,8 +164,7 @@ static int open_header(ShardReader *r, char *err, size_t errlen) {
                     SHARD_HEADER_BYTES);
     uint32_t magic = word(h, SHARD_W_MAGIC);
     if (magic != SHARD_MAGIC && magic != SHARD_ZSTD_MAGIC)
-        return fail(err, errlen, r->path, "bad magic %u (want %u or %u): not a shard", magic,
-                    SHARD_MAGIC, SHARD_ZSTD_MAGIC);
+        return fail(err, errlen, r->path, "bad magic 0x%08x: not a shard", magic);
     in->zstd = magic == SHARD_ZSTD_MAGIC;
     in->version = word(h, SHARD_W_VERSION);
     if (in->version != SHARD_VERSION)
@@ -187,9 +186,10 @@ static int open_header(ShardReader *r, char *err, size_t errlen) {
     uint64_t want = SHARD_HEADER_BYTES + 2 * in->num_tokens;
     if (in->file_bytes != want)
         return fail(err, errlen, r->path,
-                    "size %llu bytes, but the header's %llu tokens need %llu (%s)",
+                    "size %llu bytes, but the header's %llu tokens need %llu: %s",
                     (unsigned long long)in->file_bytes, (unsigned long long)in->num_tokens,
-                    (unsigned long long)want, in->file_bytes < want ? "truncated" : "bad count");
+                    (unsigned long long)want,
+                    in->file_bytes < want ? "truncated, or a wrong count" : "wrong count");
     return 0;
 }
 
