@@ -311,10 +311,11 @@ int shard_verify(ShardReader *r, uint32_t vocab_size, char *err, size_t errlen) 
         }
         for (size_t i = 0; vocab_size && i < n; i++)
             if (buf[i] >= vocab_size) {
+                unsigned id = buf[i];
                 free(buf);
                 return fail(err, errlen, r->path,
                             "token %llu is %u, not below the vocabulary size %u",
-                            (unsigned long long)(at + i), buf[i], vocab_size);
+                            (unsigned long long)(at + i), id, vocab_size);
             }
         if (r->info.has_checksum) crc = shard_crc32(crc, buf, 2 * n);
         at += n;
