@@ -58,7 +58,7 @@ static void flush_frame(ShardWriter *w) {
 void shard_writer_add(ShardWriter *w, const uint16_t *tokens, size_t n) {
     if (n > SHARD_MAX_TOKENS - w->count)
         die("%s: more than %u tokens in one shard", w->af.path, SHARD_MAX_TOKENS);
-    w->crc = shard_crc32(w->crc, tokens, 2 * n);
+    w->crc = shard_crc32c(w->crc, tokens, 2 * n);
     w->count += n;
     if (!w->level) {
         xfwrite(tokens, 2 * n, w->af.f, w->af.tmp);
@@ -79,7 +79,7 @@ void shard_writer_close(ShardWriter *w) {
     store_le32(h + 4 * SHARD_W_VERSION, SHARD_VERSION);
     store_le32(h + 4 * SHARD_W_COUNT, (uint32_t)w->count);
     store_le32(h + 4 * SHARD_W_TAG, SHARD_TAG);
-    store_le32(h + 4 * SHARD_W_CHECKSUM_KIND, SHARD_CHECKSUM_CRC32);
+    store_le32(h + 4 * SHARD_W_CHECKSUM_KIND, SHARD_CHECKSUM_CRC32C);
     store_le32(h + 4 * SHARD_W_CHECKSUM, w->crc);
     if (w->level) {
         flush_frame(w);

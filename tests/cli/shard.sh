@@ -36,7 +36,7 @@ for fmt in plain zstd; do
     ok "$fmt: --info exits 0" exits 0
     ok "$fmt: --info counts the short val shard" grep -q "val_000001.bin$ext: .* 15000 tokens" "$out"
     ok "$fmt: --info counts the remainder" grep -q "train_000003.bin$ext: .* 25003 tokens" "$out"
-    ok "$fmt: --info checksum ok" grep -q "crc32 [0-9a-f]* ok" "$out"
+    ok "$fmt: --info checksum ok" grep -q "crc32c [0-9a-f]* ok" "$out"
     gpt2-shard --cat "$d"/tiny_val_* "$d"/tiny_train_* >"$T/back.bin"
     ok "$fmt: --cat gives the stream back" cmp -s "$T/back.bin" "$T/in.bin"
     run gpt2-shard --verify "$d"/*
@@ -94,7 +94,7 @@ for f in flip cut flipz; do
     ok "$f: --cat exits 1 and writes nothing" [ "$rc" -eq 1 ] && [ ! -s "$out" ]
 done
 run gpt2-shard --info "$T/flip.bin"
-ok "--info shows a bad checksum" grep -q "crc32 [0-9a-f]* BAD" "$out"
+ok "--info shows a bad checksum" grep -q "crc32c [0-9a-f]* BAD" "$out"
 ok "--info exits 1 on it" exits 1
 run gpt2-shard --verify "$T/in.bin"
 ok "a token stream is not a shard" stderr_has "bad magic"

@@ -20,7 +20,7 @@ run gpt2-shard -o "$T/s/x" --shard-size 30000 --val-tokens 20000 "$T/in.bin"
 ok "packs" exits 0
 shards=("$T"/s/x_val_* "$T"/s/x_train_*)
 run "$PY" "$REF" cat "${shards[@]}"
-ok "reference reader accepts header, size and crc32 of every shard" exits 0
+ok "reference reader accepts header, size and crc32c of every shard" exits 0
 ok "reference reader sees the same tokens" cmp -s "$out" "$T/in.bin"
 run "$PY" "$REF" cat "$T/s/x_val_000000.bin"
 ok "first val shard holds the first 20000 tokens" cmp -s "$out" <(head -c 40000 "$T/in.bin")

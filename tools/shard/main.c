@@ -142,7 +142,7 @@ static int inspect_one(enum Mode mode, const char *path, uint32_t vocab) {
                    (double)(SHARD_HEADER_BYTES + 2 * in.num_tokens) / (double)in.file_bytes,
                    in.frames, in.frame_tokens, in.level);
         if (in.has_checksum)
-            printf(", crc32 %08x %s\n", in.checksum, bad ? "BAD" : "ok");
+            printf(", crc32c %08x %s\n", in.checksum, bad ? "BAD" : "ok");
         else
             printf(", no checksum\n");
         if (bad) warn("%s", err);
