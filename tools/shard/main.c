@@ -123,8 +123,9 @@ enum Mode { PACK, INFO, CAT, VERIFY };
 
 static int inspect_one(enum Mode mode, const char *path, uint32_t vocab) {
     char err[512];
+    /* --info and --verify check the data themselves, --cat before its first token */
     ShardReader *r =
-        shard_open_flags(path, mode == INFO ? SHARD_OPEN_NO_VERIFY : 0, err, sizeof err);
+        shard_open_flags(path, mode == CAT ? 0 : SHARD_OPEN_NO_VERIFY, err, sizeof err);
     if (!r) {
         warn("%s", err);
         return 1;
