@@ -32,6 +32,7 @@ enum {
     SHARD_W_INDEX_HI,
 };
 
+/* A reader keeps one decompressed frame for the next window: use one per thread. */
 typedef struct ShardReader ShardReader;
 
 /* Opens and validates a shard of either kind. On failure returns NULL and writes a
