@@ -114,6 +114,8 @@ static void pack(const PackOptions *o, char **files, int nfiles) {
     }
     free(buf);
     if (p.w) shard_writer_close(p.w);
+    pr.last = 0; /* the final count, past the rate limit */
+    progress_update(&pr, "%" PRIu64 " tokens, %d shards", p.total, p.index);
     progress_done(&pr);
     if (!p.total) die("no tokens in the input: no shards written");
 }
