@@ -74,6 +74,8 @@ ok "id 50257 rejected by default" exits 1
 ok "names the token and the vocabulary" stderr_has "token 1 is 50257, not below the vocabulary size 50257"
 run gpt2-shard --vocab-size 50258 -o "$T/big/x" "$T/big.bin"
 ok "--vocab-size 50258 accepts it" exits 0
+run gpt2-shard -o "$T/r/x" "$T/in.bin"
+ok "random 16-bit ids rejected with the default vocabulary" stderr_has "in.bin: token [0-9]* is [0-9]*, not below"
 run gpt2-shard -o "$T/e/x" </dev/null
 ok "empty input is an error" exits 1
 run gpt2-shard -o "$T/e/x" "$T/nope.bin"
