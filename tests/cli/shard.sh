@@ -103,6 +103,21 @@ ok "a token stream is not a shard" stderr_has "bad magic"
 run gpt2-shard --info
 ok "--info without files is a usage error" exits 2
 
+# killed while a shard is open: it was only ever a temp file, and that is removed
+mkfifo "$T/fifo"
+mkdir "$T/k"
+gpt2-shard $V -o "$T/k/x" <"$T/fifo" >/dev/null 2>&1 &
+pid=$!
+exec 3>"$T/fifo"
+head -c 3000000 /dev/urandom >&3 # more than one read buffer
+has_temp() { ls "$T"/k/x_val_000000.bin.tmp.* >/dev/null 2>&1; }
+for _ in $(seq 100); do has_temp && break; sleep 0.1; done
+ok "an unfinished shard is a temp file" has_temp
+kill -TERM $pid
+wait $pid
+exec 3>&-
+ok "killed mid-shard: no shard and no temp file left" [ -z "$(ls -A "$T/k")" ]
+
 # a closed pipe ends --cat quietly
 run bash -c 'gpt2-shard --cat "$@" | head -c 10 >/dev/null' _ "$T"/plain/*
 ok "--cat into a closed pipe is quiet" [ ! -s "$err" ]
