@@ -53,6 +53,10 @@ done
 # default split: one val shard of --shard-size, numbering continues into train
 run gpt2-shard $V -o "$T/d/x" --shard-size 60k "$T/in.bin"
 ok "default --val-tokens is one shard" [ -f "$T/d/x_val_000000.bin" ] && [ -f "$T/d/x_train_000001.bin" ]
+run gpt2-shard $V -f -o "$T/d/x" --shard-size 1M "$T/in.bin"
+ok "fewer shards than last time: still succeeds" exits 0
+ok "warns about a shard of the earlier run" stderr_has "x_train_000001.bin: not from this run"
+ok "and leaves it alone" [ -f "$T/d/x_train_000001.bin" ]
 run gpt2-shard $V -o "$T/n/x" --val-tokens 0 --shard-size 1M "$T/in.bin"
 ok "--val-tokens 0: train from shard 0" [ "$(ls "$T/n")" = x_train_000000.bin ]
 # two input files are one stream

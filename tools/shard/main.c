@@ -4,6 +4,7 @@
 #include "util.h"
 
 #include <getopt.h>
+#include <glob.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,8 +44,14 @@ typedef struct {
     uint64_t left;     /* room in the open shard */
     uint64_t val_left; /* validation tokens still to come */
     int index;
+    int nval; /* shards 0 .. nval-1 are validation shards */
     uint64_t total;
 } Packer;
+
+static char *shard_name(const PackOptions *o, int index, int val) {
+    return xasprintf("%s_%s_%06d.bin%s", o->prefix, val ? "val" : "train", index,
+                     o->level ? ".zst" : "");
+}
 
 static void packer_add(Packer *p, const uint16_t *tok, size_t n) {
     while (n) {
@@ -52,8 +59,8 @@ static void packer_add(Packer *p, const uint16_t *tok, size_t n) {
             int val = p->val_left > 0;
             p->left = val && p->val_left < p->o->shard_size ? p->val_left : p->o->shard_size;
             if (val) p->val_left -= p->left;
-            char *path = xasprintf("%s_%s_%06d.bin%s", p->o->prefix, val ? "val" : "train",
-                                   p->index++, p->o->level ? ".zst" : "");
+            if (val) p->nval = p->index + 1;
+            char *path = shard_name(p->o, p->index++, val);
             p->w = shard_writer_open(path, p->o->level, p->o->force);
             free(path);
         }
@@ -83,6 +90,29 @@ static void check_ids(const uint16_t *tok, size_t n, uint32_t vocab, const char 
         if (tok[i] >= vocab)
             die("%s: token %" PRIu64 " is %u, not below the vocabulary size %u (see --vocab-size)",
                 name, at + i, tok[i], vocab);
+}
+
+/* Shards of an earlier run under the same prefix would be read with these ones by a
+ * glob such as PREFIX_train_*.bin: say so, but leave them (they are not ours to remove). */
+static void warn_stale(const Packer *p) {
+    char *pattern = xasprintf("%s_*_[0-9][0-9][0-9][0-9][0-9][0-9].bin*", p->o->prefix);
+    glob_t g;
+    if (glob(pattern, 0, NULL, &g) == 0) {
+        for (size_t i = 0; i < g.gl_pathc; i++) {
+            const char *f = g.gl_pathv[i];
+            char split[6];
+            int index = -1;
+            sscanf(f + strlen(p->o->prefix), "_%5[a-z]_%6d", split, &index);
+            char *ours =
+                index >= 0 && index < p->index ? shard_name(p->o, index, index < p->nval) : NULL;
+            if (!ours || strcmp(ours, f))
+                warn("%s: not from this run (which wrote %d shards); remove it before training", f,
+                     p->index);
+            free(ours);
+        }
+        globfree(&g);
+    }
+    free(pattern);
 }
 
 static void pack(const PackOptions *o, char **files, int nfiles) {
@@ -125,6 +155,7 @@ static void pack(const PackOptions *o, char **files, int nfiles) {
     progress_update(&pr, "%" PRIu64 " tokens, %d shards", p.total, p.index);
     progress_done(&pr);
     if (!p.total) die("no tokens in the input: no shards written");
+    warn_stale(&p);
 }
 
 /* --info, --cat and --verify: each reports a bad file and goes on to the next. */
