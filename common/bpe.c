@@ -56,8 +56,19 @@ typedef struct {
     uint32_t end;
 } Pair;
 
+/* Pieces that are not one token but recur (" Citizen", "ing,") are merged once and
+ * then found here: a direct-mapped cache, a slot per hash, newest wins. */
+enum { CACHE_SLOTS = 8192, CACHE_BYTES = 32, CACHE_IDS = 12 };
+typedef struct {
+    uint64_t hash;
+    uint8_t len, nids;
+    unsigned char bytes[CACHE_BYTES];
+    int32_t ids[CACHE_IDS];
+} CacheSlot;
+
 struct BpeWork {
     pcre2_match_data *md;
+    CacheSlot *cache;
     size_t cap;     /* capacity of the arrays below, in bytes of a piece */
     uint32_t *next; /* symbol starting at i ends where the next one starts */
     int32_t *sym;   /* id of the symbol starting at i, -1 when merged away */
@@ -67,25 +78,34 @@ struct BpeWork {
 
 /* ---- hashing token bytes ---- */
 
-static uint64_t bpe_hash(const unsigned char *p, size_t n) {
-    uint64_t h = 0x9e3779b97f4a7c15ull ^ n, v;
-    for (; n >= 8; p += 8, n -= 8) {
-        memcpy(&v, p, 8);
-        h = (h ^ v) * 0xbf58476d1ce4e5b9ull;
-        h ^= h >> 31;
-    }
-    if (n) {
-        v = 0;
-        memcpy(&v, p, n);
-        h = (h ^ v) * 0x94d049bb133111ebull;
-    }
-    h ^= h >> 29;
+static uint64_t hash_mix(uint64_t h) {
     h *= 0xbf58476d1ce4e5b9ull;
+    h ^= h >> 31;
+    h *= 0x94d049bb133111ebull;
     return h ^ (h >> 32);
 }
 
-static int bpe_lookup(const BPE *b, const unsigned char *p, size_t n) {
-    uint64_t h = bpe_hash(p, n);
+/* Reads only inside p[0..n) (n >= 1), with overlapping loads instead of a byte loop. */
+static uint64_t bpe_hash(const unsigned char *p, size_t n) {
+    uint64_t a, h = n * 0x9e3779b97f4a7c15ull;
+    if (n >= 8) {
+        for (; n > 8; p += 8, n -= 8) {
+            memcpy(&a, p, 8);
+            h = hash_mix(h ^ a);
+        }
+        memcpy(&a, p + n - 8, 8);
+    } else if (n >= 4) {
+        uint32_t x, y;
+        memcpy(&x, p, 4);
+        memcpy(&y, p + n - 4, 4);
+        a = (uint64_t)x << 32 | y;
+    } else {
+        a = (uint64_t)p[0] << 16 | (uint64_t)p[n / 2] << 8 | p[n - 1];
+    }
+    return hash_mix(h ^ a);
+}
+
+static int bpe_find(const BPE *b, const unsigned char *p, size_t n, uint64_t h) {
     uint32_t tag = (uint32_t)(h >> 32) | 1;
     for (size_t i = h & b->mask;; i = (i + 1) & b->mask) {
         const Slot *s = &b->table[i];
@@ -93,6 +113,10 @@ static int bpe_lookup(const BPE *b, const unsigned char *p, size_t n) {
         if (s->tag == tag && b->len[s->id] == n && !memcmp(b->pool + b->off[s->id], p, n))
             return s->id;
     }
+}
+
+static int bpe_lookup(const BPE *b, const unsigned char *p, size_t n) {
+    return bpe_find(b, p, n, bpe_hash(p, n));
 }
 
 static void bpe_insert(BPE *b, int id) {
@@ -303,12 +327,14 @@ BpeWork *bpe_work_init(const BPE *b) {
     BpeWork *w = xcalloc(1, sizeof *w);
     w->md = pcre2_match_data_create_from_pattern(b->re, NULL);
     if (!w->md) die("bpe: out of memory");
+    w->cache = xcalloc(CACHE_SLOTS, sizeof *w->cache);
     return w;
 }
 
 void bpe_work_free(BpeWork *w) {
     if (!w) return;
     pcre2_match_data_free(w->md);
+    free(w->cache);
     free(w->next);
     free(w->sym);
     free(w->heap);
@@ -387,11 +413,28 @@ static void bpe_merge(const BPE *b, BpeWork *w, const unsigned char *p, size_t n
 
 static void encode_piece(const BPE *b, BpeWork *w, const unsigned char *p, size_t n, int **ids,
                          size_t *nids, size_t *cap) {
-    int id = n == 1 ? b->byte_id[p[0]] : bpe_lookup(b, p, n);
-    if (id >= 0)
+    if (n == 1) {
+        push_id(b->byte_id[p[0]], ids, nids, cap);
+        return;
+    }
+    uint64_t h = bpe_hash(p, n);
+    int id = bpe_find(b, p, n, h);
+    if (id >= 0) {
         push_id(id, ids, nids, cap);
-    else
-        bpe_merge(b, w, p, n, ids, nids, cap);
+        return;
+    }
+    CacheSlot *c = &w->cache[h & (CACHE_SLOTS - 1)];
+    if (c->hash == h && c->len == n && !memcmp(c->bytes, p, n)) {
+        for (int i = 0; i < c->nids; i++) push_id(c->ids[i], ids, nids, cap);
+        return;
+    }
+    size_t first = *nids;
+    bpe_merge(b, w, p, n, ids, nids, cap);
+    if (n <= CACHE_BYTES && *nids - first <= CACHE_IDS) {
+        c->hash = h, c->len = (uint8_t)n, c->nids = (uint8_t)(*nids - first);
+        memcpy(c->bytes, p, n);
+        memcpy(c->ids, *ids + first, c->nids * sizeof **ids);
+    }
 }
 
 /* Splits text by the pattern; the gaps the pattern skips are runs of invalid UTF-8. */

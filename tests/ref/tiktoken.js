@@ -1,7 +1,7 @@
 // Reference side of the gpt2-tokenize parity test and benchmark: the npm build of
 // tiktoken (pinned in tests/package.json), encoding "gpt2" with encode_ordinary.
 //   node tiktoken.js codepoints DOCS.jsonl EXPECTED.bin   every code point, alone and in context
-//   node tiktoken.js corpus SEED BYTES OUT.txt            a mixed multilingual corpus
+//   node tiktoken.js corpus SEED BYTES OUT.txt [long]     a mixed multilingual corpus
 //   node tiktoken.js encode IN.txt OUT.bin                ids of a (UTF-8) file, bin16
 //   node tiktoken.js bench IN.txt                         prints "MB/s" of encode_ordinary
 'use strict';
@@ -101,7 +101,9 @@ const SAMPLES = [
     '<|endoftext|> is plain text here <|endoftext|>',
 ];
 
-function corpus(seed, bytes, outPath) {
+// The parity corpus adds random code points, long words and long pieces (slow for
+// tiktoken, whose merge is quadratic); the benchmark's "mixed text" leaves them out.
+function corpus(seed, bytes, outPath, long) {
     const r = rng(seed);
     const pick = (n) => Math.floor(r() * n);
     const parts = [];
@@ -123,13 +125,13 @@ function corpus(seed, bytes, outPath) {
                 s += String.fromCodePoint(cp);
             }
             add(s);
-        } else if (k < 96) {
+        } else if (k < 96 && long) {
             // a long word: letters without a break, or base64-like noise
             const abc = pick(2) ? 'abcdefghijklmnopqrstuvwxyz' : 'ABCabc0123456789+/=';
             let s = ' ';
             for (let i = 1000 + pick(20000); i > 0; i--) s += abc[pick(abc.length)];
             add(s);
-        } else if (k < 98) add('x'.repeat(1000 + pick(50000))); // one long piece
+        } else if (k < 98 && long) add('x'.repeat(1000 + pick(50000))); // one long piece
         else add(SAMPLES[pick(SAMPLES.length)].repeat(200 + pick(2000)).replace(/\n/g, ' '));
     }
     fs.writeFileSync(outPath, parts.join(''));
@@ -156,7 +158,7 @@ function bench(inPath) {
 
 const [cmd, ...args] = process.argv.slice(2);
 if (cmd === 'codepoints') codepoints(args[0], args[1]);
-else if (cmd === 'corpus') corpus(Number(args[0]), Number(args[1]), args[2]);
+else if (cmd === 'corpus') corpus(Number(args[0]), Number(args[1]), args[2], args[3] === 'long');
 else if (cmd === 'encode') encodeFile(args[0], args[1]);
 else if (cmd === 'bench') bench(args[0]);
 else {
