@@ -56,20 +56,29 @@ static const struct Case cases[] = {
     {"   ", {220, 220, 220}, 3},
     {" \t x", {220, 197, 2124}, 3},
     {"x \xc2\xa0y", {87, 220, 1849, 88}, 4},
-    {"a\xe1\xa0\x8e" "b", {64, 157, 254, 236, 65}, 5}, /* U+180E is not \s for tiktoken */
-    {"a\xe3\x80\x80\xe3\x80\x80" "b", {64, 5099, 222, 5099, 222, 65}, 6},
+    {"a\xe1\xa0\x8e"
+     "b",
+     {64, 157, 254, 236, 65},
+     5}, /* U+180E is not \s for tiktoken */
+    {"a\xe3\x80\x80\xe3\x80\x80"
+     "b",
+     {64, 5099, 222, 5099, 222, 65},
+     6},
     {"123456789 1.5 \xd9\xa1\xd9\xa2\xd9\xa3",
      {10163, 2231, 3134, 4531, 352, 13, 20, 18923, 94, 149, 95, 149, 96},
      13},
     {"\xe4\xbd\xa0\xe5\xa5\xbd\xef\xbc\x8c\xe4\xb8\x96\xe7\x95\x8c\xef\xbc\x81",
      {19526, 254, 25001, 121, 171, 120, 234, 10310, 244, 45911, 234, 171, 120, 223},
      14},
-    {"\xf0\x9f\x98\x80\xf0\x9f\x91\x8d\xf0\x9f\x8f\xbd", {47249, 222, 41840, 235, 8582, 237, 121}, 7},
+    {"\xf0\x9f\x98\x80\xf0\x9f\x91\x8d\xf0\x9f\x8f\xbd",
+     {47249, 222, 41840, 235, 8582, 237, 121},
+     7},
     {"e\xcc\x81 n\xcc\x83", {68, 136, 223, 299, 136, 225}, 6},
     {"\xd7\xa9\xd7\x9c\xd7\x95\xd7\x9d \xd7\xa2\xd7\x95\xd7\x9c\xd7\x9d",
      {50227, 40010, 27072, 147, 251, 14360, 95, 27072, 40010, 147, 251},
      11},
-    {"int main() {\n\treturn 0;\n}\n", {600, 1388, 3419, 1391, 198, 197, 7783, 657, 26, 198, 92, 198},
+    {"int main() {\n\treturn 0;\n}\n",
+     {600, 1388, 3419, 1391, 198, 197, 7783, 657, 26, 198, 92, 198},
      12},
     {"<|endoftext|>", {27, 91, 437, 1659, 5239, 91, 29}, 7},
     {"  hello  ", {220, 23748, 220, 220}, 4},
@@ -88,7 +97,8 @@ static void test_cases(void) {
     }
     size_t n;
     int *ids = enc("a<|endoftext|>b", 15, BPE_SPECIAL, &n);
-    ok(n == 3 && ids[0] == 64 && ids[1] == 50256 && ids[2] == 65, "BPE_SPECIAL finds <|endoftext|>");
+    ok(n == 3 && ids[0] == 64 && ids[1] == 50256 && ids[2] == 65,
+       "BPE_SPECIAL finds <|endoftext|>");
     free(ids);
 }
 
@@ -133,9 +143,25 @@ static uint32_t rnd(void) {
 /* Random bytes biased toward what matters: spaces, letters, apostrophes, UTF-8 pieces
  * (whole and broken), and any byte at all. */
 static size_t random_text(char *buf, size_t max) {
-    static const char *frag[] = {" ", "  ", "\n", "\t", "a", "Z", "'s", "'", "7", ".", "\xc3\xa9",
-                                 "\xe4\xbd\xa0", "\xf0\x9f\x98\x80", "\xe2\x80", "\xc2\xa0",
-                                 "\xed\xa0\x80", "\xc0\xaf", "<|endoftext|>", "\xe3\x80\x80"};
+    static const char *frag[] = {" ",
+                                 "  ",
+                                 "\n",
+                                 "\t",
+                                 "a",
+                                 "Z",
+                                 "'s",
+                                 "'",
+                                 "7",
+                                 ".",
+                                 "\xc3\xa9",
+                                 "\xe4\xbd\xa0",
+                                 "\xf0\x9f\x98\x80",
+                                 "\xe2\x80",
+                                 "\xc2\xa0",
+                                 "\xed\xa0\x80",
+                                 "\xc0\xaf",
+                                 "<|endoftext|>",
+                                 "\xe3\x80\x80"};
     size_t n = 0, want = rnd() % max;
     while (n < want) {
         if (rnd() % 4 == 0) {
