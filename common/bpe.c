@@ -335,7 +335,6 @@ BpeWork *bpe_work_init(const BPE *b) {
     BpeWork *w = xcalloc(1, sizeof *w);
     w->md = pcre2_match_data_create_from_pattern(b->re, NULL);
     if (!w->md) die("bpe: out of memory");
-    w->cache = xcalloc(CACHE_SLOTS, sizeof *w->cache);
     return w;
 }
 
@@ -431,6 +430,7 @@ static void encode_piece(const BPE *b, BpeWork *w, const unsigned char *p, size_
         push_id(id, ids, nids, cap);
         return;
     }
+    if (!w->cache) w->cache = xcalloc(CACHE_SLOTS, sizeof *w->cache); /* on first need */
     CacheSlot *c = &w->cache[h & (CACHE_SLOTS - 1)];
     if (c->hash == h && c->len == n && !memcmp(c->bytes, p, n)) {
         for (int i = 0; i < c->nids; i++) push_id(c->ids[i], ids, nids, cap);
