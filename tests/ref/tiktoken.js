@@ -132,6 +132,7 @@ function corpus(seed, bytes, outPath, long) {
             for (let i = 500 + pick(4000); i > 0; i--) s += abc[pick(abc.length)];
             add(s);
         } else if (k < 98 && long) add('x'.repeat(500 + pick(8000))); // one long piece
+        else if (k < 99 && long) add(' \n\t\u3000'[pick(4)].repeat(500 + pick(8000)) + 'x');
         else add(SAMPLES[pick(SAMPLES.length)].repeat(200 + pick(2000)).replace(/\n/g, ' '));
     }
     fs.writeFileSync(outPath, parts.join(''));

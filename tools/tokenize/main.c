@@ -169,7 +169,7 @@ static int input_next(const Config *c, Input *in, Item *it) {
         }
         if (!in->len) return 0;
         if ((cut = input_cut(c, in))) break;
-        want = in->len + c->chunk; /* no safe cut yet: read on */
+        want = in->len + (in->len > c->chunk ? in->len : c->chunk); /* no safe cut yet: read on */
     }
     it->data = xmalloc(cut);
     memcpy(it->data, in->buf, cut);
