@@ -39,6 +39,8 @@ static const char usage[] =
     "  -r, --resume            continue from the newest complete checkpoint in OUT_DIR\n"
     "Optimization:\n"
     "  -x, --steps N           optimizer steps (default 19073)\n"
+    "      --stop-at N         end after step N with a checkpoint, as SIGINT would; the\n"
+    "                          schedule still runs to --steps (run in slices)\n"
     "  -l, --lr LR             peak learning rate (default 6e-4)\n"
     "  -u, --warmup N          linear warmup steps (default 715)\n"
     "  -q, --final-lr-frac F   cosine decay ends at LR*F (default 0.1)\n"
@@ -62,7 +64,7 @@ static const char usage[] =
 typedef struct {
     const char *train, *val, *out, *init, *device;
     int B, T, vocab, max_seq_len, steps, warmup, val_every, val_batches, ckpt_every, keep;
-    int resume, shuffle, threads, progress;
+    int resume, shuffle, threads, progress, stop_at;
     uint64_t total_batch, seed;
     double lr, final_frac;
     AdamWConfig opt;
@@ -81,7 +83,8 @@ static void parse_args(Options *o, int argc, char **argv) {
         OPT_THREADS,
         OPT_PROGRESS,
         OPT_NO_PROGRESS,
-        OPT_NO_SHUFFLE
+        OPT_NO_SHUFFLE,
+        OPT_STOP_AT
     };
     static const struct option longopts[] = {{"train", 1, 0, 'i'},
                                              {"val", 1, 0, 'j'},
@@ -112,6 +115,7 @@ static void parse_args(Options *o, int argc, char **argv) {
                                              {"progress", 0, 0, OPT_PROGRESS},
                                              {"no-progress", 0, 0, OPT_NO_PROGRESS},
                                              {"no-shuffle", 0, 0, OPT_NO_SHUFFLE},
+                                             {"stop-at", 1, 0, OPT_STOP_AT},
                                              {"help", 0, 0, 'h'},
                                              {"version", 0, 0, 'V'},
                                              {0, 0, 0, 0}};
@@ -225,6 +229,9 @@ static void parse_args(Options *o, int argc, char **argv) {
             break;
         case OPT_NO_SHUFFLE:
             o->shuffle = 0;
+            break;
+        case OPT_STOP_AT:
+            o->stop_at = (int)cli_int(optarg, "--stop-at", 1, 1 << 30);
             break;
         case 'h':
             cli_help(usage);
@@ -491,9 +498,10 @@ int main(int argc, char **argv) {
                     (unsigned long long)step, val_loss, (unsigned long long)val_batches * micro);
             fflush(log);
         }
-        if (step > start && (last || stop_signal || (o.ckpt_every && step % o.ckpt_every == 0)))
+        int stop = stop_signal || (o.stop_at && step >= (uint64_t)o.stop_at);
+        if (step > start && (last || stop || (o.ckpt_every && step % o.ckpt_every == 0)))
             save_checkpoint(be, &o, &train, step, tokens);
-        if (last || stop_signal) break;
+        if (last || stop) break;
 
         double t0 = now_seconds();
         double loss = 0;
