@@ -40,9 +40,10 @@ typedef struct {
     int *inputs, *targets; /* [B,T] of the last batch */
 } DataLoader;
 
-/* Finds the shards matching `pattern` (glob(3); a plain path works too), validates
- * every one (shard_open) and counts its windows. shuffle=0 keeps file order and window
- * order (validation data). Returns 0, or -1 with a message in err: no match, a bad
+/* Finds the shards matching `pattern` (glob(3); a plain path works too), checks every
+ * one's header and size (shard_open_flags without the full checksum pass, which would
+ * read all the data: `gpt2-shard --verify` does that) and counts its windows. shuffle=0 keeps file
+ * order and window order (validation data). Returns 0, or -1 with a message in err: no match, a bad
  * shard, or no shard holding T+1 tokens. */
 int dataloader_init(DataLoader *dl, const char *pattern, int B, int T, int vocab_size, int shuffle,
                     uint64_t seed, char *err, size_t errlen);

@@ -241,7 +241,10 @@ static void parse_args(Options *o, int argc, char **argv) {
             die_usage("unknown option");
         }
     }
-    if (optind < argc) die_usage("unexpected argument '%s'", argv[optind]);
+    if (optind < argc)
+        die_usage("unexpected argument '%s' (quote glob patterns so the shell leaves them: "
+                  "-i 'dir/*_train_*.bin')",
+                  argv[optind]);
     if (!o->train) die_usage("-i TRAIN_GLOB is required");
     if (!o->out) die_usage("-o OUT_DIR is required");
     if (strcmp(o->device, "auto") && strcmp(o->device, "cpu") && strcmp(o->device, "cuda"))
@@ -340,10 +343,10 @@ static Backend *open_backend(const Options *o, const GPT2 *host, int B, int T) {
 #else
     if (want_cuda) die("--device cuda: not available in this build (built without CUDA)");
 #endif
-    GPT2 *m = xmalloc(sizeof *m);
-    gpt2_create(m, &host->config);
-    memcpy(m->params_memory, host->params_memory, host->num_params * sizeof(float));
-    return backend_cpu_create(m, B, T);
+    GPT2 m;
+    gpt2_create(&m, &host->config);
+    memcpy(m.params_memory, host->params_memory, host->num_params * sizeof(float));
+    return backend_cpu_create(&m, B, T);
 }
 
 static int default_batch(const Options *o) {
