@@ -268,12 +268,15 @@ static void on_stop(int sig) {
     stop_signal = sig;
 }
 
+/* A signal ignored on entry (nohup, `cmd &` in a script) stays ignored. */
 static void catch_stop_signals(void) {
     struct sigaction sa = {0};
     sa.sa_handler = on_stop;
     sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, &prev_int);
-    sigaction(SIGTERM, &sa, &prev_term);
+    sigaction(SIGINT, NULL, &prev_int);
+    sigaction(SIGTERM, NULL, &prev_term);
+    if (prev_int.sa_handler != SIG_IGN) sigaction(SIGINT, &sa, NULL);
+    if (prev_term.sa_handler != SIG_IGN) sigaction(SIGTERM, &sa, NULL);
 }
 
 /* A config from a name (d12...) or LAYERS:HEADS:CHANNELS, with the vocabulary and
@@ -466,11 +469,10 @@ int main(int argc, char **argv) {
                 (unsigned long long)val.total_windows, o.T + 1, o.B);
         val_batches = have < (uint64_t)o.val_batches ? (int)have : o.val_batches;
     }
+    Backend *be = open_backend(&o, &host, o.B, o.T);
     mkdir_p(o.out);
     char *log_path = xasprintf("%s/log.jsonl", o.out);
     FILE *log = xfopen(log_path, o.resume ? "a" : "w");
-
-    Backend *be = open_backend(&o, &host, o.B, o.T);
     if (o.resume) be->set_state(be, host.params_memory, st.m, st.v);
     uint64_t step = st.step, tokens = st.tokens;
     train_state_free(&st);
