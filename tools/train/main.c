@@ -13,6 +13,7 @@
 
 #include <cblas.h>
 #include <getopt.h>
+#include <math.h>
 #include <omp.h>
 #include <signal.h>
 #include <stdio.h>
@@ -27,7 +28,7 @@ static const char usage[] =
     "  -i, --train GLOB        training shards (glob(7) pattern, quote it)\n"
     "  -j, --val GLOB          validation shards (no evaluation without)\n"
     "  -o, --out DIR           output directory (created if needed)\n"
-    "  -b, --batch B           micro-batch size in sequences (default 4 on cpu, 64 on cuda)\n"
+    "  -b, --batch B           micro-batch size in sequences (default 4)\n"
     "  -t, --seq-len T         sequence length (default 1024)\n"
     "  -d, --total-batch N     tokens per optimizer step, a multiple of B*T (default 524288)\n"
     "      --no-shuffle        keep shard and window order (default: shuffled per epoch)\n"
@@ -120,6 +121,7 @@ static void parse_args(Options *o, int argc, char **argv) {
                                              {"version", 0, 0, 'V'},
                                              {0, 0, 0, 0}};
     *o = (Options){
+        .B = 4,
         .init = "d12",
         .device = "auto",
         .T = 1024,
@@ -352,15 +354,6 @@ static Backend *open_backend(const Options *o, const GPT2 *host, int B, int T) {
     return backend_cpu_create(&m, B, T);
 }
 
-static int default_batch(const Options *o) {
-#ifdef GPT2_CUDA
-    if (strcmp(o->device, "cpu")) return 64;
-#else
-    (void)o;
-#endif
-    return 4;
-}
-
 /* Mean validation loss over up to M batches from the start of the validation data. */
 static double evaluate(Backend *be, DataLoader *val, int M) {
     dataloader_reset(val);
@@ -400,7 +393,6 @@ int main(int argc, char **argv) {
     util_init("gpt2-train");
     Options o;
     parse_args(&o, argc, argv);
-    if (!o.B) o.B = default_batch(&o);
     uint64_t micro = (uint64_t)o.B * o.T;
     if (o.total_batch % micro || o.total_batch == 0)
         die_usage("--total-batch %llu is not a multiple of B*T = %d*%d = %llu",
@@ -492,7 +484,7 @@ int main(int argc, char **argv) {
     progress_init(&prog, o.progress);
     catch_stop_signals();
     uint64_t start = step;
-    double val_loss = -1;
+    double val_loss = NAN; /* shown as "val nan" until the first evaluation */
     for (;;) {
         int last = step >= (uint64_t)o.steps;
         /* a resumed run's first step was evaluated before its checkpoint was written */
@@ -526,9 +518,9 @@ int main(int argc, char **argv) {
                 "\"grad_norm\":%.9g,\"tokens_per_s\":%.1f,\"ms\":%.3f}\n",
                 (unsigned long long)step, loss, opt.lr, norm, o.total_batch / ms * 1e3, ms);
         fflush(log);
-        progress_update(&prog, "step %llu/%d  loss %.4f  val %.4f  lr %.2e  %.0f tok/s",
+        progress_update(&prog, "step %llu/%d  loss %.4f  val %.4f  lr %.2e  %.0f tok/s  %.0f ms",
                         (unsigned long long)step, o.steps, loss, val_loss, opt.lr,
-                        o.total_batch / ms * 1e3);
+                        o.total_batch / ms * 1e3, ms);
     }
     progress_done(&prog);
     xfclose(log, log_path);
