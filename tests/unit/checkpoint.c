@@ -283,7 +283,9 @@ static void test_safetensors(GPT2 *src) {
     write_bytes(path, raw, len);
     expect_error(path, "exceeds the file", "safetensors: header length beyond the file");
     /* truncated data section */
-    store_le32(raw, (uint32_t)strlen(json_dumps(keep, JSON_COMPACT)));
+    char *text = json_dumps(keep, JSON_COMPACT);
+    store_le32(raw, (uint32_t)strlen(text));
+    free(text);
     write_bytes(path, raw, len - 10);
     expect_error(path, "data_offsets", "safetensors: truncated data");
     free(raw);
