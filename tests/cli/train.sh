@@ -20,9 +20,10 @@ def shard(name, t):
         f.write(struct.pack("<256i", 20240520, 1, len(t), *[0] * 253))
         f.write(struct.pack(f"<{len(t)}H", *t))
 shard("d_val_000000.bin", toks[:3000])
-shard("d_train_000001.bin", toks[3000:12000])
-shard("d_train_000002.bin", toks[12000:])
+for i, at in enumerate(range(3000, len(toks), 9000)):
+    shard(f"d_train_{i + 1:06d}.bin", toks[at:at + 9000])
 shard("short_train.bin", toks[:8])
+open(f"{d}/stream.u16", "wb").write(struct.pack(f"<{len(toks)}H", *toks))
 PY
 printf 'junk that is no shard' >"$T/bad_train_000001.bin"
 
@@ -78,6 +79,13 @@ ok "validation loss falls" python3 -c '
 import json, sys
 v = [json.loads(l)["loss"] for l in open(sys.argv[1]) if "\"val\"" in l]
 sys.exit(not v[-1] < v[0] - 0.5)' "$T/a/log.jsonl"
+
+# the same tokens in zstd shards give the same run
+gpt2-shard -z -o "$T/z" --vocab-size 256 --val-tokens 3000 -s 9000 "$T/stream.u16" 2>/dev/null
+run train -o "$T/zr" -x 12 -n 6 -i "$T/z_train_*.bin.zst" -j "$T/z_val_*.bin.zst"
+losses "$T/zr/log.jsonl" >"$T/zr.loss"
+losses "$T/a/log.jsonl" >"$T/a.loss"
+ok "zstd shards: the same losses as llm.c shards" eval 'exits 0 && test -s "$T/zr.loss" && cmp "$T/a.loss" "$T/zr.loss"'
 
 # N/2 steps, stop, resume to N
 run train -o "$T/b" -x 12 -n 6 --stop-at 6
