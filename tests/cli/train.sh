@@ -56,8 +56,8 @@ run train -o "$T/o" -t 64 -d 128
 ok "T above the model's maximum" eval 'exits 1 && stderr_has "above the model.s maximum"'
 run train -o "$T/o" -e d7
 ok "an unknown config" eval 'exits 1 && stderr_has "neither a model file nor a config"'
-run train -o "$T/o" --device cuda
-ok "--device cuda without a usable device" eval 'exits 1 && stderr_has "device cuda"'
+run train -o "$T/cu" --device cuda -x 1
+ok "--device cuda: refused without a usable device, else used" eval '(exits 1 && stderr_has "device cuda" && test ! -e "$T/cu") || (exits 0 && grep -q "\"device\":\"cuda\"" "$T/cu/log.jsonl")'
 run train -o "$T/o" --resume
 ok "--resume with nothing to resume" eval 'exits 1 && stderr_has "no complete checkpoint"'
 ok "no output directory after an input error" test ! -e "$T/o"
