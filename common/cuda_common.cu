@@ -47,13 +47,24 @@ int cuda_device_count(void) {
 
 static cudaStream_t stream;
 static cublasLtHandle_t cublaslt;
+static cublasHandle_t cublas;
 
+/* a blocking stream: it orders itself after plain cudaMemcpy/cudaMemset calls (on the
+ * legacy default stream), so those need no extra synchronisation */
 cudaStream_t cuda_stream(void) {
-    if (!stream) CUDA_CHECK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
+    if (!stream) CUDA_CHECK(cudaStreamCreate(&stream));
     return stream;
 }
 
 cublasLtHandle_t cuda_cublaslt(void) {
     if (!cublaslt) CUBLAS_CHECK(cublasLtCreate(&cublaslt));
     return cublaslt;
+}
+
+cublasHandle_t cuda_cublas(void) {
+    if (!cublas) {
+        CUBLAS_CHECK(cublasCreate(&cublas));
+        CUBLAS_CHECK(cublasSetStream(cublas, cuda_stream()));
+    }
+    return cublas;
 }

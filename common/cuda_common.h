@@ -5,6 +5,7 @@
 #define GPT2_CUDA_COMMON_H
 
 #include <cublasLt.h>
+#include <cublas_v2.h>
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
 #include <stddef.h>
@@ -41,6 +42,7 @@ int cuda_device_count(void);
  * cuBLASLt handle and workspace (created on first use). */
 cudaStream_t cuda_stream(void);
 cublasLtHandle_t cuda_cublaslt(void);
+cublasHandle_t cuda_cublas(void); /* fallback for GEMMs cuBLASLt has no algorithm for */
 
 static inline unsigned cuda_blocks(size_t n, unsigned threads) {
     return (unsigned)((n + threads - 1) / threads);

@@ -19,6 +19,7 @@ typedef struct {
 static struct {
     GemmKey key;
     cublasLtMatmulAlgo_t algo;
+    int found; /* 0: cuBLASLt has no algorithm, use cublasGemmEx */
 } algo_cache[ALGO_CACHE];
 static int algo_cached;
 static void *workspace;
@@ -67,8 +68,10 @@ static void gemm(void *d, cudaDataType d_type, const void *a, const void *b, cud
     for (int i = 0; i < algo_cached; i++)
         if (memcmp(&algo_cache[i].key, &key, sizeof key) == 0) hit = i;
     cublasLtMatmulAlgo_t algo;
+    int found = 0;
     if (hit >= 0) {
         algo = algo_cache[hit].algo;
+        found = algo_cache[hit].found;
     } else {
         cublasLtMatmulPreference_t pref;
         CUBLAS_CHECK(cublasLtMatmulPreferenceCreate(&pref));
@@ -80,21 +83,28 @@ static void gemm(void *d, cudaDataType d_type, const void *a, const void *b, cud
         set_pref_align(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, key.align[2]);
         set_pref_align(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, key.align[2]);
         cublasLtMatmulHeuristicResult_t res;
-        int found = 0;
-        CUBLAS_CHECK(cublasLtMatmulAlgoGetHeuristic(lt, op, la, lb, ld, ld, pref, 1, &res, &found));
+        cublasStatus_t st = cublasLtMatmulAlgoGetHeuristic(lt, op, la, lb, ld, ld, pref, 1, &res, &found);
         CUBLAS_CHECK(cublasLtMatmulPreferenceDestroy(pref));
-        if (found == 0)
-            cuda_fail("cublasLtMatmulAlgoGetHeuristic", "no algorithm for this GEMM shape",
+        if (st != CUBLAS_STATUS_SUCCESS && st != CUBLAS_STATUS_NOT_SUPPORTED) CUBLAS_CHECK(st);
+        if (st != CUBLAS_STATUS_SUCCESS) found = 0;
+        if (found == 0 && bias)
+            cuda_fail("cublasLtMatmulAlgoGetHeuristic", "no algorithm for this GEMM with bias",
                       __FILE__, __LINE__);
         algo = res.algo;
         if (algo_cached < ALGO_CACHE) {
             algo_cache[algo_cached].key = key;
-            algo_cache[algo_cached++].algo = algo;
+            algo_cache[algo_cached].algo = algo;
+            algo_cache[algo_cached++].found = found;
         }
     }
     float alpha = 1.0f;
-    CUBLAS_CHECK(cublasLtMatmul(lt, op, &alpha, a, la, b, lb, &beta, d, ld, d, ld, &algo, workspace,
-                                WORKSPACE_BYTES, cuda_stream()));
+    if (found)
+        CUBLAS_CHECK(cublasLtMatmul(lt, op, &alpha, a, la, b, lb, &beta, d, ld, d, ld, &algo,
+                                    workspace, WORKSPACE_BYTES, cuda_stream()));
+    else /* the classic API covers every type combination used here */
+        CUBLAS_CHECK(cublasGemmEx(cuda_cublas(), ta, tb, m, n, k, &alpha, a, ab_type, transa ? k : m,
+                                  b, ab_type, transb ? n : k, &beta, d, d_type, m, CUBLAS_COMPUTE_32F,
+                                  CUBLAS_GEMM_DEFAULT));
     CUBLAS_CHECK(cublasLtMatrixLayoutDestroy(la));
     CUBLAS_CHECK(cublasLtMatrixLayoutDestroy(lb));
     CUBLAS_CHECK(cublasLtMatrixLayoutDestroy(ld));
