@@ -173,7 +173,7 @@ for b in 16 32 64; do
     if run timing 150 build/bench/gpu_step -b $b -t 1024 -n 10 -w 3; then
         result INFO timing "$(grep "^step .* B=$b " "$OUT/timing.log" | tail -1)"
     else
-        result FAIL timing "B=$b (see timing.log; B=64 needs ~40 GB)"
+        result FAIL timing "B=$b (see timing.log; B=64 needs ~30 GB)"
     fi
 done
 if run timing 60 build/bench/gpu_step --gemm -s 8192 -n 20; then

@@ -100,7 +100,8 @@ static void test_mode(const Mode *md, const float *params) {
         norms[s] = be->update(be, &opt, s + 1);
     }
     for (int s = 0; s < STEPS; s++) {
-        near(losses_gpu[s], cpu_losses[s], md->step_loss_tol, 0, "%s step %d loss", md->mode, s + 1);
+        near(losses_gpu[s], cpu_losses[s], md->step_loss_tol, 0, "%s step %d loss", md->mode,
+             s + 1);
         near(norms[s], cpu_norms[s], 0, md->grad_tol * 4, "%s step %d grad norm", md->mode, s + 1);
     }
     float *gpu_params = (float *)xmalloc(np * sizeof(float));
