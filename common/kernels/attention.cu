@@ -9,6 +9,7 @@
 #include "kernels_cuda.h"
 
 #include <math.h>
+#include <type_traits>
 
 #define HS 64          /* head size */
 #define ROWS 64        /* rows (threads) per block */

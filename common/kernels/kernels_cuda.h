@@ -52,6 +52,13 @@ void attention_backward_cuda(T *dqkv, float *delta, const T *dout, const T *qkv,
                              const float *lse, int B, int Tn, int C, int NH,
                              bool accumulate = true);
 
+/* the tensor-core forward (attention_tc.cu), bf16 only; attention_forward_cuda<bf16> takes
+ * it when enabled (attention_use_tensor_cores(1) or GPT2_ATTN_TC=1). Returns 0 when the
+ * data is not aligned for it. */
+int attention_forward_tc(bf16 *out, float *lse, const bf16 *qkv, int B, int Tn, int C, int NH);
+void attention_use_tensor_cores(int on);
+int attention_tensor_cores(void);
+
 template <typename T> void gelu_forward_cuda(T *out, const T *inp, size_t n);
 template <typename T>
 void gelu_backward_cuda(T *dinp, const T *inp, const T *dout, size_t n, bool accumulate = true);

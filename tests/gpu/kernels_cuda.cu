@@ -106,10 +106,13 @@ template <typename T> static void test_matmul(Tol tol) {
     CMP("matmul_backward dinp (overwrite)", download(dgin, nin), zero, nin);
 }
 
-template <typename T> static void test_attention(Tol tol) {
+/* tc: the tensor-core forward (bf16 only) */
+template <typename T> static void test_attention(Tol tol, int tc) {
     int B = 2, Tn = 70, NH = 2, C = 128; /* T crosses every tile size */
     size_t nqkv = (size_t)B * Tn * 3 * C, nout = (size_t)B * Tn * C,
            natt = (size_t)B * NH * Tn * Tn;
+    const char *how = tc ? " (tensor-core forward)" : "";
+    attention_use_tensor_cores(tc);
     float *qkv = rnd<T>(nqkv, 2), *out = (float *)xmalloc(nout * 4);
     float *preatt = (float *)xmalloc(natt * 4), *att = (float *)xmalloc(natt * 4);
     attention_forward(out, preatt, att, qkv, B, Tn, C, NH);
@@ -117,7 +120,7 @@ template <typename T> static void test_attention(Tol tol) {
     float *lse = (float *)cuda_malloc((size_t)B * NH * Tn * 4, "lse");
     float *delta = (float *)cuda_malloc((size_t)B * NH * Tn * 4, "delta");
     attention_forward_cuda(dout, lse, dqkv, B, Tn, C, NH);
-    CMP("attention_forward", download(dout, nout), out, nout);
+    CMP(xasprintf("attention_forward%s", how), download(dout, nout), out, nout);
 
     /* the GPU backward reads its own (T-rounded) output, as in training */
     float *g = rnd<T>(nout, 1), *gq = rnd<T>(nqkv, 1);
@@ -125,7 +128,8 @@ template <typename T> static void test_attention(Tol tol) {
     T *dg = upload<T>(g, nout), *dgq = upload<T>(gq, nqkv);
     attention_backward(gq, dpre, datt, g, qkv, att, B, Tn, C, NH);
     attention_backward_cuda(dgq, delta, dg, dqkv, dout, lse, B, Tn, C, NH);
-    CMP("attention_backward dqkv", download(dgq, nqkv), gq, nqkv);
+    CMP(xasprintf("attention_backward dqkv%s", how), download(dgq, nqkv), gq, nqkv);
+    attention_use_tensor_cores(0);
 }
 
 template <typename T> static void test_gelu(Tol tol) {
@@ -200,7 +204,8 @@ template <typename T> static void test_all(Tol tol) {
     test_encoder<T>(tol);
     test_layernorm<T>(tol);
     test_matmul<T>(tol);
-    test_attention<T>(tol);
+    test_attention<T>(tol, 0);
+    if (sizeof(T) == 2) test_attention<T>(tol, 1);
     test_gelu<T>(tol);
     test_crossentropy<T>(tol);
     test_adamw<T>(tol);

@@ -3,6 +3,7 @@
  * steps, and a resume in the middle giving the same losses as an uninterrupted run.
  * fp32 mode with tight tolerances; bf16 mode with loose ones (8-bit mantissas). */
 #include "backend_cuda.h"
+#include "kernels/kernels_cuda.h"
 #include "test_util.h"
 
 #define B 2
@@ -24,7 +25,7 @@ static const AdamWConfig opt = {.lr = 1e-3f,
 
 typedef struct {
     const char *mode;
-    int fp32;
+    int fp32, tc; /* tc: tensor-core attention forward */
     float logit_tol, loss_tol, grad_tol, step_loss_tol, param_tol, resume_tol;
 } Mode;
 
@@ -150,11 +151,15 @@ int main(void) {
     float *params = (float *)xmalloc(gpt2_num_params(&cfg) * sizeof(float));
     gpt2_init_params(params, &cfg, 42);
     const Mode modes[] = {
-        {"fp32", 1, 1e-4f, 1e-5f, 1e-3f, 1e-4f, 1e-3f, 1e-5f},
+        {"fp32", 1, 0, 1e-4f, 1e-5f, 1e-3f, 1e-4f, 1e-3f, 1e-5f},
         /* bf16: ~3 significant digits per activation, over two layers */
-        {"bf16", 0, 3e-2f, 2e-2f, 8e-2f, 3e-2f, 2e-2f, 1e-3f},
+        {"bf16", 0, 0, 3e-2f, 2e-2f, 8e-2f, 3e-2f, 2e-2f, 1e-3f},
+        {"bf16-tc", 0, 1, 3e-2f, 2e-2f, 8e-2f, 3e-2f, 2e-2f, 1e-3f},
     };
-    for (int i = 0; i < 2; i++) test_mode(&modes[i], params);
+    for (int i = 0; i < 3; i++) {
+        attention_use_tensor_cores(modes[i].tc);
+        test_mode(&modes[i], params);
+    }
     free(params);
     return done_testing();
 }
