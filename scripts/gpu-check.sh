@@ -12,9 +12,9 @@
 #   6 profile     per-kernel time of a few steps (nsys, when installed)
 #   7 pytorch     bench/gpu.sh: PyTorch GPT-2 of the same shape and the ratio ours/PyTorch
 # usage: scripts/gpu-check.sh [--build] [--quick]   (--quick: skips 6 and 7)
-# env: OUT (default ./gpu-check-out); binaries may be prebuilt elsewhere and copied in:
-# bin/gpt2-train bin/gpt2-shard build/tests/gpu/* build/bench/gpu_step; shared libraries
-# they need that the machine lacks can be put in build/libs/.
+# env: OUT (default ./gpu-check-out). Binaries may be built elsewhere (make, then
+# scripts/gpu-carry.sh, which copies the shared libraries they need into build/libs/)
+# and carried in with bin/ and build/.
 set -u
 cd "$(dirname "$0")/.." || exit 1
 root=$PWD
@@ -22,7 +22,10 @@ OUT=${OUT:-$root/gpu-check-out}
 mkdir -p "$OUT"
 summary=$OUT/summary.txt
 : >"$summary"
+# libraries copied by scripts/gpu-carry.sh serve our programs; python gets the original path
+orig_ld=${LD_LIBRARY_PATH-}
 [ -d "$root/build/libs" ] && export LD_LIBRARY_PATH="$root/build/libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+py() { env LD_LIBRARY_PATH="$orig_ld" python3 "$@"; }
 force_build=0 quick=0
 for a in "$@"; do
     case $a in
@@ -100,7 +103,7 @@ train_check() {
     rm -rf "$d" && mkdir -p "$d"
     # a learnable synthetic stream: 64 "words" of 2-6 tokens, picked by a fixed Markov
     # chain, uint16 little-endian (gpt2-tokenize's output format)
-    python3 - "$d/tokens.bin" <<'PY' || return 1
+    py - "$d/tokens.bin" <<'PY' || return 1
 import random, struct, sys
 rng = random.Random(7)
 words = [[rng.randrange(50000) for _ in range(rng.randrange(2, 7))] for _ in range(64)]
@@ -127,7 +130,7 @@ PY
     train_run "$dev" "$d/split" -r || return 1
     # the GPU checkpoint of step half, one more step on the CPU
     train_run cpu "$d/oncpu" -r --stop-at $((half + 1)) || true
-    python3 - "$d" "$steps" <<'PY' >>"$OUT/train.log" 2>&1
+    py - "$d" "$steps" <<'PY' >>"$OUT/train.log" 2>&1
 import json, sys
 d, steps = sys.argv[1], int(sys.argv[2])
 half = steps // 2
@@ -204,7 +207,8 @@ if [ $quick = 0 ]; then
         result SKIP profile "nsys not installed"
     fi
     # 7 PyTorch baseline and ratio
-    if run pytorch 300 env GPU_BENCH_B=64 GPU_BENCH_STEPS=10 BUILD="$root/build" bash bench/gpu.sh; then
+    if run pytorch 300 env LD_LIBRARY_PATH="$orig_ld" GPU_BENCH_B=64 GPU_BENCH_STEPS=10 \
+        BUILD="$root/build" bash bench/gpu.sh; then
         result INFO pytorch "$(grep -E '^(torch|ratio)' "$OUT/pytorch.log" | tr '\n' ' ')"
     else
         result FAIL pytorch "see pytorch.log"
