@@ -80,9 +80,9 @@ template <typename T> static void test_matmul(Tol tol) {
     int N = 67, C = 72, OC = 136;
     size_t nin = (size_t)N * C, nout = (size_t)N * OC, nw = (size_t)OC * C;
     float *inp = rnd<T>(nin, 1), *w = rnd<T>(nw, 1), *bias = rnd<T>(OC, 1);
-    float *out = (float *)xmalloc(nout * 4);
+    float *out = (float *)xcalloc(nout, 4);
     T *dinp = upload<T>(inp, nin), *dw = upload<T>(w, nw), *db = upload<T>(bias, OC);
-    T *dout = upload<T>(inp, nout);
+    T *dout = upload<T>(out, nout);
     matmul_forward_reference(out, inp, w, bias, N, C, OC);
     matmul_forward_cuda(dout, dinp, dw, db, N, C, OC);
     CMP("matmul_forward (bias)", download(dout, nout), out, nout);
