@@ -7,7 +7,8 @@
 #   3 model       whole model GPU vs CPU: logits, loss, gradients, 10 steps, resume
 #   4 train       300 steps of a 4-layer model with gpt2-train --device cuda on shards made
 #                 by gpt2-shard: falling loss; --stop-at 150 + --resume gives the same
-#                 losses; the GPU checkpoint continues on the CPU with the same loss
+#                 losses; the GPU checkpoint continues on the CPU with the same loss;
+#                 the run with GPT2_ATTN_TC=2 follows the same losses
 #   5 timing      GPT-2 124M, T=1024, B=16/32/64: tokens/s, MFU, memory; bf16 GEMM ceiling
 #   6 profile     per-kernel time of a few steps (nsys, when installed)
 #   7 pytorch     bench/gpu.sh: PyTorch GPT-2 of the same shape and the ratio ours/PyTorch
@@ -130,6 +131,8 @@ PY
     train_run "$dev" "$d/split" -r || return 1
     # the GPU checkpoint of step half, one more step on the CPU
     train_run cpu "$d/oncpu" -r --stop-at $((half + 1)) || true
+    # the uninterrupted run again with the tensor-core attention
+    (export GPT2_ATTN_TC=2; train_run "$dev" "$d/tc") || true
     py - "$d" "$steps" <<'PY' >>"$OUT/train.log" 2>&1
 import json, sys
 d, steps = sys.argv[1], int(sys.argv[2])
@@ -157,10 +160,16 @@ try:
     print("CPU %s step %d from the step-%d checkpoint on the CPU: %.4f vs %.4f (diff %.3g)" % ("ok" if dcpu < 0.05 else "BAD", half + 1, half, cpu, full[half + 1], dcpu))
 except Exception as e:
     print("CPU BAD no CPU continuation: %r" % e)
+try:
+    tc = losses(d + "/tc/log.jsonl")
+    dtc = max(abs(tc[s] - full[s]) for s in range(1, steps + 1))
+    print("TC %s GPT2_ATTN_TC=2 run: step %d loss %.4f vs %.4f, max |loss diff| %.3g" % ("ok" if dtc < 0.1 else "BAD", steps, tc[steps], full[steps], dtc))
+except Exception as e:
+    print("TC BAD no tensor-core run: %r" % e)
 PY
 }
 if train_check; then
-    for k in FALL RESUME CPU; do
+    for k in FALL RESUME CPU TC; do
         line=$(grep -m1 "^$k " "$OUT/train.log")
         case $line in
         "$k ok"*) result PASS "train" "${line#"$k ok "}" ;;
