@@ -212,8 +212,36 @@ if [ $quick = 0 ]; then
         else
             result FAIL profile "see profile.log"
         fi
+    elif command -v ncu >/dev/null 2>&1; then
+        # one warm-up and one timed step, kernel durations only (one replay pass each)
+        if run profile 240 ncu --clock-control none --metrics gpu__time_duration.sum --csv \
+            --log-file "$OUT/ncu.csv" build/bench/gpu_step -b 16 -t 1024 -n 1 -w 1; then
+            py - "$OUT/ncu.csv" >"$OUT/kernels.txt" 2>>"$OUT/profile.log" <<'PY'
+import csv, sys, collections
+rows = [r for r in csv.reader(open(sys.argv[1])) if len(r) > 5]
+head = rows[0]
+name_i, val_i = head.index("Kernel Name"), head.index("Metric Value")
+tot = collections.Counter()
+cnt = collections.Counter()
+for r in rows[1:]:
+    try:
+        v = float(r[val_i].replace(",", ""))
+    except ValueError:
+        continue
+    k = r[name_i].split("(")[0][:60]
+    tot[k] += v
+    cnt[k] += 1
+all_ns = sum(tot.values())
+print("kernel time over 2 steps (B=16, T=1024): %.2f ms" % (all_ns / 1e6))
+for k, v in tot.most_common(25):
+    print("%6.1f%% %9.3f ms %5d  %s" % (100 * v / all_ns, v / 1e6, cnt[k], k))
+PY
+            result INFO profile "per-kernel times in $OUT/kernels.txt"
+        else
+            result FAIL profile "see profile.log"
+        fi
     else
-        result SKIP profile "nsys not installed"
+        result SKIP profile "neither nsys nor ncu installed"
     fi
     # 7 PyTorch baseline and ratio
     if run pytorch 300 env LD_LIBRARY_PATH="$orig_ld" GPU_BENCH_B=64 GPU_BENCH_STEPS=10 \
