@@ -219,14 +219,16 @@ if [ $quick = 0 ]; then
             py - "$OUT/ncu.csv" >"$OUT/kernels.txt" 2>>"$OUT/profile.log" <<'PY'
 import csv, sys, collections
 rows = [r for r in csv.reader(open(sys.argv[1])) if len(r) > 5]
-head = rows[0]
-name_i, val_i = head.index("Kernel Name"), head.index("Metric Value")
+h0 = next(i for i, r in enumerate(rows) if "Kernel Name" in r)
+head, rows = rows[h0], rows[h0:]
+name_i, val_i, unit_i = head.index("Kernel Name"), head.index("Metric Value"), head.index("Metric Unit")
+to_ns = {"nsecond": 1, "ns": 1, "usecond": 1e3, "us": 1e3, "msecond": 1e6, "ms": 1e6, "second": 1e9}
 tot = collections.Counter()
 cnt = collections.Counter()
 for r in rows[1:]:
     try:
-        v = float(r[val_i].replace(",", ""))
-    except ValueError:
+        v = float(r[val_i].replace(",", "")) * to_ns[r[unit_i]]
+    except (ValueError, KeyError):
         continue
     k = r[name_i].split("(")[0][:60]
     tot[k] += v
