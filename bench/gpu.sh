@@ -12,12 +12,15 @@ step=$build/bench/gpu_step
 B=${GPU_BENCH_B:-64}
 N=${GPU_BENCH_STEPS:-20}
 if [ ! -x "$step" ]; then echo "gpu: SKIP (no CUDA build: $step missing)"; exit 0; fi
+# libraries copied by scripts/gpu-carry.sh, for our program only (not for python)
+ours_env=(env)
+[ -d "$build/libs" ] && ours_env=(env LD_LIBRARY_PATH="$build/libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}")
 if ! command -v nvidia-smi >/dev/null 2>&1 || ! nvidia-smi -L >/dev/null 2>&1; then
     echo "gpu: SKIP no CUDA device"; exit 0
 fi
 nvidia-smi --query-gpu=name,memory.total,clocks.max.sm --format=csv,noheader
-"$step" --gemm -s 8192 -n 20 || echo "gemm: FAILED"
-ours=$("$step" -b "$B" -t 1024 -n "$N" -w 3) || { echo "ours: FAILED"; ours=""; }
+"${ours_env[@]}" "$step" --gemm -s 8192 -n 20 || echo "gemm: FAILED"
+ours=$("${ours_env[@]}" "$step" -b "$B" -t 1024 -n "$N" -w 3) || { echo "ours: FAILED"; ours=""; }
 echo "$ours"
 compile_flag=""
 [ "${TORCH_COMPILE:-1}" = 0 ] && compile_flag=--no-compile

@@ -7,14 +7,15 @@
 #   3 model       whole model GPU vs CPU: logits, loss, gradients, 10 steps, resume
 #   4 train       300 steps of a 4-layer model with gpt2-train --device cuda on shards made
 #                 by gpt2-shard: falling loss; --stop-at 150 + --resume gives the same
-#                 losses; the GPU checkpoint continues on the CPU with the same loss
+#                 losses; the GPU checkpoint continues on the CPU with the same loss;
+#                 the run with GPT2_ATTN_TC=2 follows the same losses
 #   5 timing      GPT-2 124M, T=1024, B=16/32/64: tokens/s, MFU, memory; bf16 GEMM ceiling
 #   6 profile     per-kernel time of a few steps (nsys, when installed)
 #   7 pytorch     bench/gpu.sh: PyTorch GPT-2 of the same shape and the ratio ours/PyTorch
 # usage: scripts/gpu-check.sh [--build] [--quick]   (--quick: skips 6 and 7)
-# env: OUT (default ./gpu-check-out); binaries may be prebuilt elsewhere and copied in:
-# bin/gpt2-train bin/gpt2-shard build/tests/gpu/* build/bench/gpu_step; shared libraries
-# they need that the machine lacks can be put in build/libs/.
+# env: OUT (default ./gpu-check-out). Binaries may be built elsewhere (make, then
+# scripts/gpu-carry.sh, which copies the shared libraries they need into build/libs/)
+# and carried in with bin/ and build/.
 set -u
 cd "$(dirname "$0")/.." || exit 1
 root=$PWD
@@ -22,7 +23,10 @@ OUT=${OUT:-$root/gpu-check-out}
 mkdir -p "$OUT"
 summary=$OUT/summary.txt
 : >"$summary"
+# libraries copied by scripts/gpu-carry.sh serve our programs; python gets the original path
+orig_ld=${LD_LIBRARY_PATH-}
 [ -d "$root/build/libs" ] && export LD_LIBRARY_PATH="$root/build/libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+py() { env LD_LIBRARY_PATH="$orig_ld" python3 "$@"; }
 force_build=0 quick=0
 for a in "$@"; do
     case $a in
@@ -100,7 +104,7 @@ train_check() {
     rm -rf "$d" && mkdir -p "$d"
     # a learnable synthetic stream: 64 "words" of 2-6 tokens, picked by a fixed Markov
     # chain, uint16 little-endian (gpt2-tokenize's output format)
-    python3 - "$d/tokens.bin" <<'PY' || return 1
+    py - "$d/tokens.bin" <<'PY' || return 1
 import random, struct, sys
 rng = random.Random(7)
 words = [[rng.randrange(50000) for _ in range(rng.randrange(2, 7))] for _ in range(64)]
@@ -127,7 +131,9 @@ PY
     train_run "$dev" "$d/split" -r || return 1
     # the GPU checkpoint of step half, one more step on the CPU
     train_run cpu "$d/oncpu" -r --stop-at $((half + 1)) || true
-    python3 - "$d" "$steps" <<'PY' >>"$OUT/train.log" 2>&1
+    # the uninterrupted run again with the tensor-core attention
+    (export GPT2_ATTN_TC=2; train_run "$dev" "$d/tc") || true
+    py - "$d" "$steps" <<'PY' >>"$OUT/train.log" 2>&1
 import json, sys
 d, steps = sys.argv[1], int(sys.argv[2])
 half = steps // 2
@@ -154,10 +160,16 @@ try:
     print("CPU %s step %d from the step-%d checkpoint on the CPU: %.4f vs %.4f (diff %.3g)" % ("ok" if dcpu < 0.05 else "BAD", half + 1, half, cpu, full[half + 1], dcpu))
 except Exception as e:
     print("CPU BAD no CPU continuation: %r" % e)
+try:
+    tc = losses(d + "/tc/log.jsonl")
+    dtc = max(abs(tc[s] - full[s]) for s in range(1, steps + 1))
+    print("TC %s GPT2_ATTN_TC=2 run: step %d loss %.4f vs %.4f, max |loss diff| %.3g" % ("ok" if dtc < 0.1 else "BAD", steps, tc[steps], full[steps], dtc))
+except Exception as e:
+    print("TC BAD no tensor-core run: %r" % e)
 PY
 }
 if train_check; then
-    for k in FALL RESUME CPU; do
+    for k in FALL RESUME CPU TC; do
         line=$(grep -m1 "^$k " "$OUT/train.log")
         case $line in
         "$k ok"*) result PASS "train" "${line#"$k ok "}" ;;
@@ -176,12 +188,14 @@ for b in 16 32 64; do
         result FAIL timing "B=$b (see timing.log; B=64 needs ~30 GB)"
     fi
 done
-# the same with the tensor-core attention forward (opt-in while unmeasured)
-if run timing 150 env GPT2_ATTN_TC=1 build/bench/gpu_step -b 64 -t 1024 -n 10 -w 3; then
-    result INFO timing "GPT2_ATTN_TC=1 $(grep "^step .* B=64 " "$OUT/timing.log" | tail -1)"
-else
-    result FAIL timing "B=64 with GPT2_ATTN_TC=1 (see timing.log)"
-fi
+# the same with the tensor-core attention (opt-in while unmeasured): 1 forward, 2 both
+for tc in 1 2; do
+    if run timing 150 env GPT2_ATTN_TC=$tc build/bench/gpu_step -b 64 -t 1024 -n 10 -w 3; then
+        result INFO timing "GPT2_ATTN_TC=$tc $(grep "^step .* B=64 " "$OUT/timing.log" | tail -1)"
+    else
+        result FAIL timing "B=64 with GPT2_ATTN_TC=$tc (see timing.log)"
+    fi
+done
 if run timing 60 build/bench/gpu_step --gemm -s 8192 -n 20; then
     result INFO timing "$(grep '^gemm' "$OUT/timing.log" | tail -1)"
 else
@@ -198,11 +212,42 @@ if [ $quick = 0 ]; then
         else
             result FAIL profile "see profile.log"
         fi
+    elif command -v ncu >/dev/null 2>&1; then
+        # one warm-up and one timed step, kernel durations only (one replay pass each)
+        if run profile 240 ncu --clock-control none --metrics gpu__time_duration.sum --csv \
+            --log-file "$OUT/ncu.csv" build/bench/gpu_step -b 16 -t 1024 -n 1 -w 1; then
+            py - "$OUT/ncu.csv" >"$OUT/kernels.txt" 2>>"$OUT/profile.log" <<'PY'
+import csv, sys, collections
+rows = [r for r in csv.reader(open(sys.argv[1])) if len(r) > 5]
+h0 = next(i for i, r in enumerate(rows) if "Kernel Name" in r)
+head, rows = rows[h0], rows[h0:]
+name_i, val_i, unit_i = head.index("Kernel Name"), head.index("Metric Value"), head.index("Metric Unit")
+to_ns = {"nsecond": 1, "ns": 1, "usecond": 1e3, "us": 1e3, "msecond": 1e6, "ms": 1e6, "second": 1e9}
+tot = collections.Counter()
+cnt = collections.Counter()
+for r in rows[1:]:
+    try:
+        v = float(r[val_i].replace(",", "")) * to_ns[r[unit_i]]
+    except (ValueError, KeyError):
+        continue
+    k = r[name_i].split("(")[0][:60]
+    tot[k] += v
+    cnt[k] += 1
+all_ns = sum(tot.values())
+print("kernel time over 2 steps (B=16, T=1024): %.2f ms" % (all_ns / 1e6))
+for k, v in tot.most_common(25):
+    print("%6.1f%% %9.3f ms %5d  %s" % (100 * v / all_ns, v / 1e6, cnt[k], k))
+PY
+            result INFO profile "per-kernel times in $OUT/kernels.txt"
+        else
+            result FAIL profile "see profile.log"
+        fi
     else
-        result SKIP profile "nsys not installed"
+        result SKIP profile "neither nsys nor ncu installed"
     fi
     # 7 PyTorch baseline and ratio
-    if run pytorch 300 env GPU_BENCH_B=64 GPU_BENCH_STEPS=10 BUILD="$root/build" bash bench/gpu.sh; then
+    if run pytorch 300 env LD_LIBRARY_PATH="$orig_ld" GPU_BENCH_B=64 GPU_BENCH_STEPS=10 \
+        BUILD="$root/build" bash bench/gpu.sh; then
         result INFO pytorch "$(grep -E '^(torch|ratio)' "$OUT/pytorch.log" | tr '\n' ' ')"
     else
         result FAIL pytorch "see pytorch.log"

@@ -206,6 +206,10 @@ void attention_backward_cuda(T *dqkv, float *delta, const T *dout, const T *qkv,
                              const float *lse, int B, int Tn, int C, int NH, bool accumulate) {
     if (C != NH * HS)
         cuda_fail("attention_backward_cuda", "head size must be 64", __FILE__, __LINE__);
+    if constexpr (std::is_same<T, bf16>::value)
+        if (attention_tensor_cores() >= 2 &&
+            attention_backward_tc(dqkv, delta, dout, qkv, out, lse, B, Tn, C, NH, accumulate))
+            return;
     dim3 grid((Tn + ROWS - 1) / ROWS, NH, B);
     attention_backward_dq_kernel<<<grid, ROWS, 0, cuda_stream()>>>(dqkv, delta, dout, qkv, out, lse,
                                                                    Tn, C, NH, accumulate);

@@ -1,6 +1,6 @@
-/* Causal attention forward on tensor cores (bf16 WMMA, fp32 accumulation), the same
- * result and logsumexp as the scalar kernel in attention.cu. Opt-in while unmeasured:
- * attention_use_tensor_cores(1) or GPT2_ATTN_TC=1 in the environment.
+/* Causal attention on tensor cores (bf16 WMMA, fp32 accumulation), the same results and
+ * logsumexp as the scalar kernels in attention.cu. Opt-in while unmeasured: level 1 the
+ * forward, 2 forward and backward (attention_use_tensor_cores(level) or GPT2_ATTN_TC).
  * A block of 4 warps owns 64 query rows (16 per warp) and walks the 64-key tiles up to
  * the diagonal: S = Q K^T on tensor cores into shared memory, the online-softmax update
  * per row in fp32 (two lanes per row), then O += P V on tensor cores, O kept in shared
@@ -11,6 +11,7 @@
 #include <mma.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <type_traits>
 
 using namespace nvcuda;
 
@@ -123,6 +124,207 @@ __global__ void __launch_bounds__(WARPS * 32)
     if (half == 0) lse[((size_t)b * NH + h) * Tn + i] = rowm[r] + logf(l);
 }
 
+/* ---- backward: D_i = do_i.o_i first, then dQ per query tile and dK, dV per key tile ---- */
+
+__global__ void attention_delta_kernel(float *delta, const bf16 *dout, const bf16 *out, int Tn,
+                                       int C, int NH, int rows) {
+    int row = blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32, lane = threadIdx.x % 32;
+    if (row >= rows) return; /* row = (b * Tn + i) * NH + h */
+    int h = row % NH, bi = row / NH, b = bi / Tn, i = bi % Tn;
+    size_t off = (size_t)bi * C + h * HS;
+    float s = 0.0f;
+    for (int d = lane; d < HS; d += 32)
+        s += __bfloat162float(dout[off + d]) * __bfloat162float(out[off + d]);
+    s = warp_sum(s);
+    if (lane == 0) delta[((size_t)b * NH + h) * Tn + i] = s;
+}
+
+/* X[16 rows at xrow] times Y^T (Y: 64 rows) or Y (64 x 64), 16 x 64 result into F (fp32) */
+template <typename LayoutB>
+__device__ __forceinline__ void tile_mma(float *F, const bf16 *X, const bf16 *Y) {
+#pragma unroll
+    for (int n = 0; n < 4; n++) {
+        FragC c;
+        wmma::fill_fragment(c, 0.0f);
+        for (int kk = 0; kk < 4; kk++) {
+            FragA a;
+            wmma::fragment<wmma::matrix_b, 16, 16, 16, bf16, LayoutB> bm;
+            wmma::load_matrix_sync(a, X + kk * 16, LDH);
+            if (std::is_same<LayoutB, wmma::col_major>::value) /* Y^T: rows of Y are columns */
+                wmma::load_matrix_sync(bm, Y + n * 16 * LDH + kk * 16, LDH);
+            else
+                wmma::load_matrix_sync(bm, Y + kk * 16 * LDH + n * 16, LDH);
+            wmma::mma_sync(c, a, bm, c);
+        }
+        wmma::store_matrix_sync(F + n * 16, c, LDF, wmma::mem_row_major);
+    }
+}
+
+/* acc[4] (16 x 64) += X[16 x 64] Y[64 x 64] */
+__device__ __forceinline__ void tile_mma_acc(FragC *acc, const bf16 *X, const bf16 *Y) {
+#pragma unroll
+    for (int n = 0; n < 4; n++)
+        for (int kk = 0; kk < 4; kk++) {
+            FragA a;
+            FragB bm;
+            wmma::load_matrix_sync(a, X + kk * 16, LDH);
+            wmma::load_matrix_sync(bm, Y + kk * 16 * LDH + n * 16, LDH);
+            wmma::mma_sync(acc[n], a, bm, acc[n]);
+        }
+}
+
+/* 16 x 64 fragments (times scale) added into (or written to) rows of dqkv at column col */
+__device__ __forceinline__ void store_grad(bf16 *dqkv, FragC *acc, float *F, int row0, int Tn,
+                                           size_t stride, float scale, bool accumulate) {
+    int lane = threadIdx.x % 32;
+#pragma unroll
+    for (int n = 0; n < 4; n++)
+        wmma::store_matrix_sync(F + n * 16, acc[n], LDF, wmma::mem_row_major);
+    __syncwarp();
+    for (int e = lane; e < 16 * HS; e += 32) {
+        int r = e / HS, d = e % HS, i = row0 + r;
+        if (i >= Tn) continue;
+        float v = F[r * LDF + d] * scale;
+        bf16 *g = dqkv + (size_t)i * stride + d;
+        if (accumulate) v += __bfloat162float(*g);
+        *g = __float2bfloat16(v);
+    }
+}
+
+#define BWD_SMEM (6 * 64 * LDH * 2 + 2 * 64 * LDF * 4 + 2 * 64 * 4)
+
+/* One block per 64 query rows: dQ = scale * sum_j dS_ij k_j */
+__global__ void __launch_bounds__(WARPS * 32)
+    attention_backward_dq_tc_kernel(bf16 *dqkv, const float *delta, const bf16 *dout,
+                                    const bf16 *qkv, const float *lse, int Tn, int C, int NH,
+                                    bool accumulate) {
+    extern __shared__ __align__(128) unsigned char smem[];
+    bf16 *Qs = (bf16 *)smem, *dOs = Qs + 64 * LDH, *Ks = dOs + 64 * LDH, *Vs = Ks + 64 * LDH;
+    bf16 *dSs = Vs + 64 * LDH;
+    float *Ss = (float *)(dSs + 2 * 64 * LDH), *dPs = Ss + 64 * LDF;
+    float *ls = dPs + 64 * LDF, *Ds = ls + 64;
+    int tile = gridDim.x - 1 - blockIdx.x, h = blockIdx.y, b = blockIdx.z;
+    int q0 = tile * 64, warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+    size_t stride = (size_t)3 * C;
+    const bf16 *base = qkv + (size_t)b * Tn * stride + h * HS;
+    load_tile(Qs, base, stride, q0, Tn);
+    load_tile(dOs, dout + (size_t)b * Tn * C + h * HS, C, q0, Tn);
+    if (threadIdx.x < 64) {
+        int i = q0 + threadIdx.x;
+        size_t srow = ((size_t)b * NH + h) * Tn;
+        ls[threadIdx.x] = i < Tn ? lse[srow + i] : 0.0f;
+        Ds[threadIdx.x] = i < Tn ? delta[srow + i] : 0.0f;
+    }
+    FragC acc[4];
+    for (int n = 0; n < 4; n++) wmma::fill_fragment(acc[n], 0.0f);
+    int r = warp * 16 + lane / 2, half = lane % 2, i = q0 + r;
+    int kend = min(Tn, q0 + 64);
+    for (int k0 = 0; k0 < kend; k0 += 64) {
+        __syncthreads();
+        load_tile(Ks, base + C, stride, k0, Tn);
+        load_tile(Vs, base + 2 * C, stride, k0, Tn);
+        __syncthreads();
+        tile_mma<wmma::col_major>(Ss + warp * 16 * LDF, Qs + warp * 16 * LDH, Ks);   /* Q K^T */
+        tile_mma<wmma::col_major>(dPs + warp * 16 * LDF, dOs + warp * 16 * LDH, Vs); /* dO V^T */
+        __syncwarp();
+        for (int c = half * 32; c < half * 32 + 32; c++) {
+            int j = k0 + c;
+            float ds = 0.0f;
+            if (j <= i && i < Tn) {
+                float p = __expf(Ss[r * LDF + c] * SCALE - ls[r]);
+                ds = p * (dPs[r * LDF + c] - Ds[r]);
+            }
+            dSs[r * LDH + c] = __float2bfloat16(ds);
+        }
+        __syncwarp();
+        tile_mma_acc(acc, dSs + warp * 16 * LDH, Ks); /* dQ += dS K */
+    }
+    __syncwarp();
+    store_grad(dqkv + (size_t)b * Tn * stride + h * HS, acc, Ss + warp * 16 * LDF, q0 + warp * 16,
+               Tn, stride, SCALE, accumulate);
+}
+
+/* One block per 64 key rows: dV = sum_i p_ij do_i, dK = scale * sum_i dS_ij q_i */
+__global__ void __launch_bounds__(WARPS * 32)
+    attention_backward_dkv_tc_kernel(bf16 *dqkv, const float *delta, const bf16 *dout,
+                                     const bf16 *qkv, const float *lse, int Tn, int C, int NH,
+                                     bool accumulate) {
+    extern __shared__ __align__(128) unsigned char smem[];
+    bf16 *Ks = (bf16 *)smem, *Vs = Ks + 64 * LDH, *Qs = Vs + 64 * LDH, *dOs = Qs + 64 * LDH;
+    bf16 *Pt = dOs + 64 * LDH, *dSt = Pt + 64 * LDH;
+    float *St = (float *)(dSt + 64 * LDH), *dPt = St + 64 * LDF;
+    float *ls = dPt + 64 * LDF, *Ds = ls + 64;
+    int k0 = blockIdx.x * 64, h = blockIdx.y, b = blockIdx.z;
+    int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+    size_t stride = (size_t)3 * C;
+    const bf16 *base = qkv + (size_t)b * Tn * stride + h * HS;
+    const bf16 *obase = dout + (size_t)b * Tn * C + h * HS;
+    size_t srow = ((size_t)b * NH + h) * Tn;
+    load_tile(Ks, base + C, stride, k0, Tn);
+    load_tile(Vs, base + 2 * C, stride, k0, Tn);
+    FragC dk[4], dv[4];
+    for (int n = 0; n < 4; n++) wmma::fill_fragment(dk[n], 0.0f), wmma::fill_fragment(dv[n], 0.0f);
+    int r = warp * 16 + lane / 2, half = lane % 2, j = k0 + r; /* this lane's key row */
+    for (int q0 = k0; q0 < Tn; q0 += 64) {
+        __syncthreads();
+        load_tile(Qs, base, stride, q0, Tn);
+        load_tile(dOs, obase, C, q0, Tn);
+        if (threadIdx.x < 64) {
+            int i = q0 + threadIdx.x;
+            ls[threadIdx.x] = i < Tn ? lse[srow + i] : 0.0f;
+            Ds[threadIdx.x] = i < Tn ? delta[srow + i] : 0.0f;
+        }
+        __syncthreads();
+        tile_mma<wmma::col_major>(St + warp * 16 * LDF, Ks + warp * 16 * LDH, Qs);   /* K Q^T */
+        tile_mma<wmma::col_major>(dPt + warp * 16 * LDF, Vs + warp * 16 * LDH, dOs); /* V dO^T */
+        __syncwarp();
+        for (int c = half * 32; c < half * 32 + 32; c++) {
+            int i = q0 + c;
+            float p = 0.0f, ds = 0.0f;
+            if (j <= i && i < Tn) {
+                p = __expf(St[r * LDF + c] * SCALE - ls[c]);
+                ds = p * (dPt[r * LDF + c] - Ds[c]);
+            }
+            Pt[r * LDH + c] = __float2bfloat16(p);
+            dSt[r * LDH + c] = __float2bfloat16(ds);
+        }
+        __syncwarp();
+        tile_mma_acc(dv, Pt + warp * 16 * LDH, dOs); /* dV += P^T dO */
+        tile_mma_acc(dk, dSt + warp * 16 * LDH, Qs); /* dK += dS^T Q */
+    }
+    __syncwarp();
+    bf16 *g = dqkv + (size_t)b * Tn * stride + h * HS;
+    store_grad(g + C, dk, St + warp * 16 * LDF, k0 + warp * 16, Tn, stride, SCALE, accumulate);
+    __syncwarp();
+    store_grad(g + 2 * C, dv, St + warp * 16 * LDF, k0 + warp * 16, Tn, stride, 1.0f, accumulate);
+}
+
+int attention_backward_tc(bf16 *dqkv, float *delta, const bf16 *dout, const bf16 *qkv,
+                          const bf16 *out, const float *lse, int B, int Tn, int C, int NH,
+                          bool accumulate) {
+    if (C % 8 || (uintptr_t)qkv % 16 || (uintptr_t)dout % 16) return 0;
+    static int configured;
+    if (!configured) {
+        CUDA_CHECK(cudaFuncSetAttribute(attention_backward_dq_tc_kernel,
+                                        cudaFuncAttributeMaxDynamicSharedMemorySize, BWD_SMEM));
+        CUDA_CHECK(cudaFuncSetAttribute(attention_backward_dkv_tc_kernel,
+                                        cudaFuncAttributeMaxDynamicSharedMemorySize, BWD_SMEM));
+        configured = 1;
+    }
+    int rows = B * Tn * NH;
+    attention_delta_kernel<<<cuda_blocks(rows, 8), 256, 0, cuda_stream()>>>(delta, dout, out, Tn, C,
+                                                                            NH, rows);
+    CUDA_CHECK_LAUNCH();
+    dim3 grid((Tn + 63) / 64, NH, B);
+    attention_backward_dq_tc_kernel<<<grid, WARPS * 32, BWD_SMEM, cuda_stream()>>>(
+        dqkv, delta, dout, qkv, lse, Tn, C, NH, accumulate);
+    CUDA_CHECK_LAUNCH();
+    attention_backward_dkv_tc_kernel<<<grid, WARPS * 32, BWD_SMEM, cuda_stream()>>>(
+        dqkv, delta, dout, qkv, lse, Tn, C, NH, accumulate);
+    CUDA_CHECK_LAUNCH();
+    return 1;
+}
+
 static int use_tc = -1; /* -1: not decided yet, read GPT2_ATTN_TC */
 
 void attention_use_tensor_cores(int on) {
@@ -132,7 +334,7 @@ void attention_use_tensor_cores(int on) {
 int attention_tensor_cores(void) {
     if (use_tc < 0) {
         const char *e = getenv("GPT2_ATTN_TC");
-        use_tc = e && atoi(e) > 0;
+        use_tc = e ? atoi(e) : 0;
     }
     return use_tc;
 }

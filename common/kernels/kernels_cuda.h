@@ -52,11 +52,15 @@ void attention_backward_cuda(T *dqkv, float *delta, const T *dout, const T *qkv,
                              const float *lse, int B, int Tn, int C, int NH,
                              bool accumulate = true);
 
-/* the tensor-core forward (attention_tc.cu), bf16 only; attention_forward_cuda<bf16> takes
- * it when enabled (attention_use_tensor_cores(1) or GPT2_ATTN_TC=1). Returns 0 when the
- * data is not aligned for it. */
+/* the tensor-core kernels (attention_tc.cu), bf16 only; attention_*_cuda<bf16> take them
+ * at level 1 (forward) or 2 (forward and backward), set by attention_use_tensor_cores or
+ * GPT2_ATTN_TC in the environment (default 0). They return 0 when the data is not
+ * aligned for them. */
 int attention_forward_tc(bf16 *out, float *lse, const bf16 *qkv, int B, int Tn, int C, int NH);
-void attention_use_tensor_cores(int on);
+int attention_backward_tc(bf16 *dqkv, float *delta, const bf16 *dout, const bf16 *qkv,
+                          const bf16 *out, const float *lse, int B, int Tn, int C, int NH,
+                          bool accumulate);
+void attention_use_tensor_cores(int level);
 int attention_tensor_cores(void);
 
 template <typename T> void gelu_forward_cuda(T *out, const T *inp, size_t n);

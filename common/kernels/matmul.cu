@@ -41,8 +41,9 @@ static void set_pref_align(cublasLtMatmulPreference_t pref, cublasLtMatmulPrefer
 }
 
 /* Column-major D[m,n] = op(A)[m,k] op(B)[k,n] (+ bias[m]) + beta D, every matrix packed
- * (leading dimension = its stored row count). Row-major callers swap roles (see below). */
-static void gemm(void *d, cudaDataType d_type, const void *a, const void *b, cudaDataType ab_type,
+ * (leading dimension = its stored row count). Row-major callers swap roles (see below).
+ * Returns false when cuBLASLt had no algorithm: then cublasGemmEx ran, without the bias. */
+static bool gemm(void *d, cudaDataType d_type, const void *a, const void *b, cudaDataType ab_type,
                  const void *bias, int m, int n, int k, bool transa, bool transb, float beta) {
     cublasLtHandle_t lt = cuda_cublaslt();
     if (!workspace) workspace = cuda_malloc(WORKSPACE_BYTES, "cuBLASLt workspace");
@@ -96,9 +97,6 @@ static void gemm(void *d, cudaDataType d_type, const void *a, const void *b, cud
         CUBLAS_CHECK(cublasLtMatmulPreferenceDestroy(pref));
         if (st != CUBLAS_STATUS_SUCCESS && st != CUBLAS_STATUS_NOT_SUPPORTED) CUBLAS_CHECK(st);
         if (st != CUBLAS_STATUS_SUCCESS) found = 0;
-        if (found == 0 && bias)
-            cuda_fail("cublasLtMatmulAlgoGetHeuristic", "no algorithm for this GEMM with bias",
-                      __FILE__, __LINE__);
         algo = res.algo;
         if (algo_cached < ALGO_CACHE) {
             algo_cache[algo_cached].key = key;
@@ -118,6 +116,7 @@ static void gemm(void *d, cudaDataType d_type, const void *a, const void *b, cud
     CUBLAS_CHECK(cublasLtMatrixLayoutDestroy(lb));
     CUBLAS_CHECK(cublasLtMatrixLayoutDestroy(ld));
     CUBLAS_CHECK(cublasLtMatmulDescDestroy(op));
+    return found;
 }
 
 /* Row-major X[r,c] is column-major X^T[c,r]; so out = inp W^T + bias becomes

@@ -80,9 +80,9 @@ template <typename T> static void test_matmul(Tol tol) {
     int N = 67, C = 72, OC = 136;
     size_t nin = (size_t)N * C, nout = (size_t)N * OC, nw = (size_t)OC * C;
     float *inp = rnd<T>(nin, 1), *w = rnd<T>(nw, 1), *bias = rnd<T>(OC, 1);
-    float *out = (float *)xmalloc(nout * 4);
+    float *out = (float *)xcalloc(nout, 4);
     T *dinp = upload<T>(inp, nin), *dw = upload<T>(w, nw), *db = upload<T>(bias, OC);
-    T *dout = upload<T>(inp, nout);
+    T *dout = upload<T>(out, nout);
     matmul_forward_reference(out, inp, w, bias, N, C, OC);
     matmul_forward_cuda(dout, dinp, dw, db, N, C, OC);
     CMP("matmul_forward (bias)", download(dout, nout), out, nout);
@@ -106,12 +106,12 @@ template <typename T> static void test_matmul(Tol tol) {
     CMP("matmul_backward dinp (overwrite)", download(dgin, nin), zero, nin);
 }
 
-/* tc: the tensor-core forward (bf16 only) */
+/* tc: tensor-core level, 1 forward, 2 forward and backward (bf16 only) */
 template <typename T> static void test_attention(Tol tol, int tc) {
     int B = 2, Tn = 70, NH = 2, C = 128; /* T crosses every tile size */
     size_t nqkv = (size_t)B * Tn * 3 * C, nout = (size_t)B * Tn * C,
            natt = (size_t)B * NH * Tn * Tn;
-    const char *how = tc ? " (tensor-core forward)" : "";
+    const char *how = tc == 2 ? " (tensor cores, both)" : tc ? " (tensor-core forward)" : "";
     attention_use_tensor_cores(tc);
     float *qkv = rnd<T>(nqkv, 2), *out = (float *)xmalloc(nout * 4);
     float *preatt = (float *)xmalloc(natt * 4), *att = (float *)xmalloc(natt * 4);
@@ -205,7 +205,7 @@ template <typename T> static void test_all(Tol tol) {
     test_layernorm<T>(tol);
     test_matmul<T>(tol);
     test_attention<T>(tol, 0);
-    if (sizeof(T) == 2) test_attention<T>(tol, 1);
+    if (sizeof(T) == 2) test_attention<T>(tol, 1), test_attention<T>(tol, 2);
     test_gelu<T>(tol);
     test_crossentropy<T>(tol);
     test_adamw<T>(tol);
