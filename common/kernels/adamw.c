@@ -21,7 +21,7 @@ void adamw_update(float *params, const float *grads, float *m, float *v, size_t 
 
 double sum_squares(const float *g, size_t n) {
     double sum = 0;
-#pragma omp parallel for reduction(+ : sum)
+#pragma omp parallel for simd reduction(+ : sum)
     for (size_t i = 0; i < n; i++) sum += (double)g[i] * g[i];
     return sum;
 }

@@ -23,6 +23,7 @@ void attention_forward(float *out, float *preatt, float *att, const float *qkv, 
                 for (int t2 = 0; t2 <= t; t2++) {
                     const float *k = qkv + ((size_t)b * T + t2) * C3 + C + h * hs;
                     float s = 0;
+#pragma omp simd reduction(+ : s)
                     for (int i = 0; i < hs; i++) s += q[i] * k[i];
                     pre[t2] = s * scale;
                     if (pre[t2] > max) max = pre[t2];
@@ -62,6 +63,7 @@ void attention_backward(float *dqkv, float *dpreatt, float *datt, const float *d
                     const float *v = qkv + ((size_t)b * T + t2) * C3 + 2 * C + h * hs;
                     float *dv = dqkv + ((size_t)b * T + t2) * C3 + 2 * C + h * hs;
                     float s = 0;
+#pragma omp simd reduction(+ : s)
                     for (int i = 0; i < hs; i++) {
                         s += v[i] * d[i];
                         dv[i] += a[t2] * d[i];

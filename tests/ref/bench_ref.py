@@ -14,7 +14,7 @@ import gpt2_ref as ref
 def main():
     L, NH, C, V, B, T, steps = (int(x) for x in sys.argv[1:8])
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
-    cfg = dict(maxT=max(T, 1024 if V > 50000 else T), V=V, Vp=(V + 127) // 128 * 128, L=L,
+    cfg = dict(maxT=1024, V=V, Vp=(V + 127) // 128 * 128, L=L,
                NH=NH, C=C)
     rng = np.random.default_rng(0)
     params = {k: (0.02 * rng.standard_normal(s)).astype(np.float32)
