@@ -1,7 +1,9 @@
 /* adamw: the optimizer step, in torch.optim.AdamW's order of operations */
 #include <math.h>
+#include <stdlib.h>
 
 #include "kernels.h"
+#include "util.h"
 
 void adamw_update(float *params, const float *grads, float *m, float *v, size_t n, float lr,
                   float beta1, float beta2, float eps, float weight_decay, float grad_scale,
@@ -19,9 +21,20 @@ void adamw_update(float *params, const float *grads, float *m, float *v, size_t 
     }
 }
 
+/* Fixed chunks summed in a fixed order: the same result for any thread count. */
 double sum_squares(const float *g, size_t n) {
-    double sum = 0;
-#pragma omp parallel for reduction(+ : sum)
-    for (size_t i = 0; i < n; i++) sum += (double)g[i] * g[i];
+    enum { CHUNK = 1 << 16 };
+    size_t nchunks = (n + CHUNK - 1) / CHUNK;
+    double *part = xmalloc(nchunks * sizeof *part), sum = 0;
+#pragma omp parallel for
+    for (size_t c = 0; c < nchunks; c++) {
+        size_t end = c * CHUNK + CHUNK < n ? c * CHUNK + CHUNK : n;
+        double s = 0;
+#pragma omp simd reduction(+ : s)
+        for (size_t i = c * CHUNK; i < end; i++) s += (double)g[i] * g[i];
+        part[c] = s;
+    }
+    for (size_t c = 0; c < nchunks; c++) sum += part[c];
+    free(part);
     return sum;
 }

@@ -1,16 +1,7 @@
 /* gelu: GELU with the tanh approximation of the GPT-2 paper,
  * 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) */
-#include <math.h>
-
 #include "kernels.h"
-
-/* glibc's libmvec has SIMD versions of tanhf (within 4 ulp of it); declaring them lets
- * the compiler vectorise the loops below, which otherwise spend most of their time in
- * scalar tanhf. (glibc declares them itself only under -ffast-math.) */
-#if defined(__x86_64__) && defined(__GLIBC__) && !defined(__FAST_MATH__) &&                        \
-    (__GLIBC__ > 2 || __GLIBC_MINOR__ >= 35)
-__attribute__((simd("notinbranch"))) float tanhf(float);
-#endif
+#include "vecmath.h"
 
 #define GELU_K 0.7978845608028654f /* sqrt(2/pi) */
 

@@ -79,10 +79,10 @@ def main():
     close(np.array([loss]), np.array([rloss.item()]), 1e-5,
           f"loss agrees ({loss:.7f} vs {rloss.item():.7f})")
     off = 0
-    for name, p in zip(ref.NAMES, m.parameters()):
-        n = p.numel()
-        close(grads[off:off + n], p.grad.numpy().reshape(-1), 1e-4, f"gradient of {name}")
-        off += n
+    for name in ref.NAMES:
+        want = m.grad(name).reshape(-1)
+        close(grads[off:off + want.size], want, 1e-4, f"gradient of {name}")
+        off += want.size
 
     opt = m.optimizer(LR, WD)
     rhist = []
@@ -103,7 +103,7 @@ def main():
     ok(rhist[-1, 0] < rhist[0, 0] - 0.1, "the loss falls over the steps")
     _, after = ref.read_llmc(out_model)
     for name in ref.NAMES:
-        got, want = after[name], m.p[name].detach().numpy()
+        got, want = after[name], m.value(name)
         if name == "qkvb":  # key biases: see the docstring
             C = CFG["C"]
             got, want = np.delete(got, np.s_[C:2 * C], axis=1), np.delete(want, np.s_[C:2 * C], axis=1)

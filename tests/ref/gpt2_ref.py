@@ -115,14 +115,34 @@ def write_safetensors(path, cfg, params, n_head_metadata=True):
         f.write(struct.pack("<Q", len(hj)) + hj + b"".join(blobs))
 
 
+LAYERED = {"ln1w", "ln1b", "qkvw", "qkvb", "attprojw", "attprojb", "ln2w", "ln2b", "fcw", "fcb",
+           "fcprojw", "fcprojb"}
+
+
 class GPT2:
+    """Per-layer tensors are separate leaves (as nn.Module layers would hold them);
+    value(name) and grad(name) give them stacked in the file layout."""
+
     def __init__(self, cfg, params):
         self.cfg = cfg
-        self.p = {k: torch.tensor(v, dtype=torch.float32, requires_grad=True)
-                  for k, v in params.items()}
+        leaf = lambda a: torch.tensor(a, dtype=torch.float32, requires_grad=True)
+        self.p = {k: [leaf(x) for x in v] if k in LAYERED else leaf(v) for k, v in params.items()}
+
+    def named_parameters(self):
+        for k in NAMES:
+            for t in (self.p[k] if k in LAYERED else [self.p[k]]):
+                yield k, t
 
     def parameters(self):
-        return [self.p[k] for k in NAMES]
+        return [t for _, t in self.named_parameters()]
+
+    def value(self, name):
+        v = self.p[name]
+        return (torch.stack(v) if name in LAYERED else v).detach().numpy()
+
+    def grad(self, name):
+        v = self.p[name]
+        return (torch.stack([t.grad for t in v]) if name in LAYERED else v.grad).numpy()
 
     def attention(self, x, l):
         B, T, C = x.shape
@@ -156,8 +176,8 @@ class GPT2:
 
     def optimizer(self, lr, weight_decay, betas=(0.9, 0.95), eps=1e-8):
         """AdamW with decay on the 2-D weight matrices only."""
-        decay = [self.p[k] for k in NAMES if k in MATRICES]
-        rest = [self.p[k] for k in NAMES if k not in MATRICES]
+        decay = [t for k, t in self.named_parameters() if k in MATRICES]
+        rest = [t for k, t in self.named_parameters() if k not in MATRICES]
         return torch.optim.AdamW([{"params": decay, "weight_decay": weight_decay},
                                   {"params": rest, "weight_decay": 0.0}],
                                  lr=lr, betas=betas, eps=eps)
