@@ -38,10 +38,6 @@ TOOL_BINS  := $(TOOLS:%=$(BINDIR)/gpt2-%)
 
 UNIT_SRC   := $(wildcard tests/unit/*.c)
 UNIT_BINS  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
-ifeq ($(CUDA),1)
-UNIT_CU    := $(wildcard tests/unit/*.cu)
-UNIT_BINS  += $(UNIT_CU:tests/unit/%.cu=$(BUILD)/tests/%)
-endif
 CLI_TESTS  := $(wildcard tests/cli/*.sh)
 # programs the tests drive (not tests themselves): tests/helpers/x.c -> build/tests/helpers/x
 HELPER_SRC := $(wildcard tests/helpers/*.c)
@@ -77,11 +73,6 @@ $(BUILD)/tests/helpers/%: $(BUILD)/tests/helpers/%.o $(LIB)
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
-
-$(BUILD)/tests/%: tests/unit/%.cu $(LIB)
-	@mkdir -p $(dir $@)
-	$(NVCC) $(NVCCFLAGS) -Icommon -Itests -DGPT2_CUDA $< $(LIB) -Xcompiler -fopenmp \
-	    $(LDLIBS) -o $@
 
 # a tool is every .c file in its directory, linked against the library
 .SECONDEXPANSION:
