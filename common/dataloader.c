@@ -109,8 +109,11 @@ void dataloader_reset(DataLoader *dl) {
 }
 
 int dataloader_seek(DataLoader *dl, DataPos pos, char *err, size_t errlen) {
+    /* pos.shard counts places in the epoch's shuffled order, so the window bound is that
+     * of the file at that place */
+    order_for_epoch(dl, pos.epoch);
     if (pos.shard > dl->num_shards ||
-        (pos.shard < dl->num_shards && pos.window > dl->num_windows[pos.shard])) {
+        (pos.shard < dl->num_shards && pos.window > dl->num_windows[dl->order[pos.shard]])) {
         snprintf(err, errlen,
                  "data position (epoch %llu, shard %llu, window %llu) lies outside the %zu "
                  "shard(s) given",
@@ -118,7 +121,6 @@ int dataloader_seek(DataLoader *dl, DataPos pos, char *err, size_t errlen) {
                  (unsigned long long)pos.window, dl->num_shards);
         return -1;
     }
-    order_for_epoch(dl, pos.epoch);
     dl->pos = pos;
     return 0;
 }

@@ -121,6 +121,22 @@ int main(void) {
     ok(!dataloader_seek(&re, saved, err, sizeof err), "seek to the saved position");
     take(&re, 5, b2);
     ok(!memcmp(a, b2, 5 * B * sizeof *a), "continues with the same batches after seek");
+    /* every position a run can stop at is one it can resume from, whichever file the
+     * shuffled order puts at that place (shards of unequal size) */
+    int all_seek = 1;
+    for (int e = 0; e < 2; e++) {
+        DataLoader walk;
+        dataloader_init(&walk, pattern, 1, T, 251, 1, 40 + e, err, sizeof err);
+        for (int i = 0; i < 14; i++) {
+            dataloader_next(&walk);
+            DataLoader fresh;
+            dataloader_init(&fresh, pattern, 1, T, 251, 1, 40 + e, err, sizeof err);
+            all_seek &= !dataloader_seek(&fresh, walk.pos, err, sizeof err);
+            dataloader_free(&fresh);
+        }
+        dataloader_free(&walk);
+    }
+    ok(all_seek, "every saved position can be sought, with shards of unequal size");
     ok(dataloader_seek(&re, (DataPos){0, 9, 0}, err, sizeof err) && strstr(err, "outside"),
        "a position beyond the shards is refused: %s", err);
     dataloader_free(&re);
