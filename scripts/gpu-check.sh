@@ -8,7 +8,7 @@
 #   4 train       300 steps of a 4-layer model with gpt2-train --device cuda on shards made
 #                 by gpt2-shard: falling loss; --stop-at 150 + --resume gives the same
 #                 losses; the GPU checkpoint continues on the CPU with the same loss;
-#                 the run with GPT2_ATTN_TC=2 follows the same losses
+#                 the run with GPT2_ATTN_TC=0 (CUDA-core attention) follows the same losses
 #   5 timing      GPT-2 124M, T=1024, B=16/32/64: tokens/s, MFU, memory; bf16 GEMM ceiling
 #   6 profile     per-kernel time of a few steps (nsys, when installed)
 #   7 pytorch     bench/gpu.sh: PyTorch GPT-2 of the same shape and the ratio ours/PyTorch
@@ -132,7 +132,7 @@ PY
     # the GPU checkpoint of step half, one more step on the CPU
     train_run cpu "$d/oncpu" -r --stop-at $((half + 1)) || true
     # the uninterrupted run again with the tensor-core attention
-    (export GPT2_ATTN_TC=2; train_run "$dev" "$d/tc") || true
+    (export GPT2_ATTN_TC=0; train_run "$dev" "$d/tc") || true
     py - "$d" "$steps" <<'PY' >>"$OUT/train.log" 2>&1
 import json, sys
 d, steps = sys.argv[1], int(sys.argv[2])
@@ -163,7 +163,7 @@ except Exception as e:
 try:
     tc = losses(d + "/tc/log.jsonl")
     dtc = max(abs(tc[s] - full[s]) for s in range(1, steps + 1))
-    print("TC %s GPT2_ATTN_TC=2 run: step %d loss %.4f vs %.4f, max |loss diff| %.3g" % ("ok" if dtc < 0.1 else "BAD", steps, tc[steps], full[steps], dtc))
+    print("TC %s GPT2_ATTN_TC=0 (CUDA-core attention) run: step %d loss %.4f vs %.4f, max |loss diff| %.3g" % ("ok" if dtc < 0.1 else "BAD", steps, tc[steps], full[steps], dtc))
 except Exception as e:
     print("TC BAD no tensor-core run: %r" % e)
 PY
@@ -188,8 +188,9 @@ for b in 16 32 64; do
         result FAIL timing "B=$b (see timing.log; B=64 needs ~30 GB)"
     fi
 done
-# the same with the tensor-core attention (opt-in while unmeasured): 1 forward, 2 both
-for tc in 1 2; do
+# the lever: attention on CUDA cores (0) or tensor cores in the forward only (1); the
+# default is 2 (tensor cores both ways)
+for tc in 0 1; do
     if run timing 150 env GPT2_ATTN_TC=$tc build/bench/gpu_step -b 64 -t 1024 -n 10 -w 3; then
         result INFO timing "GPT2_ATTN_TC=$tc $(grep "^step .* B=64 " "$OUT/timing.log" | tail -1)"
     else

@@ -334,7 +334,7 @@ void attention_use_tensor_cores(int on) {
 int attention_tensor_cores(void) {
     if (use_tc < 0) {
         const char *e = getenv("GPT2_ATTN_TC");
-        use_tc = e ? atoi(e) : 0;
+        use_tc = e ? atoi(e) : 2;
     }
     return use_tc;
 }

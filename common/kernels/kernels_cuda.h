@@ -54,7 +54,7 @@ void attention_backward_cuda(T *dqkv, float *delta, const T *dout, const T *qkv,
 
 /* the tensor-core kernels (attention_tc.cu), bf16 only; attention_*_cuda<bf16> take them
  * at level 1 (forward) or 2 (forward and backward), set by attention_use_tensor_cores or
- * GPT2_ATTN_TC in the environment (default 0). They return 0 when the data is not
+ * GPT2_ATTN_TC in the environment (default 2: both; 0 selects the simple kernels). They return 0 when the data is not
  * aligned for them. */
 int attention_forward_tc(bf16 *out, float *lse, const bf16 *qkv, int B, int Tn, int C, int NH);
 int attention_backward_tc(bf16 *dqkv, float *delta, const bf16 *dout, const bf16 *qkv,
