@@ -61,6 +61,7 @@ typedef struct {
     int B, T;           /* shape of the last forward */
     float *logits;      /* [B,T,Vp] of the last forward */
     float mean_loss;    /* of the last forward with targets, else -1 */
+    float *losses;      /* [B,T] per-position losses of that forward, else NULL */
 } GPT2;
 
 /* Zeroed model with the config's parameters allocated (not initialised). */

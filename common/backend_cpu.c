@@ -1,0 +1,86 @@
+/* backend_cpu: the Backend interface (backend.h) over the fp32 CPU model of model.c */
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend.h"
+#include "util.h"
+
+static GPT2 *cpu_model(Backend *be) {
+    return be->impl;
+}
+
+static float cpu_train_step(Backend *be, const int *inputs, const int *targets, int B, int T,
+                            float loss_scale) {
+    GPT2 *m = cpu_model(be);
+    float loss = gpt2_forward(m, inputs, targets, B, T);
+    gpt2_backward(m, loss_scale);
+    return loss;
+}
+
+static float cpu_eval_losses(Backend *be, const int *inputs, const int *targets, int B, int T,
+                             float *losses) {
+    GPT2 *m = cpu_model(be);
+    float loss = gpt2_forward(m, inputs, targets, B, T);
+    if (losses) memcpy(losses, m->losses, (size_t)B * T * sizeof(float));
+    return loss;
+}
+
+static void cpu_logits(Backend *be, const int *inputs, int B, int T, float *out) {
+    GPT2 *m = cpu_model(be);
+    gpt2_forward(m, inputs, NULL, B, T);
+    memcpy(out, m->logits, (size_t)B * T * m->config.padded_vocab_size * sizeof(float));
+}
+
+static float cpu_update(Backend *be, const AdamWConfig *opt, int t) {
+    GPT2 *m = cpu_model(be);
+    float norm = gpt2_update(m, opt, t);
+    gpt2_zero_grad(m);
+    return norm;
+}
+
+static void cpu_get_state(Backend *be, float *params, float *mom, float *vel) {
+    GPT2 *m = cpu_model(be);
+    size_t bytes = m->num_params * sizeof(float);
+    memcpy(params, m->params_memory, bytes);
+    if (mom) m->m_memory ? memcpy(mom, m->m_memory, bytes) : memset(mom, 0, bytes);
+    if (vel) m->v_memory ? memcpy(vel, m->v_memory, bytes) : memset(vel, 0, bytes);
+}
+
+static void cpu_set_state(Backend *be, const float *params, const float *mom, const float *vel) {
+    GPT2 *m = cpu_model(be);
+    size_t bytes = m->num_params * sizeof(float);
+    memcpy(m->params_memory, params, bytes);
+    if (!m->m_memory && (mom || vel)) {
+        m->m_memory = xcalloc(m->num_params, sizeof(float));
+        m->v_memory = xcalloc(m->num_params, sizeof(float));
+    }
+    if (mom) memcpy(m->m_memory, mom, bytes);
+    if (vel) memcpy(m->v_memory, vel, bytes);
+}
+
+static void cpu_free(Backend *be) {
+    gpt2_free(cpu_model(be));
+    free(be->impl);
+    free(be);
+}
+
+Backend *backend_cpu_create(GPT2 *model, int B, int T) {
+    Backend *be = xcalloc(1, sizeof *be);
+    GPT2 *m = xmalloc(sizeof *m);
+    *m = *model; /* take over its allocations */
+    memset(model, 0, sizeof *model);
+    gpt2_zero_grad(m);
+    *be = (Backend){.name = "cpu",
+                    .config = m->config,
+                    .B = B,
+                    .T = T,
+                    .impl = m,
+                    .train_step = cpu_train_step,
+                    .eval_losses = cpu_eval_losses,
+                    .logits = cpu_logits,
+                    .update = cpu_update,
+                    .get_state = cpu_get_state,
+                    .set_state = cpu_set_state,
+                    .free = cpu_free};
+    return be;
+}
