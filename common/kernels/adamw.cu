@@ -1,0 +1,59 @@
+/* AdamW and the gradient sum of squares (for global-norm clipping) on the GPU, fp32. */
+#include "kernels_cuda.h"
+
+#include <math.h>
+
+template <typename T>
+__global__ void adamw_kernel(float *params, T *params_copy, const float *grads, float *m, float *v,
+                             size_t n, float lr, float beta1, float beta2, float eps,
+                             float weight_decay, float grad_scale, float bc1, float bc2) {
+    size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= n) return;
+    float g = grads[i] * grad_scale;
+    float mi = beta1 * m[i] + (1.0f - beta1) * g;
+    float vi = beta2 * v[i] + (1.0f - beta2) * g * g;
+    m[i] = mi, v[i] = vi;
+    float p = params[i];
+    p -= lr * (mi / bc1 / (sqrtf(vi / bc2) + eps) + weight_decay * p);
+    params[i] = p;
+    if (params_copy) params_copy[i] = from_float<T>(p);
+}
+
+template <typename T>
+void adamw_update_cuda(float *params, T *params_copy, const float *grads, float *m, float *v,
+                       size_t n, float lr, float beta1, float beta2, float eps,
+                       float weight_decay, float grad_scale, int t) {
+    float bc1 = 1.0f - powf(beta1, (float)t), bc2 = 1.0f - powf(beta2, (float)t);
+    adamw_kernel<<<cuda_blocks(n, 256), 256, 0, cuda_stream()>>>(
+        params, params_copy, grads, m, v, n, lr, beta1, beta2, eps, weight_decay, grad_scale, bc1, bc2);
+    CUDA_CHECK_LAUNCH();
+}
+
+__global__ void sum_squares_kernel(double *acc, const float *g, size_t n) {
+    __shared__ float part[32];
+    float s = 0.0f;
+    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n;
+         i += (size_t)gridDim.x * blockDim.x)
+        s += g[i] * g[i];
+    s = warp_sum(s);
+    if (threadIdx.x % 32 == 0) part[threadIdx.x / 32] = s;
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        double total = 0.0;
+        for (unsigned w = 0; w < blockDim.x / 32; w++) total += part[w];
+        atomicAdd(acc, total);
+    }
+}
+
+void sum_squares_cuda(double *acc, const float *g, size_t n) {
+    unsigned blocks = cuda_blocks(n, 256);
+    if (blocks > 1024) blocks = 1024;
+    if (blocks == 0) return;
+    sum_squares_kernel<<<blocks, 256, 0, cuda_stream()>>>(acc, g, n);
+    CUDA_CHECK_LAUNCH();
+}
+
+template void adamw_update_cuda<float>(float *, float *, const float *, float *, float *, size_t,
+                                       float, float, float, float, float, float, int);
+template void adamw_update_cuda<bf16>(float *, bf16 *, const float *, float *, float *, size_t,
+                                      float, float, float, float, float, float, int);
