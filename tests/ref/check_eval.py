@@ -41,22 +41,22 @@ def ok(cond, name, detail=""):
     sys.stdout.flush()
 
 
-RECORDS = [
+RECORDS = [  # context, endings (labels are chosen below)
     ("A man is sitting on a roof. he", ["is using wrap to wrap a pair of skis.",
      "is ripping level tiles off.", "is holding a rubik's cube.",
-     "starts pulling up roofing on a roof."], 3),
+     "starts pulling up roofing on a roof."]),
     ("A lady walks to a barbell. She bends down and grabs the pole. the lady",
      ["swings and lands in her arms.", "pulls the barbell forward.",
-      "pulls a rope attached to the barbell.", "stands and lifts the weight over her head."], 3),
+      "pulls a rope attached to the barbell.", "stands and lifts the weight over her head."]),
     ("The chef cracks two eggs into a bowl and", ["whisks them with a fork.", "sings.",
-     "throws the bowl out of the window while the guests watch in silence.", "eats it"], 0),
+     "throws the bowl out of the window while the guests watch in silence.", "eats it"]),
     ("Kids run across the field. They", ["kick the ball into the goal.", "fly.",
-     "are sitting in a car, driving to the beach.", "are very, very, very quiet."], 2),
+     "are sitting in a car, driving to the beach.", "are very, very, very quiet."]),
     ("Caf\u00e9 na\u00efve r\u00e9sum\u00e9 \u2014 \u65e5\u672c\u8a9e\u306e\u30c6\u30ad\u30b9\u30c8. "
-     "Then", ["it ends.", "\U0001F600 smiles", "x", "numbers 12345 and 678."], 1),
+     "Then", ["it ends.", "\U0001F600 smiles", "x", "numbers 12345 and 678."]),
     # longer than maxT + 1 tokens: gpt2-eval keeps the last maxT + 1 of each row
     (" ".join(["The long story goes on and on"] * 12) + ". Finally", ["it stops.",
-     "the end comes after many more words than anyone expected.", "nothing", "a"], 0),
+     "the end comes after many more words than anyone expected.", "nothing", "a"]),
 ]
 
 
@@ -112,11 +112,24 @@ def main():
     ref.write_llmc(model_path, CFG, params)
     model = ref.GPT2(CFG, params)
 
+    # the reference scores first, so that the labels can make acc and acc_norm non-trivial
+    # and different: even records are labelled with the summed-loss choice, odd ones with
+    # the mean-loss choice (the last with neither, where one exists)
+    nrec = len(RECORDS)
+    docs = tokenize(bindir, [r[0] for r in RECORDS] + [" " + e for r in RECORDS for e in r[1]])
+    scores = [ref_scores(model, docs[i], docs[nrec + 4 * i: nrec + 4 * i + 4])
+              for i in range(nrec)]
+    labels = []
+    for i, (sums, means) in enumerate(scores):
+        p, pn = argmin_margin(sums)[0], argmin_margin(means)[0]
+        labels.append(p if i % 2 == 0 else pn)
+    p, pn = argmin_margin(scores[-1][0])[0], argmin_margin(scores[-1][1])[0]
+    labels[-1] = min({0, 1, 2, 3} - {p, pn})
     hs_path = os.path.join(tmp, "hs.jsonl")
     with open(hs_path, "w") as f:
-        for i, (ctx, endings, label) in enumerate(RECORDS):
+        for i, (ctx, endings) in enumerate(RECORDS):
             f.write(json.dumps({"ind": 100 + i, "activity_label": "test", "ctx": ctx,
-                                "split": "val", "label": label, "endings": endings}) + "\n")
+                                "split": "val", "label": labels[i], "endings": endings}) + "\n")
 
     # a validation shard (llm.c format) of random tokens
     rng = np.random.default_rng(3)
@@ -140,12 +153,10 @@ def main():
     if n_fail:
         return
 
-    docs = tokenize(bindir, [r[0] for r in RECORDS] + [" " + e for r in RECORDS for e in r[1]])
-    nrec = len(RECORDS)
     correct = correct_norm = 0
-    for i, (ctx, endings, label) in enumerate(RECORDS):
-        ends = docs[nrec + 4 * i: nrec + 4 * i + 4]
-        sums, means = ref_scores(model, docs[i], ends)
+    for i in range(nrec):
+        sums, means = scores[i]
+        label = labels[i]
         v = verbose[i]
         ok(int(v[0]) == i and int(v[1]) == 100 + i and int(v[2]) == label,
            f"example {i}: index, ind, label")
