@@ -1,14 +1,7 @@
-"""Scores a small HellaSwag-format file and a validation shard with gpt2-eval and with a
-PyTorch implementation of the same scoring over gpt2_ref.GPT2, and compares every
+"""Scores a small HellaSwag-format file and a validation shard with gpt2-eval and with the
+PyTorch reference scoring (hellaswag_ref.py over gpt2_ref.GPT2), and compares every
 per-ending loss, every prediction, acc, acc_norm and the validation loss; prints TAP.
 Usage: check_eval.py BINDIR TMPDIR
-
-The reference scoring, written from the HellaSwag evaluation of the GPT-2 reproductions:
-each ending is tokenized on its own as " " + ending and appended to the context's tokens;
-position t of a row predicts token t+1; an ending's loss is the sum (and the mean) of the
-cross-entropies of its own tokens; acc takes the argmin of the sums, acc_norm of the means.
-A row longer than the model's maxT + 1 tokens keeps its last maxT + 1 (gpt2-eval(1)).
-Token ids come from gpt2-tokenize (its parity with tiktoken is tested on its own).
 
 Tolerances (fp32 on both sides, differing in summation order): summed and mean losses
 |c - ref| <= 1e-4 + 1e-5 |ref|; predictions equal unless the reference's two best
@@ -20,9 +13,9 @@ import sys
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 import gpt2_ref as ref
+import hellaswag_ref as hs
 
 CFG = dict(maxT=64, V=50257, Vp=50304, L=2, NH=4, C=32)
 VAL_T, VAL_WINDOWS = 32, 6
@@ -60,46 +53,6 @@ RECORDS = [  # context, endings (labels are chosen below)
 ]
 
 
-def tokenize(bindir, texts):
-    """Token ids of each text, encoded apart: gpt2-tokenize -0 puts <|endoftext|> before each
-    NUL-separated document."""
-    data = "\0".join(texts).encode()
-    out = subprocess.run([os.path.join(bindir, "gpt2-tokenize"), "-0", "-f", "text"],
-                         input=data, capture_output=True, check=True).stdout.split()
-    ids = [int(x) for x in out]
-    docs, cur = [], None
-    for t in ids:
-        if t == 50256:
-            if cur is not None:
-                docs.append(cur)
-            cur = []
-        else:
-            cur.append(t)
-    docs.append(cur)
-    assert len(docs) == len(texts), (len(docs), len(texts))
-    return docs
-
-
-def ref_scores(model, ctx, endings):
-    """Summed and mean loss of each ending, as described above."""
-    V, maxT = CFG["V"], CFG["maxT"]
-    sums, means = [], []
-    for end in endings:
-        row = ctx + end
-        start = max(0, len(row) - (maxT + 1))
-        row = row[start:]
-        x = torch.tensor([row[:-1]])
-        y = torch.tensor(row[1:])
-        with torch.no_grad():
-            logits, _ = model.forward(x)
-        losses = F.cross_entropy(logits[0, :, :V], y, reduction="none").double()
-        first = max(len(ctx) - start - 1, 0)  # position predicting the ending's first token
-        s = losses[first:].sum().item()
-        sums.append(s)
-        means.append(s / (len(losses) - first))
-    return sums, means
-
-
 def argmin_margin(v):
     order = np.argsort(v, kind="stable")
     return int(order[0]), v[order[1]] - v[order[0]]
@@ -116,9 +69,7 @@ def main():
     # and different: even records are labelled with the summed-loss choice, odd ones with
     # the mean-loss choice (the last with neither, where one exists)
     nrec = len(RECORDS)
-    docs = tokenize(bindir, [r[0] for r in RECORDS] + [" " + e for r in RECORDS for e in r[1]])
-    scores = [ref_scores(model, docs[i], docs[nrec + 4 * i: nrec + 4 * i + 4])
-              for i in range(nrec)]
+    scores = [hs.score(model, ctx, ends) for ctx, ends in hs.tokenize_examples(bindir, RECORDS)]
     labels = []
     for i, (sums, means) in enumerate(scores):
         p, pn = argmin_margin(sums)[0], argmin_margin(means)[0]
@@ -144,9 +95,9 @@ def main():
                           "--hellaswag", hs_path, "--val", shard_path, "-T", str(VAL_T),
                           "-w", str(VAL_WINDOWS), "-b", "2", "--verbose"],
                          capture_output=True, text=True)
-    ok(run.returncode == 0, "gpt2-eval runs", run.stderr.strip()[-300:])
+    ok(run.returncode == 0, "gpt2-eval runs", run.stderr.strip()[-300:] if run.returncode else "")
     lines = [l.split("\t") for l in run.stdout.splitlines()]
-    ok(len(lines) == 3 and lines[0][0] == "checkpoint", "header + 2 result lines", run.stdout)
+    ok(len(lines) == 3 and lines[0][0] == "checkpoint", "header + 2 result lines")
     results = {l[3]: l for l in lines[1:]}
     verbose = [l.split("\t") for l in run.stderr.splitlines() if l and l[0].isdigit()]
     ok(len(verbose) == len(RECORDS), f"{len(RECORDS)} per-example lines")
