@@ -15,9 +15,14 @@ void cuda_fail_cublas(cublasStatus_t st, const char *file, int line) {
     die("%s:%d: cuBLAS: %s (%s)", file, line, cublasGetStatusString(st), cublasGetStatusName(st));
 }
 
+static size_t allocated;
+
+size_t cuda_allocated_bytes(void) { return allocated; }
+
 void *cuda_malloc_checked(size_t bytes, const char *what, const char *file, int line) {
     void *p = NULL;
     cudaError_t e = cudaMalloc(&p, bytes);
+    if (e == cudaSuccess) allocated += bytes;
     if (e == cudaErrorMemoryAllocation) {
         size_t free_b = 0, total_b = 0;
         cudaGetLastError(); /* clear the sticky-free error so the query works */

@@ -31,6 +31,8 @@ typedef __nv_bfloat16 bf16;
 /* cudaMalloc that exits with the size asked, what is free, and a hint on failure. */
 void *cuda_malloc_checked(size_t bytes, const char *what, const char *file, int line);
 #define cuda_malloc(bytes, what) cuda_malloc_checked((bytes), (what), __FILE__, __LINE__)
+/* total asked through cuda_malloc so far (never decreases: a high-water mark) */
+size_t cuda_allocated_bytes(void);
 
 /* Number of usable CUDA devices (0 when the driver or device is missing). */
 int cuda_device_count(void);

@@ -3,18 +3,19 @@
 
 #include <math.h>
 
+/* torch.optim.AdamW's order of operations, scalars prepared on the host in double as the
+ * CPU reference does */
 template <typename T>
 __global__ void adamw_kernel(float *params, T *params_copy, const float *grads, float *m, float *v,
-                             size_t n, float lr, float beta1, float beta2, float eps,
-                             float weight_decay, float grad_scale, float bc1, float bc2) {
+                             size_t n, float beta1, float beta2, float eps, float grad_scale,
+                             float step, float decay, float inv_bc2_sqrt) {
     size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
     if (i >= n) return;
     float g = grads[i] * grad_scale;
     float mi = beta1 * m[i] + (1.0f - beta1) * g;
     float vi = beta2 * v[i] + (1.0f - beta2) * g * g;
     m[i] = mi, v[i] = vi;
-    float p = params[i];
-    p -= lr * (mi / bc1 / (sqrtf(vi / bc2) + eps) + weight_decay * p);
+    float p = params[i] * decay - step * mi / (sqrtf(vi) * inv_bc2_sqrt + eps);
     params[i] = p;
     if (params_copy) params_copy[i] = from_float<T>(p);
 }
@@ -23,9 +24,11 @@ template <typename T>
 void adamw_update_cuda(float *params, T *params_copy, const float *grads, float *m, float *v,
                        size_t n, float lr, float beta1, float beta2, float eps,
                        float weight_decay, float grad_scale, int t) {
-    float bc1 = 1.0f - powf(beta1, (float)t), bc2 = 1.0f - powf(beta2, (float)t);
+    double bc1 = 1.0 - pow(beta1, t), bc2_sqrt = sqrt(1.0 - pow(beta2, t));
+    float step = (float)(lr / bc1), decay = (float)(1.0 - (double)lr * weight_decay);
+    float inv_bc2_sqrt = (float)(1.0 / bc2_sqrt);
     adamw_kernel<<<cuda_blocks(n, 256), 256, 0, cuda_stream()>>>(
-        params, params_copy, grads, m, v, n, lr, beta1, beta2, eps, weight_decay, grad_scale, bc1, bc2);
+        params, params_copy, grads, m, v, n, beta1, beta2, eps, grad_scale, step, decay, inv_bc2_sqrt);
     CUDA_CHECK_LAUNCH();
 }
 
