@@ -88,7 +88,8 @@ int main(void) {
     FILE *f = xfopen(other_path, "w");
     fputs("some notes\n", f);
     xfclose(f, other_path);
-    ok(evallog_open(&log, other_path, 1, err, sizeof err) == -1 && strstr(err, "not a gpt2-eval log"),
+    ok(evallog_open(&log, other_path, 1, err, sizeof err) == -1 &&
+           strstr(err, "not a gpt2-eval log"),
        "refuses a file without the header: %s", err);
     char *nodir = xasprintf("%s/no/such/dir.tsv", dir);
     ok(evallog_open(&log, nodir, 1, err, sizeof err) == -1 && strstr(err, "No such file"),

@@ -70,8 +70,8 @@ static const char *const endings[3][4] = {
     {"a", "b", "c", "d"}};
 static const char *const contexts[3] = {"A man is sitting on a roof. he", "The cat", "x"};
 
-static void check_scores(const BPE *bpe, const HellaSwag *hs, const HellaSwagScore *s,
-                         size_t first, size_t count, const char *what) {
+static void check_scores(const BPE *bpe, const HellaSwag *hs, const HellaSwagScore *s, size_t first,
+                         size_t count, const char *what) {
     int good = 1;
     for (size_t e = first; e < first + count; e++) {
         int pred = 0, pred_norm = 0;
