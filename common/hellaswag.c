@@ -84,6 +84,13 @@ static void example_free(HellaSwagExample *ex) {
     for (int i = 0; i < HELLASWAG_ENDINGS; i++) free(ex->rows[i]);
 }
 
+static int longest_row(const HellaSwagExample *ex) {
+    int m = 0;
+    for (int i = 0; i < HELLASWAG_ENDINGS; i++)
+        if (ex->len[i] > m) m = ex->len[i];
+    return m;
+}
+
 int hellaswag_load(HellaSwag *hs, const char *path, const BPE *bpe, size_t limit, char *err,
                    size_t errlen) {
     memset(hs, 0, sizeof *hs);
@@ -105,9 +112,8 @@ int hellaswag_load(HellaSwag *hs, const char *path, const BPE *bpe, size_t limit
             rc = fail(err, errlen, "%s:%zu: %s", path, lineno, why);
             break;
         }
-        hs->n++;
-        for (int i = 0; i < HELLASWAG_ENDINGS; i++)
-            if (ex->len[i] > hs->max_len) hs->max_len = ex->len[i];
+        ex->index = hs->n++;
+        if (longest_row(ex) > hs->max_len) hs->max_len = longest_row(ex);
     }
     if (rc == 0 && ferror(f)) rc = fail(err, errlen, "%s: %s", path, strerror(errno));
     if (rc == 0 && hs->n == 0) rc = fail(err, errlen, "%s: no HellaSwag records", path);
@@ -123,6 +129,17 @@ void hellaswag_free(HellaSwag *hs) {
     memset(hs, 0, sizeof *hs);
 }
 
+static int cmp_length(const void *a, const void *b) {
+    const HellaSwagExample *x = a, *y = b;
+    int lx = longest_row(x), ly = longest_row(y);
+    if (lx != ly) return lx < ly ? -1 : 1;
+    return x->index < y->index ? -1 : x->index > y->index;
+}
+
+void hellaswag_sort(HellaSwag *hs) {
+    qsort(hs->ex, hs->n, sizeof *hs->ex, cmp_length);
+}
+
 /* Row r of the batch: the last T+1 tokens at most; `skip` tokens dropped from its start. */
 static int row_skip(int len, int T) {
     return len > T + 1 ? len - (T + 1) : 0;
@@ -133,8 +150,7 @@ void hellaswag_score(Backend *be, const HellaSwag *hs, size_t first, size_t coun
     int B = (int)count * HELLASWAG_ENDINGS, T = 1;
     if (B > be->B) die("hellaswag: %d rows exceed the backend's batch of %d", B, be->B);
     for (size_t e = first; e < first + count; e++)
-        for (int i = 0; i < HELLASWAG_ENDINGS; i++)
-            if (hs->ex[e].len[i] - 1 > T) T = hs->ex[e].len[i] - 1;
+        if (longest_row(&hs->ex[e]) - 1 > T) T = longest_row(&hs->ex[e]) - 1;
     if (T > be->T) T = be->T;
     int *inputs = xmalloc((size_t)B * T * sizeof *inputs);
     int *targets = xmalloc((size_t)B * T * sizeof *targets);

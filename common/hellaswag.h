@@ -14,6 +14,7 @@
 #define HELLASWAG_ENDINGS 4
 
 typedef struct {
+    size_t index;                 /* position among the file's records, from 0 */
     long ind;                     /* the record's "ind" (its id in the release), else -1 */
     int label;                    /* index of the true ending */
     int ctx_len;                  /* context tokens, shared by the 4 rows */
@@ -33,6 +34,9 @@ typedef struct {
 int hellaswag_load(HellaSwag *hs, const char *path, const BPE *bpe, size_t limit, char *err,
                    size_t errlen);
 void hellaswag_free(HellaSwag *hs);
+/* Orders the examples by their longest row (then index), so that batches of neighbours
+ * need little padding. */
+void hellaswag_sort(HellaSwag *hs);
 
 typedef struct {
     double sum[HELLASWAG_ENDINGS];  /* summed loss of each ending's tokens */

@@ -107,7 +107,7 @@ int main(void) {
     is_int(hs.ex[1].label, 1, "string label");
     is_int(hs.ex[2].ind, -1, "no ind: -1");
     /* each row is the context's tokens, then those of " " + ending */
-    int rows_ok = 1, max_len = 0;
+    int rows_ok = 1, max_len = 0, max_row = 0;
     for (int e = 0; e < 3; e++) {
         int *ctx = NULL;
         size_t nc = 0, cap = 0;
@@ -152,6 +152,23 @@ int main(void) {
     int n0;
     near(s[0].sum[0], ending_sum(bpe, endings[0][0], &n0), 1e-9, 0,
          "a truncated row still scores its whole ending");
+
+    hellaswag_sort(&hs);
+    int sorted = 1;
+    for (size_t e = 0; e < hs.n; e++) {
+        int longest = 0;
+        for (int i = 0; i < 4; i++)
+            if (hs.ex[e].len[i] > longest) longest = hs.ex[e].len[i];
+        sorted &= e == 0 || longest >= max_row;
+        max_row = longest;
+    }
+    ok(sorted && hs.ex[0].index == 2 && hs.ex[2].index == 0, "sorted by longest row, index kept");
+    memset(s, 0, sizeof s);
+    be = fake_backend(12, 1024);
+    hellaswag_score(&be, &hs, 0, 3, s);
+    HellaSwagScore by_index[3];
+    for (size_t e = 0; e < 3; e++) by_index[hs.ex[e].index] = s[e];
+    check_scores(bpe, &hs, by_index, 0, 3, "sorted examples");
 
     HellaSwag lim;
     ok(hellaswag_load(&lim, path, bpe, 2, err, sizeof err) == 0 && lim.n == 2, "limit 2");

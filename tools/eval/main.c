@@ -38,7 +38,8 @@ static const char usage[] =
     "                        present, else CPU), cpu or cuda\n"
     "      --fp32            CUDA: compute in fp32 (default bf16)\n"
     "  -v, --verbose         per-example HellaSwag lines on stderr: index, ind, label,\n"
-    "                        prediction (sum, mean), 4 summed and 4 mean losses\n"
+    "                        prediction (sum, mean), 4 summed and 4 mean losses (in\n"
+    "                        batch order: examples are grouped by length when -b > 1)\n"
     "      --progress        show progress even when stderr is not a terminal\n"
     "      --no-progress     never show progress\n"
     "  -h, --help            show this help and exit\n"
@@ -131,7 +132,7 @@ static void eval_hellaswag(Backend *be, const HellaSwag *hs, const Options *o, E
             if (o->verbose)
                 fprintf(stderr,
                         "%zu\t%ld\t%d\t%d\t%d\t%.6f\t%.6f\t%.6f\t%.6f\t%.6f\t%.6f\t%.6f\t%.6f\n",
-                        e + k, ex->ind, ex->label, s[k].pred, s[k].pred_norm, s[k].sum[0],
+                        ex->index, ex->ind, ex->label, s[k].pred, s[k].pred_norm, s[k].sum[0],
                         s[k].sum[1], s[k].sum[2], s[k].sum[3], s[k].mean[0], s[k].mean[1],
                         s[k].mean[2], s[k].mean[3]);
         }
