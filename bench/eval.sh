@@ -37,18 +37,21 @@ echo "gpt2-eval HellaSwag, d12 random weights, $N examples, CPU, $threads thread
 /usr/bin/python3 -c 'import torch; torch.set_num_threads('"$threads"'); import runpy, sys; sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0], run_name="__main__")' \
     "$TOP/tests/ref/hellaswag_ref.py" "$BIN" "$T/d12.bin" "$T/hs.jsonl" >"$T/torch.out"
 base=$(awk '{print $4}' "$T/torch.out")
+# acc_norm of each run: the same examples and weights, so they should agree
+norm() { awk -F'\t' 'NR == 2 {print $6}' "$1"; }
 rate() { awk -v n="$N" -v s="$1" 'BEGIN {printf "%.3f", n / s}'; }
-printf '  %-28s %8s ex/s  (%.2f s)\n' "PyTorch 1.13 (baseline)" "$(rate "$base")" "$base"
+printf '  %-28s %8s ex/s  (%.2f s)  acc_norm %s\n' "PyTorch 1.13 (baseline)" "$(rate "$base")" "$base" \
+    "$(awk '{print $8}' "$T/torch.out")"
 for b in 1 4; do
     "$BIN/gpt2-eval" -m "$T/d12.bin" --hellaswag "$T/hs.jsonl" -d cpu -b $b >"$T/c$b.out"
     s=$(secs "$T/c$b.out")
-    printf '  %-28s %8s ex/s  (%.2f s)  x%s vs PyTorch\n' "gpt2-eval -d cpu -b $b" "$(rate "$s")" "$s" \
-        "$(awk -v a="$base" -v b="$s" 'BEGIN {printf "%.2f", a / b}')"
+    printf '  %-28s %8s ex/s  (%.2f s)  acc_norm %s  x%s vs PyTorch\n' "gpt2-eval -d cpu -b $b" \
+        "$(rate "$s")" "$s" "$(norm "$T/c$b.out")" "$(awk -v a="$base" -v b="$s" 'BEGIN {printf "%.2f", a / b}')"
 done
 if "$BIN/gpt2-eval" -m "$T/d12.bin" --hellaswag "$T/hs.jsonl" -d cuda -b 16 >"$T/g.out" 2>/dev/null; then
     s=$(secs "$T/g.out")
-    printf '  %-28s %8s ex/s  (%.2f s)  x%s vs PyTorch CPU\n' "gpt2-eval -d cuda -b 16" "$(rate "$s")" "$s" \
-        "$(awk -v a="$base" -v b="$s" 'BEGIN {printf "%.2f", a / b}')"
+    printf '  %-28s %8s ex/s  (%.2f s)  acc_norm %s  x%s vs PyTorch CPU\n' "gpt2-eval -d cuda -b 16" \
+        "$(rate "$s")" "$s" "$(norm "$T/g.out")" "$(awk -v a="$base" -v b="$s" 'BEGIN {printf "%.2f", a / b}')"
 else
     echo "  gpt2-eval -d cuda: no CUDA device (skipped)"
 fi
