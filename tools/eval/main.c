@@ -68,9 +68,9 @@ typedef struct {
 static const char *const task_names[] = {"hellaswag", "val"};
 enum { TASK_HELLASWAG, TASK_VAL, NUM_TASKS };
 
-/* Expands the patterns into a sorted list of complete checkpoints, without repeats. A
- * plain path that does not exist is an error; a pattern matching nothing is not (cron may
- * run before the first checkpoint). */
+/* Expands the patterns (each one's matches sorted) into the complete checkpoints, without
+ * repeats. A plain path that does not exist is an error; a pattern matching nothing is not
+ * (cron may run before the first checkpoint). */
 static char **list_checkpoints(char **patterns, int np, size_t *n) {
     char **out = NULL;
     *n = 0;
