@@ -16,7 +16,7 @@
 #define SHARD_TAG 0x32545047 /* "GPT2" as bytes: words 4.. are ours */
 #define SHARD_CHECKSUM_CRC32C 1
 #define SHARD_MAX_TOKENS 0x7fffffffu      /* llm.c stores the count in an int32 */
-#define SHARD_FRAME_TOKENS (1u << 18)     /* tokens per zstd frame that the writer uses */
+#define SHARD_FRAME_TOKENS (1u << 16)     /* tokens per zstd frame that the writer uses */
 #define SHARD_MAX_FRAME_TOKENS (1u << 24) /* the most a reader accepts */
 enum {
     SHARD_W_MAGIC,
@@ -32,6 +32,7 @@ enum {
     SHARD_W_INDEX_HI,
 };
 
+/* A reader keeps one decompressed frame for the next window: use one per thread. */
 typedef struct ShardReader ShardReader;
 
 /* Opens and validates a shard of either kind. On failure returns NULL and writes a

@@ -25,6 +25,19 @@ ok "reference reader sees the same tokens" cmp -s "$out" "$T/in.bin"
 run "$PY" "$REF" cat "$T/s/x_val_000000.bin"
 ok "first val shard holds the first 20000 tokens" cmp -s "$out" <(head -c 40000 "$T/in.bin")
 
+# zstd shards, read by the same script from gpt2-shard(5) with the zstd program;
+# 600001 repetitive tokens so that a shard has several frames
+for i in $(seq 9); do cat "$T/in.bin"; done | head -c 1200002 >"$T/big.bin"
+run gpt2-shard -z -o "$T/z/x" --shard-size 550000 --val-tokens 0 "$T/big.bin"
+ok "packs zstd" exits 0
+if command -v zstd >/dev/null; then
+    run "$PY" "$REF" zcat "$T"/z/x_train_000000.bin.zst "$T"/z/x_train_000001.bin.zst
+    ok "reference reader accepts the zstd shards' header, index, frames and crc32c" exits 0
+    ok "and sees the same tokens" cmp -s "$out" "$T/big.bin"
+else
+    ok "reference zstd reader # SKIP no zstd(1) program" true
+fi
+
 head -c 50000 "$T/in.bin" | "$PY" "$REF" write "$T/llmc.bin"
 run gpt2-shard --info "$T/llmc.bin"
 ok "shard written like llm.c's scripts: --info" exits 0
