@@ -37,7 +37,8 @@ static float median(float *v, int n) {
 
 static void bench_gemm(int size, int iters) {
     size_t n = (size_t)size * size;
-    bf16 *a = (bf16 *)cuda_malloc(n * sizeof(bf16), "A"), *b = (bf16 *)cuda_malloc(n * sizeof(bf16), "B");
+    bf16 *a = (bf16 *)cuda_malloc(n * sizeof(bf16), "A"),
+         *b = (bf16 *)cuda_malloc(n * sizeof(bf16), "B");
     bf16 *c = (bf16 *)cuda_malloc(n * sizeof(bf16), "C");
     CUDA_CHECK(cudaMemset(a, 0, n * sizeof(bf16)));
     CUDA_CHECK(cudaMemset(b, 0, n * sizeof(bf16)));
@@ -87,7 +88,8 @@ static void bench_step(const char *model, int B, int T, int iters, int warmup, i
         if (i >= 0) CUDA_CHECK(cudaEventElapsedTime(&ms[i], e0, e1));
     }
     float med = median(ms, iters);
-    size_t N = gpt2_num_params(&cfg) - (size_t)(cfg.padded_vocab_size - cfg.vocab_size) * cfg.channels;
+    size_t N =
+        gpt2_num_params(&cfg) - (size_t)(cfg.padded_vocab_size - cfg.vocab_size) * cfg.channels;
     double flops_per_token = 6.0 * N + 6.0 * cfg.num_layers * cfg.channels * T;
     double tok_s = (double)B * T / (med * 1e-3);
     size_t free_b, total_b;
@@ -105,18 +107,37 @@ int main(int argc, char **argv) {
     util_init("gpu_step");
     const char *model = "d12";
     int B = 16, T = 1024, iters = 20, warmup = 3, fp32 = 0, gemm = 0, size = 8192;
-    static const struct option longopts[] = {{"gemm", 0, 0, 'g'}, {"fp32", 0, 0, 'f'}, {0, 0, 0, 0}};
+    static const struct option longopts[] = {
+        {"gemm", 0, 0, 'g'}, {"fp32", 0, 0, 'f'}, {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "m:b:t:n:w:s:", longopts, NULL)) != -1) switch (c) {
-        case 'm': model = optarg; break;
-        case 'b': B = atoi(optarg); break;
-        case 't': T = atoi(optarg); break;
-        case 'n': iters = atoi(optarg); break;
-        case 'w': warmup = atoi(optarg); break;
-        case 's': size = atoi(optarg); break;
-        case 'g': gemm = 1; break;
-        case 'f': fp32 = 1; break;
-        default: die_usage("usage: gpu_step [-m d12] [-b B] [-t T] [-n N] [-w W] [--fp32] | --gemm [-s S]");
+        case 'm':
+            model = optarg;
+            break;
+        case 'b':
+            B = atoi(optarg);
+            break;
+        case 't':
+            T = atoi(optarg);
+            break;
+        case 'n':
+            iters = atoi(optarg);
+            break;
+        case 'w':
+            warmup = atoi(optarg);
+            break;
+        case 's':
+            size = atoi(optarg);
+            break;
+        case 'g':
+            gemm = 1;
+            break;
+        case 'f':
+            fp32 = 1;
+            break;
+        default:
+            die_usage(
+                "usage: gpu_step [-m d12] [-b B] [-t T] [-n N] [-w W] [--fp32] | --gemm [-s S]");
         }
     if (B < 1 || T < 1 || iters < 1 || warmup < 0 || size < 1) die_usage("bad numeric option");
     if (cuda_device_count() < 1) die("no CUDA device");

@@ -31,7 +31,7 @@ template <typename T> struct CudaModel : CudaBase {
     int Bmax, Tmax; /* sized for */
     size_t sizes[GPT2_NUM_PARAM_TENSORS], offsets[GPT2_NUM_PARAM_TENSORS];
     float *master, *m, *v; /* fp32, num_params each */
-    T *params;                     /* compute copy; the master itself when T is float */
+    T *params;             /* compute copy; the master itself when T is float */
     int *inputs, *targets;
     /* activations kept for backward, [L, N, ...] where stacked over layers */
     T *encoded, *ln1, *qkv, *atty, *residual2, *ln2, *fch, *fch_gelu, *residual3, *lnf, *logits;
@@ -138,7 +138,8 @@ static void forward(CudaModel<T> *cm, const int *inputs, const int *targets, int
     cudaStream_t s = cuda_stream();
     CUDA_CHECK(cudaMemcpyAsync(cm->inputs, inputs, N * sizeof(int), cudaMemcpyHostToDevice, s));
     if (targets)
-        CUDA_CHECK(cudaMemcpyAsync(cm->targets, targets, N * sizeof(int), cudaMemcpyHostToDevice, s));
+        CUDA_CHECK(
+            cudaMemcpyAsync(cm->targets, targets, N * sizeof(int), cudaMemcpyHostToDevice, s));
     encoder_forward_cuda(cm->encoded, cm->inputs, param(cm, 0, 0, 0), param(cm, 1, 0, 0), B, Tn, C);
     layernorm_forward_cuda(cm->ln1, cm->ln1_mean, cm->ln1_rstd, cm->encoded, param(cm, 2, 0, C),
                            param(cm, 3, 0, C), N, C);
@@ -152,18 +153,21 @@ static void forward(CudaModel<T> *cm, const int *inputs, const int *targets, int
         matmul_forward_cuda(cm->proj, atty, param(cm, 6, l, CC), param(cm, 7, l, C), N, C, C);
         residual_layernorm_forward_cuda(res2, ln2, cm->ln2_mean + l * N, cm->ln2_rstd + l * N, res,
                                         cm->proj, param(cm, 8, l, C), param(cm, 9, l, C), N, C);
-        matmul_forward_cuda(fch, ln2, param(cm, 10, l, 4 * CC), param(cm, 11, l, 4 * C), N, C, 4 * C);
+        matmul_forward_cuda(fch, ln2, param(cm, 10, l, 4 * CC), param(cm, 11, l, 4 * C), N, C,
+                            4 * C);
         gelu_forward_cuda(fch_gelu, fch, 4 * NC);
         matmul_forward_cuda(cm->proj, fch_gelu, param(cm, 12, l, 4 * CC), param(cm, 13, l, C), N,
                             4 * C, C);
         /* the residual add feeds the next layer's ln1, or lnf after the last layer */
         if (l + 1 < L)
-            residual_layernorm_forward_cuda(res3, cm->ln1 + (l + 1) * NC, cm->ln1_mean + (l + 1) * N,
-                                            cm->ln1_rstd + (l + 1) * N, res2, cm->proj,
-                                            param(cm, 2, l + 1, C), param(cm, 3, l + 1, C), N, C);
+            residual_layernorm_forward_cuda(res3, cm->ln1 + (l + 1) * NC,
+                                            cm->ln1_mean + (l + 1) * N, cm->ln1_rstd + (l + 1) * N,
+                                            res2, cm->proj, param(cm, 2, l + 1, C),
+                                            param(cm, 3, l + 1, C), N, C);
         else
-            residual_layernorm_forward_cuda(res3, cm->lnf, cm->lnf_mean, cm->lnf_rstd, res2, cm->proj,
-                                            param(cm, 14, 0, 0), param(cm, 15, 0, 0), N, C);
+            residual_layernorm_forward_cuda(res3, cm->lnf, cm->lnf_mean, cm->lnf_rstd, res2,
+                                            cm->proj, param(cm, 14, 0, 0), param(cm, 15, 0, 0), N,
+                                            C);
     }
     matmul_forward_cuda(cm->logits, cm->lnf, param(cm, 0, 0, 0), (const T *)NULL, N, C, Vp);
     if (targets)
@@ -189,7 +193,8 @@ template <typename T> static void backward(CudaModel<T> *cm, int B, int Tn) {
     for (int l = L - 1; l >= 0; l--) {
         const T *res = l ? cm->residual3 + (l - 1) * NC : cm->encoded;
         matmul_backward_cuda(cm->dfch_gelu, GRAD(12, l, 4 * CC), GRAD(13, l, C), cm->dres,
-                             cm->fch_gelu + l * 4 * NC, param(cm, 12, l, 4 * CC), N, 4 * C, C, false);
+                             cm->fch_gelu + l * 4 * NC, param(cm, 12, l, 4 * CC), N, 4 * C, C,
+                             false);
         gelu_backward_cuda(cm->dfch, cm->fch + l * 4 * NC, cm->dfch_gelu, 4 * NC, false);
         matmul_backward_cuda(cm->dln, GRAD(10, l, 4 * CC), GRAD(11, l, 4 * C), cm->dfch,
                              cm->ln2 + l * NC, param(cm, 10, l, 4 * CC), N, C, 4 * C, false);
@@ -214,8 +219,8 @@ template <typename T> static void backward(CudaModel<T> *cm, int B, int Tn) {
 /* losses to the host; returns their mean */
 template <typename T> static float fetch_losses(CudaModel<T> *cm, int N, float *out) {
     float *h = out ? out : cm->host_losses;
-    CUDA_CHECK(cudaMemcpyAsync(h, cm->losses, N * sizeof(float), cudaMemcpyDeviceToHost,
-                               cuda_stream()));
+    CUDA_CHECK(
+        cudaMemcpyAsync(h, cm->losses, N * sizeof(float), cudaMemcpyDeviceToHost, cuda_stream()));
     CUDA_CHECK(cudaStreamSynchronize(cuda_stream()));
     double sum = 0;
     for (int i = 0; i < N; i++) sum += h[i];
@@ -254,7 +259,8 @@ static void cuda_logits(Backend *be, const int *inputs, int B, int Tn, float *ou
         cm->host_logits = (T *)xmalloc(max * sizeof(T));
     }
     T *h = convert ? cm->host_logits : (T *)out;
-    CUDA_CHECK(cudaMemcpyAsync(h, cm->logits, n * sizeof(T), cudaMemcpyDeviceToHost, cuda_stream()));
+    CUDA_CHECK(
+        cudaMemcpyAsync(h, cm->logits, n * sizeof(T), cudaMemcpyDeviceToHost, cuda_stream()));
     CUDA_CHECK(cudaStreamSynchronize(cuda_stream()));
     if (convert)
         for (size_t i = 0; i < n; i++) out[i] = __bfloat162float(((bf16 *)h)[i]);
@@ -358,9 +364,14 @@ extern "C" Backend *backend_cuda_create(const GPT2Config *cfg, const float *para
 void backend_cuda_grads(Backend *be, float *grads) {
     CudaBase *cm = (CudaBase *)be->impl;
     CUDA_CHECK(cudaStreamSynchronize(cuda_stream()));
-    CUDA_CHECK(cudaMemcpy(grads, cm->grads, cm->num_params * sizeof(float), cudaMemcpyDeviceToHost));
+    CUDA_CHECK(
+        cudaMemcpy(grads, cm->grads, cm->num_params * sizeof(float), cudaMemcpyDeviceToHost));
 }
 
-size_t backend_cuda_allocated(void) { return cuda_allocated_bytes(); }
+size_t backend_cuda_allocated(void) {
+    return cuda_allocated_bytes();
+}
 
-void backend_cuda_sync(void) { CUDA_CHECK(cudaStreamSynchronize(cuda_stream())); }
+void backend_cuda_sync(void) {
+    CUDA_CHECK(cudaStreamSynchronize(cuda_stream()));
+}

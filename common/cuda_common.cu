@@ -17,7 +17,9 @@ void cuda_fail_cublas(cublasStatus_t st, const char *file, int line) {
 
 static size_t allocated;
 
-size_t cuda_allocated_bytes(void) { return allocated; }
+size_t cuda_allocated_bytes(void) {
+    return allocated;
+}
 
 void *cuda_malloc_checked(size_t bytes, const char *what, const char *file, int line) {
     void *p = NULL;
@@ -29,8 +31,7 @@ void *cuda_malloc_checked(size_t bytes, const char *what, const char *file, int 
         cudaMemGetInfo(&free_b, &total_b);
         die("%s:%d: out of GPU memory allocating %s: asked %.2f GiB, %.2f of %.2f GiB free; "
             "try a smaller micro-batch (-b)",
-            file, line, what, bytes / 1073741824.0, free_b / 1073741824.0,
-            total_b / 1073741824.0);
+            file, line, what, bytes / 1073741824.0, free_b / 1073741824.0, total_b / 1073741824.0);
     }
     if (e != cudaSuccess) cuda_fail(what, cudaGetErrorString(e), file, line);
     return p;
@@ -47,13 +48,24 @@ int cuda_device_count(void) {
 
 static cudaStream_t stream;
 static cublasLtHandle_t cublaslt;
+static cublasHandle_t cublas;
 
+/* a blocking stream: it orders itself after plain cudaMemcpy/cudaMemset calls (on the
+ * legacy default stream), so those need no extra synchronisation */
 cudaStream_t cuda_stream(void) {
-    if (!stream) CUDA_CHECK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
+    if (!stream) CUDA_CHECK(cudaStreamCreate(&stream));
     return stream;
 }
 
 cublasLtHandle_t cuda_cublaslt(void) {
     if (!cublaslt) CUBLAS_CHECK(cublasLtCreate(&cublaslt));
     return cublaslt;
+}
+
+cublasHandle_t cuda_cublas(void) {
+    if (!cublas) {
+        CUBLAS_CHECK(cublasCreate(&cublas));
+        CUBLAS_CHECK(cublasSetStream(cublas, cuda_stream()));
+    }
+    return cublas;
 }

@@ -5,6 +5,7 @@
 #define GPT2_CUDA_COMMON_H
 
 #include <cublasLt.h>
+#include <cublas_v2.h>
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
 #include <stddef.h>
@@ -15,15 +16,15 @@ typedef __nv_bfloat16 bf16;
 [[noreturn]] void cuda_fail(const char *what, const char *msg, const char *file, int line);
 [[noreturn]] void cuda_fail_cublas(cublasStatus_t st, const char *file, int line);
 
-#define CUDA_CHECK(call)                                                                         \
-    do {                                                                                         \
-        cudaError_t e_ = (call);                                                                 \
-        if (e_ != cudaSuccess) cuda_fail(#call, cudaGetErrorString(e_), __FILE__, __LINE__);     \
+#define CUDA_CHECK(call)                                                                           \
+    do {                                                                                           \
+        cudaError_t e_ = (call);                                                                   \
+        if (e_ != cudaSuccess) cuda_fail(#call, cudaGetErrorString(e_), __FILE__, __LINE__);       \
     } while (0)
-#define CUBLAS_CHECK(call)                                                                       \
-    do {                                                                                         \
-        cublasStatus_t s_ = (call);                                                              \
-        if (s_ != CUBLAS_STATUS_SUCCESS) cuda_fail_cublas(s_, __FILE__, __LINE__);               \
+#define CUBLAS_CHECK(call)                                                                         \
+    do {                                                                                           \
+        cublasStatus_t s_ = (call);                                                                \
+        if (s_ != CUBLAS_STATUS_SUCCESS) cuda_fail_cublas(s_, __FILE__, __LINE__);                 \
     } while (0)
 /* after a kernel launch: launch-configuration errors surface here, not at the next sync */
 #define CUDA_CHECK_LAUNCH() CUDA_CHECK(cudaGetLastError())
@@ -41,17 +42,26 @@ int cuda_device_count(void);
  * cuBLASLt handle and workspace (created on first use). */
 cudaStream_t cuda_stream(void);
 cublasLtHandle_t cuda_cublaslt(void);
+cublasHandle_t cuda_cublas(void); /* fallback for GEMMs cuBLASLt has no algorithm for */
 
 static inline unsigned cuda_blocks(size_t n, unsigned threads) {
     return (unsigned)((n + threads - 1) / threads);
 }
 
 /* element conversions: kernels are written once for float and bf16 */
-__device__ __forceinline__ float to_float(float x) { return x; }
-__device__ __forceinline__ float to_float(bf16 x) { return __bfloat162float(x); }
+__device__ __forceinline__ float to_float(float x) {
+    return x;
+}
+__device__ __forceinline__ float to_float(bf16 x) {
+    return __bfloat162float(x);
+}
 template <typename T> __device__ __forceinline__ T from_float(float x);
-template <> __device__ __forceinline__ float from_float<float>(float x) { return x; }
-template <> __device__ __forceinline__ bf16 from_float<bf16>(float x) { return __float2bfloat16(x); }
+template <> __device__ __forceinline__ float from_float<float>(float x) {
+    return x;
+}
+template <> __device__ __forceinline__ bf16 from_float<bf16>(float x) {
+    return __float2bfloat16(x);
+}
 
 __device__ __forceinline__ float warp_sum(float x) {
     for (int o = 16; o > 0; o >>= 1) x += __shfl_xor_sync(0xffffffffu, x, o);

@@ -22,13 +22,14 @@ __global__ void adamw_kernel(float *params, T *params_copy, const float *grads, 
 
 template <typename T>
 void adamw_update_cuda(float *params, T *params_copy, const float *grads, float *m, float *v,
-                       size_t n, float lr, float beta1, float beta2, float eps,
-                       float weight_decay, float grad_scale, int t) {
+                       size_t n, float lr, float beta1, float beta2, float eps, float weight_decay,
+                       float grad_scale, int t) {
     double bc1 = 1.0 - pow(beta1, t), bc2_sqrt = sqrt(1.0 - pow(beta2, t));
     float step = (float)(lr / bc1), decay = (float)(1.0 - (double)lr * weight_decay);
     float inv_bc2_sqrt = (float)(1.0 / bc2_sqrt);
-    adamw_kernel<<<cuda_blocks(n, 256), 256, 0, cuda_stream()>>>(
-        params, params_copy, grads, m, v, n, beta1, beta2, eps, grad_scale, step, decay, inv_bc2_sqrt);
+    adamw_kernel<<<cuda_blocks(n, 256), 256, 0, cuda_stream()>>>(params, params_copy, grads, m, v,
+                                                                 n, beta1, beta2, eps, grad_scale,
+                                                                 step, decay, inv_bc2_sqrt);
     CUDA_CHECK_LAUNCH();
 }
 

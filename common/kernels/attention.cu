@@ -18,7 +18,7 @@
 #define SCALE 0.125f   /* 1/sqrt(HS), exact in binary */
 
 /* qkv row of token t in batch b: q at 0, k at C, v at 2C; head h at h*HS */
-#define QKV(base, t, C) ((base) + (size_t)(t) * 3 * (C))
+#define QKV(base, t, C) ((base) + (size_t)(t)*3 * (C))
 
 template <typename T>
 __global__ void __launch_bounds__(ROWS)
@@ -73,7 +73,8 @@ __global__ void __launch_bounds__(ROWS)
 
 template <typename T>
 void attention_forward_cuda(T *out, float *lse, const T *qkv, int B, int Tn, int C, int NH) {
-    if (C != NH * HS) cuda_fail("attention_forward_cuda", "head size must be 64", __FILE__, __LINE__);
+    if (C != NH * HS)
+        cuda_fail("attention_forward_cuda", "head size must be 64", __FILE__, __LINE__);
     dim3 grid((Tn + ROWS - 1) / ROWS, NH, B);
     attention_forward_kernel<<<grid, ROWS, 0, cuda_stream()>>>(out, lse, qkv, Tn, C, NH);
     CUDA_CHECK_LAUNCH();
@@ -202,7 +203,8 @@ __global__ void __launch_bounds__(ROWS)
 template <typename T>
 void attention_backward_cuda(T *dqkv, float *delta, const T *dout, const T *qkv, const T *out,
                              const float *lse, int B, int Tn, int C, int NH, bool accumulate) {
-    if (C != NH * HS) cuda_fail("attention_backward_cuda", "head size must be 64", __FILE__, __LINE__);
+    if (C != NH * HS)
+        cuda_fail("attention_backward_cuda", "head size must be 64", __FILE__, __LINE__);
     dim3 grid((Tn + ROWS - 1) / ROWS, NH, B);
     attention_backward_dq_kernel<<<grid, ROWS, 0, cuda_stream()>>>(dqkv, delta, dout, qkv, out, lse,
                                                                    Tn, C, NH, accumulate);
@@ -212,9 +214,9 @@ void attention_backward_cuda(T *dqkv, float *delta, const T *dout, const T *qkv,
     CUDA_CHECK_LAUNCH();
 }
 
-#define INSTANTIATE(T)                                                                           \
-    template void attention_forward_cuda<T>(T *, float *, const T *, int, int, int, int);        \
-    template void attention_backward_cuda<T>(T *, float *, const T *, const T *, const T *,      \
+#define INSTANTIATE(T)                                                                             \
+    template void attention_forward_cuda<T>(T *, float *, const T *, int, int, int, int);          \
+    template void attention_backward_cuda<T>(T *, float *, const T *, const T *, const T *,        \
                                              const float *, int, int, int, int, bool);
 INSTANTIATE(float)
 INSTANTIATE(bf16)

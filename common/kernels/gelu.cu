@@ -34,12 +34,12 @@ __global__ void gelu_backward_kernel(T *dinp, const T *inp, const T *dout, size_
 template <typename T>
 void gelu_backward_cuda(T *dinp, const T *inp, const T *dout, size_t n, bool accumulate) {
     gelu_backward_kernel<<<cuda_blocks(n, 256), 256, 0, cuda_stream()>>>(dinp, inp, dout, n,
-                                                                        accumulate);
+                                                                         accumulate);
     CUDA_CHECK_LAUNCH();
 }
 
-#define INSTANTIATE(T)                                                                           \
-    template void gelu_forward_cuda<T>(T *, const T *, size_t);                                  \
+#define INSTANTIATE(T)                                                                             \
+    template void gelu_forward_cuda<T>(T *, const T *, size_t);                                    \
     template void gelu_backward_cuda<T>(T *, const T *, const T *, size_t, bool);
 INSTANTIATE(float)
 INSTANTIATE(bf16)

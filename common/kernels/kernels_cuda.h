@@ -38,7 +38,8 @@ void layernorm_backward_cuda(T *dinp, float *dweight, float *dbias, const T *dou
 
 /* cuBLASLt, fp32 accumulation; the bias rides in the GEMM epilogue */
 template <typename T>
-void matmul_forward_cuda(T *out, const T *inp, const T *weight, const T *bias, int N, int C, int OC);
+void matmul_forward_cuda(T *out, const T *inp, const T *weight, const T *bias, int N, int C,
+                         int OC);
 template <typename T>
 void matmul_backward_cuda(T *dinp, float *dweight, float *dbias, const T *dout, const T *inp,
                           const T *weight, int N, int C, int OC, bool accumulate = true);
@@ -66,8 +67,8 @@ void crossentropy_softmax_fused_cuda(T *logits, float *losses, const int *target
 /* AdamW on fp32 master params; writes the compute copy (T, may be NULL) on the way. */
 template <typename T>
 void adamw_update_cuda(float *params, T *params_copy, const float *grads, float *m, float *v,
-                       size_t n, float lr, float beta1, float beta2, float eps,
-                       float weight_decay, float grad_scale, int t);
+                       size_t n, float lr, float beta1, float beta2, float eps, float weight_decay,
+                       float grad_scale, int t);
 /* *acc += sum of squares of g (acc is device memory) */
 void sum_squares_cuda(double *acc, const float *g, size_t n);
 

@@ -109,13 +109,13 @@ void layernorm_backward_cuda(T *dinp, float *dweight, float *dbias, const T *dou
     CUDA_CHECK_LAUNCH();
 }
 
-#define INSTANTIATE(T)                                                                           \
-    template void layernorm_forward_cuda<T>(T *, float *, float *, const T *, const T *,         \
-                                            const T *, int, int);                                \
-    template void residual_layernorm_forward_cuda<T>(T *, T *, float *, float *, const T *,      \
-                                                     const T *, const T *, const T *, int, int); \
-    template void layernorm_backward_cuda<T>(T *, float *, float *, const T *, const T *,        \
-                                             const T *, const float *, const float *, int, int,  \
+#define INSTANTIATE(T)                                                                             \
+    template void layernorm_forward_cuda<T>(T *, float *, float *, const T *, const T *,           \
+                                            const T *, int, int);                                  \
+    template void residual_layernorm_forward_cuda<T>(T *, T *, float *, float *, const T *,        \
+                                                     const T *, const T *, const T *, int, int);   \
+    template void layernorm_backward_cuda<T>(T *, float *, float *, const T *, const T *,          \
+                                             const T *, const float *, const float *, int, int,    \
                                              bool);
 INSTANTIATE(float)
 INSTANTIATE(bf16)

@@ -8,8 +8,12 @@
 #define ALGO_CACHE 128
 
 template <typename T> static cudaDataType dtype_of();
-template <> cudaDataType dtype_of<float>() { return CUDA_R_32F; }
-template <> cudaDataType dtype_of<bf16>() { return CUDA_R_16BF; }
+template <> cudaDataType dtype_of<float>() {
+    return CUDA_R_32F;
+}
+template <> cudaDataType dtype_of<bf16>() {
+    return CUDA_R_16BF;
+}
 
 /* what the choice of algorithm depends on */
 typedef struct {
@@ -19,6 +23,7 @@ typedef struct {
 static struct {
     GemmKey key;
     cublasLtMatmulAlgo_t algo;
+    int found; /* 0: cuBLASLt has no algorithm, use cublasGemmEx */
 } algo_cache[ALGO_CACHE];
 static int algo_cached;
 static void *workspace;
@@ -43,18 +48,22 @@ static void gemm(void *d, cudaDataType d_type, const void *a, const void *b, cud
     if (!workspace) workspace = cuda_malloc(WORKSPACE_BYTES, "cuBLASLt workspace");
     cublasLtMatmulDesc_t op;
     CUBLAS_CHECK(cublasLtMatmulDescCreate(&op, CUBLAS_COMPUTE_32F, CUDA_R_32F));
-    cublasOperation_t ta = transa ? CUBLAS_OP_T : CUBLAS_OP_N, tb = transb ? CUBLAS_OP_T : CUBLAS_OP_N;
+    cublasOperation_t ta = transa ? CUBLAS_OP_T : CUBLAS_OP_N,
+                      tb = transb ? CUBLAS_OP_T : CUBLAS_OP_N;
     CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof ta));
     CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof tb));
     if (bias) {
         cublasLtEpilogue_t epi = CUBLASLT_EPILOGUE_BIAS;
-        CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi, sizeof epi));
+        CUBLAS_CHECK(
+            cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi, sizeof epi));
         CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias,
                                                     sizeof bias));
     }
     cublasLtMatrixLayout_t la, lb, ld;
-    CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&la, ab_type, transa ? k : m, transa ? m : k, transa ? k : m));
-    CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&lb, ab_type, transb ? n : k, transb ? k : n, transb ? n : k));
+    CUBLAS_CHECK(
+        cublasLtMatrixLayoutCreate(&la, ab_type, transa ? k : m, transa ? m : k, transa ? k : m));
+    CUBLAS_CHECK(
+        cublasLtMatrixLayoutCreate(&lb, ab_type, transb ? n : k, transb ? k : n, transb ? n : k));
     CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&ld, d_type, m, n, m));
 
     GemmKey key;
@@ -67,8 +76,10 @@ static void gemm(void *d, cudaDataType d_type, const void *a, const void *b, cud
     for (int i = 0; i < algo_cached; i++)
         if (memcmp(&algo_cache[i].key, &key, sizeof key) == 0) hit = i;
     cublasLtMatmulAlgo_t algo;
+    int found = 0;
     if (hit >= 0) {
         algo = algo_cache[hit].algo;
+        found = algo_cache[hit].found;
     } else {
         cublasLtMatmulPreference_t pref;
         CUBLAS_CHECK(cublasLtMatmulPreferenceCreate(&pref));
@@ -80,21 +91,29 @@ static void gemm(void *d, cudaDataType d_type, const void *a, const void *b, cud
         set_pref_align(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, key.align[2]);
         set_pref_align(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, key.align[2]);
         cublasLtMatmulHeuristicResult_t res;
-        int found = 0;
-        CUBLAS_CHECK(cublasLtMatmulAlgoGetHeuristic(lt, op, la, lb, ld, ld, pref, 1, &res, &found));
+        cublasStatus_t st =
+            cublasLtMatmulAlgoGetHeuristic(lt, op, la, lb, ld, ld, pref, 1, &res, &found);
         CUBLAS_CHECK(cublasLtMatmulPreferenceDestroy(pref));
-        if (found == 0)
-            cuda_fail("cublasLtMatmulAlgoGetHeuristic", "no algorithm for this GEMM shape",
+        if (st != CUBLAS_STATUS_SUCCESS && st != CUBLAS_STATUS_NOT_SUPPORTED) CUBLAS_CHECK(st);
+        if (st != CUBLAS_STATUS_SUCCESS) found = 0;
+        if (found == 0 && bias)
+            cuda_fail("cublasLtMatmulAlgoGetHeuristic", "no algorithm for this GEMM with bias",
                       __FILE__, __LINE__);
         algo = res.algo;
         if (algo_cached < ALGO_CACHE) {
             algo_cache[algo_cached].key = key;
-            algo_cache[algo_cached++].algo = algo;
+            algo_cache[algo_cached].algo = algo;
+            algo_cache[algo_cached++].found = found;
         }
     }
     float alpha = 1.0f;
-    CUBLAS_CHECK(cublasLtMatmul(lt, op, &alpha, a, la, b, lb, &beta, d, ld, d, ld, &algo, workspace,
-                                WORKSPACE_BYTES, cuda_stream()));
+    if (found)
+        CUBLAS_CHECK(cublasLtMatmul(lt, op, &alpha, a, la, b, lb, &beta, d, ld, d, ld, &algo,
+                                    workspace, WORKSPACE_BYTES, cuda_stream()));
+    else /* the classic API covers every type combination used here */
+        CUBLAS_CHECK(cublasGemmEx(cuda_cublas(), ta, tb, m, n, k, &alpha, a, ab_type,
+                                  transa ? k : m, b, ab_type, transb ? n : k, &beta, d, d_type, m,
+                                  CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
     CUBLAS_CHECK(cublasLtMatrixLayoutDestroy(la));
     CUBLAS_CHECK(cublasLtMatrixLayoutDestroy(lb));
     CUBLAS_CHECK(cublasLtMatrixLayoutDestroy(ld));
@@ -104,7 +123,8 @@ static void gemm(void *d, cudaDataType d_type, const void *a, const void *b, cud
 /* Row-major X[r,c] is column-major X^T[c,r]; so out = inp W^T + bias becomes
  * out^T[OC,N] = W (as stored, transposed) * inp^T. */
 template <typename T>
-void matmul_forward_cuda(T *out, const T *inp, const T *weight, const T *bias, int N, int C, int OC) {
+void matmul_forward_cuda(T *out, const T *inp, const T *weight, const T *bias, int N, int C,
+                         int OC) {
     gemm(out, dtype_of<T>(), weight, inp, dtype_of<T>(), bias, OC, N, C, true, false, 0.0f);
 }
 
@@ -140,9 +160,9 @@ void matmul_backward_cuda(T *dinp, float *dweight, float *dbias, const T *dout, 
     }
 }
 
-#define INSTANTIATE(T)                                                                           \
-    template void matmul_forward_cuda<T>(T *, const T *, const T *, const T *, int, int, int);    \
-    template void matmul_backward_cuda<T>(T *, float *, float *, const T *, const T *, const T *, \
+#define INSTANTIATE(T)                                                                             \
+    template void matmul_forward_cuda<T>(T *, const T *, const T *, const T *, int, int, int);     \
+    template void matmul_backward_cuda<T>(T *, float *, float *, const T *, const T *, const T *,  \
                                           int, int, int, bool);
 INSTANTIATE(float)
 INSTANTIATE(bf16)

@@ -1,7 +1,8 @@
 /* residual add on the GPU (the model uses the fused residual + LayerNorm instead). */
 #include "kernels_cuda.h"
 
-template <typename T> __global__ void residual_forward_kernel(T *out, const T *a, const T *b, size_t n) {
+template <typename T>
+__global__ void residual_forward_kernel(T *out, const T *a, const T *b, size_t n) {
     size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
     if (i < n) out[i] = from_float<T>(to_float(a[i]) + to_float(b[i]));
 }

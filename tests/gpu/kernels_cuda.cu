@@ -9,7 +9,7 @@ typedef struct {
     float atol, rtol;
 } Tol;
 
-#define CMP(name, got, want, n)                                                                  \
+#define CMP(name, got, want, n)                                                                    \
     compare(xasprintf("%s %s", tol.mode, name), got, want, n, tol.atol, tol.rtol)
 
 /* random host array already representable in T */
@@ -34,7 +34,8 @@ template <typename T> static void test_encoder(Tol tol) {
     encoder_forward_cuda(dout, dinp, dwte, dwpe, B, Tn, C);
     CMP("encoder_forward", download(dout, NC), out, NC);
 
-    float *g = rnd<T>(NC, 1), *gwte = rand_array((size_t)V * C, 1), *gwpe = rand_array((size_t)Tn * C, 1);
+    float *g = rnd<T>(NC, 1), *gwte = rand_array((size_t)V * C, 1),
+          *gwpe = rand_array((size_t)Tn * C, 1);
     float *dg = upload<float>(gwte, (size_t)V * C), *dgp = upload<float>(gwpe, (size_t)Tn * C);
     T *dgo = upload<T>(g, NC);
     encoder_backward(gwte, gwpe, g, inp, B, Tn, C);
@@ -52,7 +53,8 @@ template <typename T> static void test_layernorm(Tol tol) {
     residual_forward(res, a, b, n);
     round_to<T>(res, n); /* the GPU stores the residual in T and normalises that */
     layernorm_forward(out, mean, rstd, res, w, bias, N, C);
-    T *da = upload<T>(a, n), *db = upload<T>(b, n), *dw = upload<T>(w, C), *dbias = upload<T>(bias, C);
+    T *da = upload<T>(a, n), *db = upload<T>(b, n), *dw = upload<T>(w, C),
+      *dbias = upload<T>(bias, C);
     T *dres = upload<T>(a, n), *dout = upload<T>(a, n);
     float *dmean = upload<float>(mean, N), *drstd = upload<float>(rstd, N);
     residual_layernorm_forward_cuda(dres, dout, dmean, drstd, da, db, dw, dbias, N, C);
@@ -88,7 +90,8 @@ template <typename T> static void test_matmul(Tol tol) {
     matmul_forward_cuda(dout, dinp, dw, (const T *)NULL, N, C, OC);
     CMP("matmul_forward (no bias)", download(dout, nout), out, nout);
 
-    float *g = rnd<T>(nout, 1), *gin = rnd<T>(nin, 1), *gw = rand_array(nw, 1), *gb = rand_array(OC, 1);
+    float *g = rnd<T>(nout, 1), *gin = rnd<T>(nin, 1), *gw = rand_array(nw, 1),
+          *gb = rand_array(OC, 1);
     T *dg = upload<T>(g, nout), *dgin = upload<T>(gin, nin);
     float *dgw = upload<float>(gw, nw), *dgb = upload<float>(gb, OC);
     matmul_backward(gin, gw, gb, g, inp, w, N, C, OC);
@@ -105,7 +108,8 @@ template <typename T> static void test_matmul(Tol tol) {
 
 template <typename T> static void test_attention(Tol tol) {
     int B = 2, Tn = 70, NH = 2, C = 128; /* T crosses every tile size */
-    size_t nqkv = (size_t)B * Tn * 3 * C, nout = (size_t)B * Tn * C, natt = (size_t)B * NH * Tn * Tn;
+    size_t nqkv = (size_t)B * Tn * 3 * C, nout = (size_t)B * Tn * C,
+           natt = (size_t)B * NH * Tn * Tn;
     float *qkv = rnd<T>(nqkv, 2), *out = (float *)xmalloc(nout * 4);
     float *preatt = (float *)xmalloc(natt * 4), *att = (float *)xmalloc(natt * 4);
     attention_forward(out, preatt, att, qkv, B, Tn, C, NH);

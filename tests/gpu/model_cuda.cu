@@ -25,7 +25,7 @@ static const AdamWConfig opt = {.lr = 1e-3f,
 typedef struct {
     const char *mode;
     int fp32;
-    float logit_tol, loss_tol, grad_tol, step_loss_tol, param_tol;
+    float logit_tol, loss_tol, grad_tol, step_loss_tol, param_tol, resume_tol;
 } Mode;
 
 static int inputs[STEPS][B * TT], targets[STEPS][B * TT];
@@ -100,7 +100,8 @@ static void test_mode(const Mode *md, const float *params) {
         norms[s] = be->update(be, &opt, s + 1);
     }
     for (int s = 0; s < STEPS; s++) {
-        near(losses_gpu[s], cpu_losses[s], md->step_loss_tol, 0, "%s step %d loss", md->mode, s + 1);
+        near(losses_gpu[s], cpu_losses[s], md->step_loss_tol, 0, "%s step %d loss", md->mode,
+             s + 1);
         near(norms[s], cpu_norms[s], 0, md->grad_tol * 4, "%s step %d grad norm", md->mode, s + 1);
     }
     float *gpu_params = (float *)xmalloc(np * sizeof(float));
@@ -125,8 +126,9 @@ static void test_mode(const Mode *md, const float *params) {
     for (int s = STEPS / 2; s < STEPS; s++) {
         float l = be->train_step(be, inputs[s], targets[s], B, TT, 1.0f);
         be->update(be, &opt, s + 1);
-        /* only float atomics' order differs between the runs */
-        if (fabsf(l - losses_gpu[s]) > 1e-5f * fabsf(losses_gpu[s]) + 1e-6f) {
+        /* only the order of float atomics differs between the runs (and, in bf16, a
+         * parameter rounding it may flip) */
+        if (fabsf(l - losses_gpu[s]) > md->resume_tol * fabsf(losses_gpu[s])) {
             same = 0;
             diag("step %d: resumed %.9g, uninterrupted %.9g", s + 1, l, losses_gpu[s]);
         }
@@ -148,9 +150,9 @@ int main(void) {
     float *params = (float *)xmalloc(gpt2_num_params(&cfg) * sizeof(float));
     gpt2_init_params(params, &cfg, 42);
     const Mode modes[] = {
-        {"fp32", 1, 1e-4f, 1e-5f, 1e-3f, 1e-4f, 1e-3f},
+        {"fp32", 1, 1e-4f, 1e-5f, 1e-3f, 1e-4f, 1e-3f, 1e-5f},
         /* bf16: ~3 significant digits per activation, over two layers */
-        {"bf16", 0, 3e-2f, 2e-2f, 8e-2f, 3e-2f, 2e-2f},
+        {"bf16", 0, 3e-2f, 2e-2f, 8e-2f, 3e-2f, 2e-2f, 1e-3f},
     };
     for (int i = 0; i < 2; i++) test_mode(&modes[i], params);
     free(params);

@@ -35,10 +35,18 @@ static inline float *rand_array(size_t n, float scale) {
 }
 
 template <typename T> static inline T host_from_float(float x);
-template <> inline float host_from_float<float>(float x) { return x; }
-template <> inline bf16 host_from_float<bf16>(float x) { return __float2bfloat16(x); }
-static inline float host_to_float(float x) { return x; }
-static inline float host_to_float(bf16 x) { return __bfloat162float(x); }
+template <> inline float host_from_float<float>(float x) {
+    return x;
+}
+template <> inline bf16 host_from_float<bf16>(float x) {
+    return __float2bfloat16(x);
+}
+static inline float host_to_float(float x) {
+    return x;
+}
+static inline float host_to_float(bf16 x) {
+    return __bfloat162float(x);
+}
 
 /* rounds a host array to what T can hold, so the CPU reference sees the GPU's inputs */
 template <typename T> static void round_to(float *a, size_t n) {
@@ -77,8 +85,8 @@ static inline int compare(const char *name, float *got, const float *want, size_
         double excess = err - (atol + rtol * fabs(want[i]));
         if (excess > worst_excess) worst_excess = excess, worst = i;
     }
-    int pass = ok(finite && n > 0 && worst_excess <= 0, "%s (%zu values, max abs err %.3g)", name, n,
-                  max_err);
+    int pass = ok(finite && n > 0 && worst_excess <= 0, "%s (%zu values, max abs err %.3g)", name,
+                  n, max_err);
     if (!pass && n > 0)
         diag("     at %zu: got %.9g, expected %.9g (atol %g, rtol %g)", worst, got[worst],
              want[worst], atol, rtol);
