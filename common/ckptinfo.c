@@ -1,11 +1,12 @@
 #include "ckptinfo.h"
+#include "train_ckpt.h"
 #include "util.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* "<anything>.tmp.XXXXXX" as mkstemp fills it in */
+/* "<anything>.tmp.XXXXXX" as mkstemp fills it in (util.h's AtomicFile) */
 static int is_temp_name(const char *path) {
     size_t n = strlen(path);
     if (n < 11 || memcmp(path + n - 11, ".tmp.", 5)) return 0;
@@ -15,18 +16,19 @@ static int is_temp_name(const char *path) {
     return 1;
 }
 
-/* The step of a gpt2-train model file name, else -1; dir gets the directory part. */
+/* The step of a gpt2-train model file name (one that train_ckpt_path gives back), else
+ * -1; *dir gets its directory. */
 static long long train_step(const char *path, char **dir) {
     const char *base = strrchr(path, '/');
+    *dir = base ? xasprintf("%.*s", (int)(base - path), path) : xstrdup(".");
     base = base ? base + 1 : path;
-    *dir = xasprintf("%.*s", (int)(base - path), path);
-    if (strlen(base) != 18 || strncmp(base, "model_", 6) || strcmp(base + 14, ".bin")) return -1;
-    long long step = 0;
-    for (int i = 6; i < 14; i++) {
-        if (base[i] < '0' || base[i] > '9') return -1;
-        step = step * 10 + (base[i] - '0');
-    }
-    return step;
+    unsigned long long step;
+    int end = 0;
+    if (sscanf(base, "model_%llu.bin%n", &step, &end) != 1 || base[end]) return -1;
+    char *canon = train_ckpt_path(*dir, TRAIN_CKPT_MODEL, step);
+    int same = !strcmp(canon + strlen(*dir) + 1, base);
+    free(canon);
+    return same ? (long long)step : -1;
 }
 
 int ckptinfo_complete(const char *path) {
@@ -35,7 +37,7 @@ int ckptinfo_complete(const char *path) {
     long long step = train_step(path, &dir);
     int done = 1;
     if (step >= 0) {
-        char *marker = xasprintf("%sDONE_%08lld", dir, step);
+        char *marker = train_ckpt_path(dir, TRAIN_CKPT_DONE, (uint64_t)step);
         done = file_exists(marker);
         free(marker);
     }
@@ -43,8 +45,9 @@ int ckptinfo_complete(const char *path) {
     return done;
 }
 
-/* Training tokens from a gpt2-train state file header (gpt2-train-state(5)): magic
- * "GPT2STAT", version 1 at byte 8, the step at 48 and the tokens at 96 (little-endian). */
+/* Training tokens from a state file's header (gpt2-train-state(5): magic "GPT2STAT",
+ * version 1 at byte 8, the step at 48 and the tokens at 96, little-endian); train_state_load
+ * would read the AdamW moments too, twice the model's size. */
 static long long state_tokens(const char *path, long long step) {
     unsigned char h[104];
     FILE *f = fopen(path, "rb");
@@ -62,7 +65,7 @@ void ckptinfo_read(const char *path, CkptInfo *info) {
     info->step = train_step(path, &dir);
     info->tokens = -1;
     if (info->step >= 0) {
-        char *state = xasprintf("%sstate_%08lld.bin", dir, info->step);
+        char *state = train_ckpt_path(dir, TRAIN_CKPT_STATE, (uint64_t)info->step);
         info->tokens = state_tokens(state, info->step);
         free(state);
     }
