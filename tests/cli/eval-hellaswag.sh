@@ -47,6 +47,15 @@ run gpt2-eval -m "$T/trunc.bin" --hellaswag "$hs"
 ok "truncated model: exit 1, no result line" eval 'exits 1 && [ "$(wc -l <"$out")" -eq 1 ]'
 run gpt2-eval -m "$model" --val "$T/val_000000.bin" -T 128
 ok "val windows longer than the model: exit 1" eval 'exits 1 && stderr_has "seq-len"'
+/usr/bin/python3 -c '
+import sys, numpy as np
+for name, toks in (("short", [1, 2, 3]), ("badid", [1, 2, 60000, 4] * 20)):
+    t = np.array(toks, "<u2"); h = np.zeros(256, "<i4"); h[:3] = [20240520, 1, len(t)]
+    open(sys.argv[1] + "/" + name + ".bin", "wb").write(h.tobytes() + t.tobytes())' "$T"
+run gpt2-eval -m "$model" --val "$T/short.bin" -T 8
+ok "val shard shorter than a window: exit 1" eval 'exits 1 && stderr_has "no shard holds 9 tokens"'
+run gpt2-eval -m "$model" --val "$T/badid.bin" -T 8
+ok "val token outside the vocabulary: exit 1" eval 'exits 1 && stderr_has "token 60000 at 2 is outside"'
 run gpt2-eval -m "$model" --hellaswag "$hs" --limit 1 --device cuda
 if exits 0; then
     ok "--device cuda runs (a GPU is present)" grep -q hellaswag "$out"
