@@ -140,7 +140,7 @@ void hellaswag_sort(HellaSwag *hs) {
     qsort(hs->ex, hs->n, sizeof *hs->ex, cmp_length);
 }
 
-/* Row r of the batch: the last T+1 tokens at most; `skip` tokens dropped from its start. */
+/* Tokens to drop from the start of a row of len tokens so that it fits T+1 (T positions). */
 static int row_skip(int len, int T) {
     return len > T + 1 ? len - (T + 1) : 0;
 }
