@@ -1,0 +1,44 @@
+/* evallog: gpt2-eval's results log, a TSV file with one header line and one line per
+ * (checkpoint, task) evaluated, appended under an flock(2) lock held for the whole run so
+ * that overlapping cron runs never evaluate a checkpoint twice. See gpt2-eval(1). */
+#ifndef GPT2_EVALLOG_H
+#define GPT2_EVALLOG_H
+
+#include <stddef.h>
+
+#define EVALLOG_HEADER                                                                             \
+    "checkpoint\tstep\ttokens\ttask\tacc\tacc_norm\tloss\texamples\tseconds\ttimestamp\n"
+
+typedef struct {
+    const char *checkpoint; /* path as matched */
+    long long step, tokens; /* -1: unknown (written NA) */
+    const char *task;       /* "hellaswag", "val" */
+    double acc, acc_norm;   /* hellaswag; NAN otherwise (written NA) */
+    double loss;            /* val; NAN otherwise */
+    long long examples;     /* HellaSwag examples or validation windows */
+    double seconds;         /* wall time of this evaluation */
+    long long timestamp;    /* when it ended, Unix seconds (written as ISO 8601 UTC) */
+} EvalRecord;
+
+/* The record as one log line (newline included), in a fresh heap string. */
+char *evallog_format(const EvalRecord *r);
+
+typedef struct {
+    int fd;
+    char *path;
+    char **done; /* "checkpoint\ttask" of every complete line */
+    size_t ndone;
+} EvalLog;
+
+/* Opens the log (created with its header if missing or empty) and takes its lock,
+ * waiting for it when `wait`, else returning 1 at once if another process holds it.
+ * Returns 0, or -1 with a message in err (I/O error, a file that is not such a log). */
+int evallog_open(EvalLog *log, const char *path, int wait, char *err, size_t errlen);
+/* Whether the log has a line for this checkpoint and task. */
+int evallog_has(const EvalLog *log, const char *checkpoint, const char *task);
+/* Appends the record's line (one write(2)); dies on an I/O error. */
+void evallog_append(EvalLog *log, const EvalRecord *r);
+/* Releases the lock and closes the file. */
+void evallog_close(EvalLog *log);
+
+#endif

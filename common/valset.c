@@ -1,0 +1,86 @@
+#include "valset.h"
+#include "shard.h"
+#include "util.h"
+
+#include <glob.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int fail(char *err, size_t errlen, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+/* Appends up to `want` windows of one shard; -1 with err on a bad shard. */
+static int load_shard(ValSet *vs, const char *path, size_t want, int vocab_size, char *err,
+                      size_t errlen) {
+    ShardReader *r = shard_open(path, err, errlen);
+    if (!r) return -1;
+    uint64_t n = shard_num_tokens(r), have = n ? (n - 1) / (uint64_t)vs->T : 0;
+    size_t take = have < want ? (size_t)have : want, W = (size_t)vs->T + 1;
+    vs->tokens = xrealloc(vs->tokens, (vs->n + take) * W * sizeof *vs->tokens);
+    int rc = 0;
+    for (size_t w = 0; w < take && rc == 0; w++) {
+        uint16_t *dst = vs->tokens + (vs->n + w) * W;
+        rc = shard_read(r, (uint64_t)w * vs->T, W, dst, err, errlen);
+        for (size_t k = 0; k < W && rc == 0; k++)
+            if (dst[k] >= vocab_size)
+                rc = fail(err, errlen, "%s: token %u at %llu is outside the vocabulary (%d)", path,
+                          dst[k], (unsigned long long)(w * vs->T + k), vocab_size);
+    }
+    if (rc == 0) vs->n += take;
+    shard_close(r);
+    return rc;
+}
+
+int valset_load(ValSet *vs, const char *pattern, int T, size_t windows, int vocab_size, char *err,
+                size_t errlen) {
+    memset(vs, 0, sizeof *vs);
+    vs->T = T;
+    glob_t g;
+    int grc = glob(pattern, 0, NULL, &g);
+    if (grc == GLOB_NOMATCH) return fail(err, errlen, "%s: no such shard", pattern);
+    if (grc) return fail(err, errlen, "%s: glob failed", pattern);
+    int rc = 0;
+    for (size_t i = 0; i < g.gl_pathc && rc == 0 && (windows == 0 || vs->n < windows); i++)
+        rc = load_shard(vs, g.gl_pathv[i], windows ? windows - vs->n : SIZE_MAX, vocab_size, err,
+                        errlen);
+    if (rc == 0 && vs->n == 0)
+        rc = fail(err, errlen, "%s: no shard holds %d tokens (one window)", pattern, T + 1);
+    globfree(&g);
+    if (rc) valset_free(vs);
+    return rc;
+}
+
+void valset_free(ValSet *vs) {
+    free(vs->tokens);
+    memset(vs, 0, sizeof *vs);
+}
+
+double valset_loss(Backend *be, const ValSet *vs, int B) {
+    int T = vs->T;
+    size_t W = (size_t)T + 1;
+    int *inputs = xmalloc((size_t)B * T * sizeof *inputs);
+    int *targets = xmalloc((size_t)B * T * sizeof *targets);
+    double sum = 0;
+    for (size_t w0 = 0; w0 < vs->n; w0 += B) {
+        int b = vs->n - w0 < (size_t)B ? (int)(vs->n - w0) : B;
+        for (int i = 0; i < b; i++)
+            for (int t = 0; t < T; t++) {
+                inputs[i * T + t] = vs->tokens[(w0 + i) * W + t];
+                targets[i * T + t] = vs->tokens[(w0 + i) * W + t + 1];
+            }
+        /* the mean of a forward weighs each of its windows equally */
+        sum += (double)be->eval_losses(be, inputs, targets, b, T, NULL) * b;
+    }
+    free(inputs);
+    free(targets);
+    return sum / (double)vs->n;
+}

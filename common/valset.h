@@ -1,0 +1,28 @@
+/* valset: the validation windows gpt2-eval scores — the first N windows of the shards a
+ * glob names, in file order, cut as gpt2-train cuts them: window w of a shard is tokens
+ * [w*T, w*T+T] (inputs its first T, targets its last T), (n-1)/T windows per shard. */
+#ifndef GPT2_VALSET_H
+#define GPT2_VALSET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "backend.h"
+
+typedef struct {
+    int T;
+    size_t n;         /* windows */
+    uint16_t *tokens; /* [n, T+1] */
+} ValSet;
+
+/* Reads up to `windows` windows (0: all) from the shards matching `pattern` (glob(3); a
+ * plain path works too). Token ids must be below vocab_size. Returns 0, or -1 with a
+ * message in err (no match, a bad shard, an id out of range, no complete window). */
+int valset_load(ValSet *vs, const char *pattern, int T, size_t windows, int vocab_size, char *err,
+                size_t errlen);
+void valset_free(ValSet *vs);
+/* Mean loss over every position of every window, B windows per forward (be->B >= B,
+ * be->T >= vs->T). */
+double valset_loss(Backend *be, const ValSet *vs, int B);
+
+#endif
