@@ -37,7 +37,7 @@ template <typename T> struct CudaModel : CudaBase {
     T *encoded, *ln1, *qkv, *atty, *residual2, *ln2, *fch, *fch_gelu, *residual3, *lnf, *logits;
     float *ln1_mean, *ln1_rstd, *ln2_mean, *ln2_rstd, *lnf_mean, *lnf_rstd, *att_lse, *losses;
     /* scratch: one layer's output projection; the backward's activation gradients */
-    T *proj, *dres, *dln, *datty, *dqkv, *dfch, *dfch_gelu;
+    T *proj, *dres, *dln, *datty, *dqkv, *dfch;
     float *att_delta;
     double *norm_acc;
     float *host_losses;
@@ -104,20 +104,19 @@ template <typename T> static void model_alloc(CudaModel<T> *cm) {
     cm->datty = alloc<T>(N * C, "scratch (attention gradient)");
     cm->dqkv = alloc<T>(N * 3 * C, "scratch (qkv gradient)");
     cm->dfch = alloc<T>(N * 4 * C, "scratch (fch gradient)");
-    cm->dfch_gelu = alloc<T>(N * 4 * C, "scratch (gelu gradient)");
     cm->att_delta = alloc<float>(NH * N, "scratch (attention delta)");
     cm->norm_acc = alloc<double>(1, "norm accumulator");
     cm->host_losses = (float *)xmalloc(N * sizeof(float));
 }
 
 template <typename T> static void model_free(CudaModel<T> *cm) {
-    void *dev[] = {cm->master,    cm->grads,     cm->m,         cm->v,        cm->inputs,
-                   cm->targets,   cm->encoded,   cm->ln1,       cm->qkv,      cm->atty,
-                   cm->residual2, cm->ln2,       cm->fch,       cm->fch_gelu, cm->residual3,
-                   cm->lnf,       cm->logits,    cm->ln1_mean,  cm->ln1_rstd, cm->ln2_mean,
-                   cm->ln2_rstd,  cm->lnf_mean,  cm->lnf_rstd,  cm->att_lse,  cm->losses,
-                   cm->proj,      cm->dres,      cm->dln,       cm->datty,    cm->dqkv,
-                   cm->dfch,      cm->dfch_gelu, cm->att_delta, cm->norm_acc};
+    void *dev[] = {cm->master,    cm->grads,     cm->m,        cm->v,        cm->inputs,
+                   cm->targets,   cm->encoded,   cm->ln1,      cm->qkv,      cm->atty,
+                   cm->residual2, cm->ln2,       cm->fch,      cm->fch_gelu, cm->residual3,
+                   cm->lnf,       cm->logits,    cm->ln1_mean, cm->ln1_rstd, cm->ln2_mean,
+                   cm->ln2_rstd,  cm->lnf_mean,  cm->lnf_rstd, cm->att_lse,  cm->losses,
+                   cm->proj,      cm->dres,      cm->dln,      cm->datty,    cm->dqkv,
+                   cm->dfch,      cm->att_delta, cm->norm_acc};
     for (size_t i = 0; i < sizeof dev / sizeof *dev; i++) CUDA_CHECK(cudaFree(dev[i]));
     if ((void *)cm->params != (void *)cm->master) CUDA_CHECK(cudaFree(cm->params));
     free(cm->host_losses);
@@ -153,9 +152,8 @@ static void forward(CudaModel<T> *cm, const int *inputs, const int *targets, int
         matmul_forward_cuda(cm->proj, atty, param(cm, 6, l, CC), param(cm, 7, l, C), N, C, C);
         residual_layernorm_forward_cuda(res2, ln2, cm->ln2_mean + l * N, cm->ln2_rstd + l * N, res,
                                         cm->proj, param(cm, 8, l, C), param(cm, 9, l, C), N, C);
-        matmul_forward_cuda(fch, ln2, param(cm, 10, l, 4 * CC), param(cm, 11, l, 4 * C), N, C,
-                            4 * C);
-        gelu_forward_cuda(fch_gelu, fch, 4 * NC);
+        matmul_gelu_forward_cuda(fch_gelu, fch, ln2, param(cm, 10, l, 4 * CC),
+                                 param(cm, 11, l, 4 * C), N, C, 4 * C);
         matmul_forward_cuda(cm->proj, fch_gelu, param(cm, 12, l, 4 * CC), param(cm, 13, l, C), N,
                             4 * C, C);
         /* the residual add feeds the next layer's ln1, or lnf after the last layer */
@@ -192,10 +190,9 @@ template <typename T> static void backward(CudaModel<T> *cm, int B, int Tn) {
                             cm->lnf_rstd, N, C, false);
     for (int l = L - 1; l >= 0; l--) {
         const T *res = l ? cm->residual3 + (l - 1) * NC : cm->encoded;
-        matmul_backward_cuda(cm->dfch_gelu, GRAD(12, l, 4 * CC), GRAD(13, l, C), cm->dres,
-                             cm->fch_gelu + l * 4 * NC, param(cm, 12, l, 4 * CC), N, 4 * C, C,
-                             false);
-        gelu_backward_cuda(cm->dfch, cm->fch + l * 4 * NC, cm->dfch_gelu, 4 * NC, false);
+        matmul_dgelu_backward_cuda(cm->dfch, GRAD(12, l, 4 * CC), GRAD(13, l, C), cm->dres,
+                                   cm->fch_gelu + l * 4 * NC, cm->fch + l * 4 * NC,
+                                   param(cm, 12, l, 4 * CC), N, 4 * C, C);
         matmul_backward_cuda(cm->dln, GRAD(10, l, 4 * CC), GRAD(11, l, 4 * C), cm->dfch,
                              cm->ln2 + l * NC, param(cm, 10, l, 4 * CC), N, C, 4 * C, false);
         layernorm_backward_cuda(cm->dres, GRAD(8, l, C), GRAD(9, l, C), cm->dln,

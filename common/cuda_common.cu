@@ -1,6 +1,9 @@
 /* cuda_common: checked CUDA calls, the allocator, the stream and the cuBLASLt handle. */
 #include "cuda_common.h"
 
+#include <stdlib.h>
+#include <string.h>
+
 extern "C" {
 #define _Noreturn [[noreturn]] /* util.h is C11; this file is C++ */
 #include "util.h"
@@ -68,4 +71,40 @@ cublasHandle_t cuda_cublas(void) {
         CUBLAS_CHECK(cublasSetStream(cublas, cuda_stream()));
     }
     return cublas;
+}
+
+static const char *lever_names[LEVER_COUNT] = {"attn_fwd_tc", "attn_bwd_tc", "gelu_fused"};
+static int levers[LEVER_COUNT], levers_read;
+
+/* a name that is not a lever is an error: a typo must not leave the lever on unnoticed */
+static void levers_init(void) {
+    for (int i = 0; i < LEVER_COUNT; i++) levers[i] = 1;
+    levers_read = 1;
+    const char *env = getenv("GPT2_CUDA_OFF");
+    if (!env) return;
+    char *list = xstrdup(env), *save = NULL;
+    for (char *name = strtok_r(list, ", ", &save); name; name = strtok_r(NULL, ", ", &save)) {
+        int found = 0;
+        for (int i = 0; i < LEVER_COUNT; i++)
+            if (!strcmp(name, "all") || !strcmp(name, lever_names[i])) levers[i] = 0, found = 1;
+        if (!found)
+            die("GPT2_CUDA_OFF: unknown lever '%s' (known: all, attn_fwd_tc, attn_bwd_tc, "
+                "gelu_fused)",
+                name);
+    }
+    free(list);
+}
+
+int cuda_lever(CudaLever lever) {
+    if (!levers_read) levers_init();
+    return levers[lever];
+}
+
+void cuda_lever_set(CudaLever lever, int on) {
+    if (!levers_read) levers_init();
+    levers[lever] = on;
+}
+
+const char *cuda_lever_name(CudaLever lever) {
+    return lever_names[lever];
 }

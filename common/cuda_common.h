@@ -44,6 +44,20 @@ cudaStream_t cuda_stream(void);
 cublasLtHandle_t cuda_cublaslt(void);
 cublasHandle_t cuda_cublas(void); /* fallback for GEMMs cuBLASLt has no algorithm for */
 
+/* Speed levers: faster code paths that each have a plain twin, all on unless named in
+ * GPT2_CUDA_OFF (a comma list of names, or "all"), so that one that misbehaves on some
+ * GPU can be switched off without a rebuild. gpt2-cuda(7) lists them. */
+typedef enum {
+    LEVER_ATTN_FWD_TC, /* attention forward on tensor cores (bf16) */
+    LEVER_ATTN_BWD_TC, /* attention backward on tensor cores (bf16) */
+    LEVER_GELU_FUSED,  /* GELU and its gradient in the cuBLASLt epilogues (bf16) */
+    LEVER_COUNT
+} CudaLever;
+int cuda_lever(CudaLever lever);
+/* overrides the environment (tests run each path) */
+void cuda_lever_set(CudaLever lever, int on);
+const char *cuda_lever_name(CudaLever lever);
+
 static inline unsigned cuda_blocks(size_t n, unsigned threads) {
     return (unsigned)((n + threads - 1) / threads);
 }

@@ -1,6 +1,6 @@
 /* Causal attention on tensor cores (bf16 WMMA, fp32 accumulation), the same results and
- * logsumexp as the scalar kernels in attention.cu. Opt-in while unmeasured: level 1 the
- * forward, 2 forward and backward (attention_use_tensor_cores(level) or GPT2_ATTN_TC).
+ * logsumexp as the scalar kernels in attention.cu, taken when the levers attn_fwd_tc and
+ * attn_bwd_tc are on (cuda_common.h).
  * A block of 4 warps owns 64 query rows (16 per warp) and walks the 64-key tiles up to
  * the diagonal: S = Q K^T on tensor cores into shared memory, the online-softmax update
  * per row in fp32 (two lanes per row), then O += P V on tensor cores, O kept in shared
@@ -10,7 +10,6 @@
 #include <math.h>
 #include <mma.h>
 #include <stdint.h>
-#include <stdlib.h>
 #include <type_traits>
 
 using namespace nvcuda;
@@ -323,20 +322,6 @@ int attention_backward_tc(bf16 *dqkv, float *delta, const bf16 *dout, const bf16
         dqkv, delta, dout, qkv, lse, Tn, C, NH, accumulate);
     CUDA_CHECK_LAUNCH();
     return 1;
-}
-
-static int use_tc = -1; /* -1: not decided yet, read GPT2_ATTN_TC */
-
-void attention_use_tensor_cores(int on) {
-    use_tc = on;
-}
-
-int attention_tensor_cores(void) {
-    if (use_tc < 0) {
-        const char *e = getenv("GPT2_ATTN_TC");
-        use_tc = e ? atoi(e) : 2;
-    }
-    return use_tc;
 }
 
 /* needs 16-byte aligned rows (C a multiple of 8 and an aligned qkv); 0 if it cannot run */

@@ -36,13 +36,26 @@ void layernorm_backward_cuda(T *dinp, float *dweight, float *dbias, const T *dou
                              const T *weight, const float *mean, const float *rstd, int N, int C,
                              bool accumulate = true);
 
-/* cuBLASLt, fp32 accumulation; the bias rides in the GEMM epilogue */
+/* cuBLASLt, fp32 accumulation; the bias rides in the GEMM epilogue; the backward's dinp
+ * may be NULL (no input gradient wanted) */
 template <typename T>
 void matmul_forward_cuda(T *out, const T *inp, const T *weight, const T *bias, int N, int C,
                          int OC);
 template <typename T>
 void matmul_backward_cuda(T *dinp, float *dweight, float *dbias, const T *dout, const T *inp,
                           const T *weight, int N, int C, int OC, bool accumulate = true);
+
+/* a linear layer followed by GELU: pre = inp W^T + bias, out = gelu(pre); and the backward
+ * of the next linear layer, whose input was out = gelu(pre), carried through the GELU:
+ * dpre = (dout W) * gelu'(pre) (overwritten), the parameter gradients accumulate.
+ * With the lever LEVER_GELU_FUSED (bf16) the GELU runs in the cuBLASLt epilogue; they
+ * return 1 when it did, 0 when the separate kernels ran. */
+template <typename T>
+int matmul_gelu_forward_cuda(T *out, T *pre, const T *inp, const T *weight, const T *bias, int N,
+                             int C, int OC);
+template <typename T>
+int matmul_dgelu_backward_cuda(T *dpre, float *dweight, float *dbias, const T *dout, const T *inp,
+                               const T *pre, const T *weight, int N, int C, int OC);
 
 /* head size 64 only; lse [B,NH,T]; delta [B,NH,T] is scratch */
 template <typename T>
@@ -53,15 +66,12 @@ void attention_backward_cuda(T *dqkv, float *delta, const T *dout, const T *qkv,
                              bool accumulate = true);
 
 /* the tensor-core kernels (attention_tc.cu), bf16 only; attention_*_cuda<bf16> take them
- * at level 1 (forward) or 2 (forward and backward), set by attention_use_tensor_cores or
- * GPT2_ATTN_TC in the environment (default 2: both; 0 selects the simple kernels). They return 0 when the data is not
- * aligned for them. */
+ * when the levers LEVER_ATTN_FWD_TC / LEVER_ATTN_BWD_TC are on (cuda_common.h). They
+ * return 0 (and run nothing) when the data is not aligned for them. */
 int attention_forward_tc(bf16 *out, float *lse, const bf16 *qkv, int B, int Tn, int C, int NH);
 int attention_backward_tc(bf16 *dqkv, float *delta, const bf16 *dout, const bf16 *qkv,
                           const bf16 *out, const float *lse, int B, int Tn, int C, int NH,
                           bool accumulate);
-void attention_use_tensor_cores(int level);
-int attention_tensor_cores(void);
 
 template <typename T> void gelu_forward_cuda(T *out, const T *inp, size_t n);
 template <typename T>

@@ -3,6 +3,7 @@
 #include "kernels_cuda.h"
 
 #include <string.h>
+#include <type_traits>
 
 #define WORKSPACE_BYTES (32u << 20)
 #define ALGO_CACHE 128
@@ -17,7 +18,7 @@ template <> cudaDataType dtype_of<bf16>() {
 
 /* what the choice of algorithm depends on */
 typedef struct {
-    int m, n, k, transa, transb, ab_type, d_type, bias, beta, align[3];
+    int m, n, k, transa, transb, ab_type, d_type, epi, beta, align[4];
 } GemmKey;
 
 static struct {
@@ -42,9 +43,12 @@ static void set_pref_align(cublasLtMatmulPreference_t pref, cublasLtMatmulPrefer
 
 /* Column-major D[m,n] = op(A)[m,k] op(B)[k,n] (+ bias[m]) + beta D, every matrix packed
  * (leading dimension = its stored row count). Row-major callers swap roles (see below).
- * Returns false when cuBLASLt had no algorithm: then cublasGemmEx ran, without the bias. */
+ * epi: CUBLASLT_EPILOGUE_DEFAULT or _BIAS, or a GELU one whose aux matrix (the GELU input,
+ * written by GELU_AUX*, read by DGELU) is laid out as D. Returns false when cuBLASLt had no
+ * algorithm: then a GELU epilogue ran nothing, the others ran cublasGemmEx without bias. */
 static bool gemm(void *d, cudaDataType d_type, const void *a, const void *b, cudaDataType ab_type,
-                 const void *bias, int m, int n, int k, bool transa, bool transb, float beta) {
+                 cublasLtEpilogue_t epi, const void *bias, const void *aux, int m, int n, int k,
+                 bool transa, bool transb, float beta) {
     cublasLtHandle_t lt = cuda_cublaslt();
     if (!workspace) workspace = cuda_malloc(WORKSPACE_BYTES, "cuBLASLt workspace");
     cublasLtMatmulDesc_t op;
@@ -53,12 +57,17 @@ static bool gemm(void *d, cudaDataType d_type, const void *a, const void *b, cud
                       tb = transb ? CUBLAS_OP_T : CUBLAS_OP_N;
     CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof ta));
     CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof tb));
-    if (bias) {
-        cublasLtEpilogue_t epi = CUBLASLT_EPILOGUE_BIAS;
-        CUBLAS_CHECK(
-            cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi, sizeof epi));
+    CUBLAS_CHECK(
+        cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi, sizeof epi));
+    if (bias)
         CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias,
                                                     sizeof bias));
+    if (aux) {
+        int64_t ld_aux = m;
+        CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_POINTER,
+                                                    &aux, sizeof aux));
+        CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_LD,
+                                                    &ld_aux, sizeof ld_aux));
     }
     cublasLtMatrixLayout_t la, lb, ld;
     CUBLAS_CHECK(
@@ -70,9 +79,10 @@ static bool gemm(void *d, cudaDataType d_type, const void *a, const void *b, cud
     GemmKey key;
     memset(&key, 0, sizeof key);
     key.m = m, key.n = n, key.k = k, key.transa = transa, key.transb = transb;
-    key.ab_type = ab_type, key.d_type = d_type, key.bias = bias != NULL, key.beta = beta != 0.0f;
+    key.ab_type = ab_type, key.d_type = d_type, key.epi = (int)epi, key.beta = beta != 0.0f;
     key.align[0] = alignment_of(a), key.align[1] = alignment_of(b), key.align[2] = alignment_of(d);
     if (bias && alignment_of(bias) < key.align[2]) key.align[2] = alignment_of(bias);
+    key.align[3] = aux ? alignment_of(aux) : 0;
     int hit = -1;
     for (int i = 0; i < algo_cached; i++)
         if (memcmp(&algo_cache[i].key, &key, sizeof key) == 0) hit = i;
@@ -105,10 +115,12 @@ static bool gemm(void *d, cudaDataType d_type, const void *a, const void *b, cud
         }
     }
     float alpha = 1.0f;
-    if (found)
-        CUBLAS_CHECK(cublasLtMatmul(lt, op, &alpha, a, la, b, lb, &beta, d, ld, d, ld, &algo,
-                                    workspace, WORKSPACE_BYTES, cuda_stream()));
-    else /* the classic API covers every type combination used here */
+    if (found) {
+        cublasStatus_t st = cublasLtMatmul(lt, op, &alpha, a, la, b, lb, &beta, d, ld, d, ld, &algo,
+                                           workspace, WORKSPACE_BYTES, cuda_stream());
+        if (st != CUBLAS_STATUS_SUCCESS && !aux) CUBLAS_CHECK(st);
+        found = st == CUBLAS_STATUS_SUCCESS; /* a GELU epilogue refused: the caller's plain path */
+    } else if (!aux) /* the classic API covers every type combination used here */
         CUBLAS_CHECK(cublasGemmEx(cuda_cublas(), ta, tb, m, n, k, &alpha, a, ab_type,
                                   transa ? k : m, b, ab_type, transb ? n : k, &beta, d, d_type, m,
                                   CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
@@ -124,7 +136,28 @@ static bool gemm(void *d, cudaDataType d_type, const void *a, const void *b, cud
 template <typename T>
 void matmul_forward_cuda(T *out, const T *inp, const T *weight, const T *bias, int N, int C,
                          int OC) {
-    gemm(out, dtype_of<T>(), weight, inp, dtype_of<T>(), bias, OC, N, C, true, false, 0.0f);
+    gemm(out, dtype_of<T>(), weight, inp, dtype_of<T>(),
+         bias ? CUBLASLT_EPILOGUE_BIAS : CUBLASLT_EPILOGUE_DEFAULT, bias, NULL, OC, N, C, true,
+         false, 0.0f);
+}
+
+/* the GELU in the GEMM's epilogue, from the fp32 accumulator, when the lever is on and
+ * cuBLASLt has a kernel for it (bf16 only: fp32 is the exact test mode) */
+template <typename T> static bool gelu_fusable() {
+    return std::is_same<T, bf16>::value && cuda_lever(LEVER_GELU_FUSED);
+}
+
+template <typename T>
+int matmul_gelu_forward_cuda(T *out, T *pre, const T *inp, const T *weight, const T *bias, int N,
+                             int C, int OC) {
+    if (gelu_fusable<T>() &&
+        gemm(out, dtype_of<T>(), weight, inp, dtype_of<T>(),
+             bias ? CUBLASLT_EPILOGUE_GELU_AUX_BIAS : CUBLASLT_EPILOGUE_GELU_AUX, bias, pre, OC, N,
+             C, true, false, 0.0f))
+        return 1;
+    matmul_forward_cuda(pre, inp, weight, bias, N, C, OC);
+    gelu_forward_cuda(out, pre, (size_t)N * OC);
+    return 0;
 }
 
 /* dbias[oc] += sum over rows of dout[:, oc]: 32 columns per block, 8 row lanes */
@@ -148,10 +181,12 @@ template <typename T>
 void matmul_backward_cuda(T *dinp, float *dweight, float *dbias, const T *dout, const T *inp,
                           const T *weight, int N, int C, int OC, bool accumulate) {
     /* dinp^T[C,N] (+)= W^T[C,OC] dout^T[OC,N]; W as stored is column-major [C,OC] */
-    gemm(dinp, dtype_of<T>(), weight, dout, dtype_of<T>(), NULL, C, N, OC, false, false,
-         accumulate ? 1.0f : 0.0f);
+    if (dinp)
+        gemm(dinp, dtype_of<T>(), weight, dout, dtype_of<T>(), CUBLASLT_EPILOGUE_DEFAULT, NULL,
+             NULL, C, N, OC, false, false, accumulate ? 1.0f : 0.0f);
     /* dW^T[C,OC] += inp^T[C,N] dout[N,OC]; dout^T as stored is column-major [OC,N] */
-    gemm(dweight, CUDA_R_32F, inp, dout, dtype_of<T>(), NULL, C, OC, N, false, true, 1.0f);
+    gemm(dweight, CUDA_R_32F, inp, dout, dtype_of<T>(), CUBLASLT_EPILOGUE_DEFAULT, NULL, NULL, C,
+         OC, N, false, true, 1.0f);
     if (dbias) {
         dim3 grid(cuda_blocks(OC, 32), (N + 255) / 256 < 64 ? (N + 255) / 256 : 64);
         bias_backward_kernel<<<grid, dim3(32, 8), 0, cuda_stream()>>>(dbias, dout, N, OC);
@@ -159,9 +194,27 @@ void matmul_backward_cuda(T *dinp, float *dweight, float *dbias, const T *dout, 
     }
 }
 
+/* DGELU: dpre^T[C,N] = (W^T dout^T) * gelu'(pre^T) in one GEMM; else the plain dinp GEMM
+ * into dpre and the GELU backward in place */
+template <typename T>
+int matmul_dgelu_backward_cuda(T *dpre, float *dweight, float *dbias, const T *dout, const T *inp,
+                               const T *pre, const T *weight, int N, int C, int OC) {
+    bool fused =
+        gelu_fusable<T>() && gemm(dpre, dtype_of<T>(), weight, dout, dtype_of<T>(),
+                                  CUBLASLT_EPILOGUE_DGELU, NULL, pre, C, N, OC, false, false, 0.0f);
+    matmul_backward_cuda(fused ? (T *)NULL : dpre, dweight, dbias, dout, inp, weight, N, C, OC,
+                         false);
+    if (!fused) gelu_backward_cuda(dpre, pre, dpre, (size_t)N * C, false);
+    return fused;
+}
+
 #define INSTANTIATE(T)                                                                             \
     template void matmul_forward_cuda<T>(T *, const T *, const T *, const T *, int, int, int);     \
     template void matmul_backward_cuda<T>(T *, float *, float *, const T *, const T *, const T *,  \
-                                          int, int, int, bool);
+                                          int, int, int, bool);                                    \
+    template int matmul_gelu_forward_cuda<T>(T *, T *, const T *, const T *, const T *, int, int,  \
+                                             int);                                                 \
+    template int matmul_dgelu_backward_cuda<T>(T *, float *, float *, const T *, const T *,        \
+                                               const T *, const T *, int, int, int);
 INSTANTIATE(float)
 INSTANTIATE(bf16)

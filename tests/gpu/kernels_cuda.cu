@@ -4,6 +4,8 @@
 #include "kernels/kernels_cuda.h"
 #include "test_util.h"
 
+#include <type_traits>
+
 typedef struct {
     const char *mode;
     float atol, rtol;
@@ -106,30 +108,95 @@ template <typename T> static void test_matmul(Tol tol) {
     CMP("matmul_backward dinp (overwrite)", download(dgin, nin), zero, nin);
 }
 
-/* tc: tensor-core level, 1 forward, 2 forward and backward (bf16 only) */
+/* true when two device arrays hold the same values, bit for bit */
+template <typename T> static bool same_bits(const T *a, const T *b, size_t n) {
+    float *x = download(a, n), *y = download(b, n);
+    bool same = memcmp(x, y, n * sizeof(float)) == 0;
+    free(x), free(y);
+    return same;
+}
+
+/* tc: 0 the CUDA-core kernels, 1 the tensor-core forward, 2 tensor cores both ways (bf16).
+ * With tensor cores, the kernel called directly must report that it ran and give the
+ * same bits as the dispatching attention_*_cuda: the dispatch really took it. */
 template <typename T> static void test_attention(Tol tol, int tc) {
     int B = 2, Tn = 70, NH = 2, C = 128; /* T crosses every tile size */
     size_t nqkv = (size_t)B * Tn * 3 * C, nout = (size_t)B * Tn * C,
-           natt = (size_t)B * NH * Tn * Tn;
+           natt = (size_t)B * NH * Tn * Tn, nlse = (size_t)B * NH * Tn;
     const char *how = tc == 2 ? " (tensor cores, both)" : tc ? " (tensor-core forward)" : "";
-    attention_use_tensor_cores(tc);
+    cuda_lever_set(LEVER_ATTN_FWD_TC, tc >= 1);
+    cuda_lever_set(LEVER_ATTN_BWD_TC, tc >= 2);
     float *qkv = rnd<T>(nqkv, 2), *out = (float *)xmalloc(nout * 4);
     float *preatt = (float *)xmalloc(natt * 4), *att = (float *)xmalloc(natt * 4);
     attention_forward(out, preatt, att, qkv, B, Tn, C, NH);
-    T *dqkv = upload<T>(qkv, nqkv), *dout = upload<T>(out, nout);
-    float *lse = (float *)cuda_malloc((size_t)B * NH * Tn * 4, "lse");
-    float *delta = (float *)cuda_malloc((size_t)B * NH * Tn * 4, "delta");
+    T *dqkv = upload<T>(qkv, nqkv), *dout = upload<T>(out, nout), *dout2 = upload<T>(out, nout);
+    float *lse = (float *)cuda_malloc(nlse * 4, "lse"),
+          *lse2 = (float *)cuda_malloc(nlse * 4, "lse");
+    float *delta = (float *)cuda_malloc(nlse * 4, "delta");
     attention_forward_cuda(dout, lse, dqkv, B, Tn, C, NH);
     CMP(xasprintf("attention_forward%s", how), download(dout, nout), out, nout);
+    if constexpr (std::is_same<T, bf16>::value)
+        if (tc >= 1) {
+            int ran = attention_forward_tc(dout2, lse2, dqkv, B, Tn, C, NH);
+            ok(ran == 1 && same_bits(dout, dout2, nout) && same_bits(lse, lse2, nlse),
+               "bf16 attention_forward_tc ran (%d) and attention_forward_cuda dispatched to it",
+               ran);
+        }
 
     /* the GPU backward reads its own (T-rounded) output, as in training */
     float *g = rnd<T>(nout, 1), *gq = rnd<T>(nqkv, 1);
     float *dpre = (float *)xcalloc(natt, 4), *datt = (float *)xcalloc(natt, 4);
-    T *dg = upload<T>(g, nout), *dgq = upload<T>(gq, nqkv);
+    T *dg = upload<T>(g, nout), *dgq = upload<T>(gq, nqkv), *dgq2 = upload<T>(gq, nqkv);
     attention_backward(gq, dpre, datt, g, qkv, att, B, Tn, C, NH);
     attention_backward_cuda(dgq, delta, dg, dqkv, dout, lse, B, Tn, C, NH);
     CMP(xasprintf("attention_backward dqkv%s", how), download(dgq, nqkv), gq, nqkv);
-    attention_use_tensor_cores(0);
+    if constexpr (std::is_same<T, bf16>::value)
+        if (tc >= 2) {
+            int ran = attention_backward_tc(dgq2, delta, dg, dqkv, dout, lse, B, Tn, C, NH, true);
+            ok(ran == 1 && same_bits(dgq, dgq2, nqkv),
+               "bf16 attention_backward_tc ran (%d) and attention_backward_cuda dispatched to it",
+               ran);
+        }
+    cuda_lever_set(LEVER_ATTN_FWD_TC, 1);
+    cuda_lever_set(LEVER_ATTN_BWD_TC, 1);
+}
+
+/* a linear layer into GELU, and the next layer's backward through the GELU, with the GELU
+ * in the cuBLASLt epilogues (fused, bf16) or in its own kernels */
+template <typename T> static void test_matmul_gelu(Tol tol, int fused) {
+    int N = 67, C = 64, OC = 128; /* layer 1: C -> OC, GELU, layer 2: OC -> C */
+    size_t nin = (size_t)N * C, nmid = (size_t)N * OC, nw = (size_t)OC * C;
+    const char *how = fused ? " (GELU fused)" : "";
+    cuda_lever_set(LEVER_GELU_FUSED, fused);
+    float *inp = rnd<T>(nin, 1), *w = rnd<T>(nw, 0.3f), *bias = rnd<T>(OC, 1);
+    float *pre = (float *)xmalloc(nmid * 4), *act = (float *)xmalloc(nmid * 4);
+    matmul_forward_reference(pre, inp, w, bias, N, C, OC);
+    gelu_forward(act, pre, nmid);
+    T *dinp = upload<T>(inp, nin), *dw = upload<T>(w, nw), *db = upload<T>(bias, OC);
+    T *dpre = upload<T>(act, nmid), *dact = upload<T>(pre, nmid); /* swapped: must be written */
+    int ran = matmul_gelu_forward_cuda(dact, dpre, dinp, dw, db, N, C, OC);
+    ok(ran == fused, "%s matmul_gelu_forward%s took the %s path", tol.mode, how,
+       ran ? "fused" : "separate");
+    CMP(xasprintf("matmul_gelu_forward pre-activation%s", how), download(dpre, nmid), pre, nmid);
+    CMP(xasprintf("matmul_gelu_forward output%s", how), download(dact, nmid), act, nmid);
+
+    /* backward: both sides read the same (T-rounded) activations */
+    round_to<T>(pre, nmid), round_to<T>(act, nmid);
+    float *w2 = rnd<T>(nw, 0.3f), *g = rnd<T>(nin, 1);
+    float *gw2 = rand_array(nw, 1), *gb2 = rand_array(C, 1);
+    T *dpre_r = upload<T>(pre, nmid), *dact_r = upload<T>(act, nmid), *dw2 = upload<T>(w2, nw);
+    T *dg = upload<T>(g, nin), *dgpre = upload<T>(act, nmid);
+    float *dgw2 = upload<float>(gw2, nw), *dgb2 = upload<float>(gb2, C);
+    float *gact = (float *)xcalloc(nmid, 4), *gpre = (float *)xcalloc(nmid, 4);
+    matmul_backward(gact, gw2, gb2, g, act, w2, N, OC, C);
+    gelu_backward(gpre, pre, gact, nmid);
+    ran = matmul_dgelu_backward_cuda(dgpre, dgw2, dgb2, dg, dact_r, dpre_r, dw2, N, OC, C);
+    ok(ran == fused, "%s matmul_dgelu_backward%s took the %s path", tol.mode, how,
+       ran ? "fused" : "separate");
+    CMP(xasprintf("matmul_dgelu_backward dpre%s", how), download(dgpre, nmid), gpre, nmid);
+    CMP(xasprintf("matmul_dgelu_backward dweight%s", how), download(dgw2, nw), gw2, nw);
+    CMP(xasprintf("matmul_dgelu_backward dbias%s", how), download(dgb2, C), gb2, C);
+    cuda_lever_set(LEVER_GELU_FUSED, 1);
 }
 
 template <typename T> static void test_gelu(Tol tol) {
@@ -204,6 +271,8 @@ template <typename T> static void test_all(Tol tol) {
     test_encoder<T>(tol);
     test_layernorm<T>(tol);
     test_matmul<T>(tol);
+    test_matmul_gelu<T>(tol, 0);
+    if (sizeof(T) == 2) test_matmul_gelu<T>(tol, 1);
     test_attention<T>(tol, 0);
     if (sizeof(T) == 2) test_attention<T>(tol, 1), test_attention<T>(tol, 2);
     test_gelu<T>(tol);
