@@ -1,28 +1,40 @@
 #!/usr/bin/env bash
 # gpu-check: the one script to run on a machine with an NVIDIA GPU. Each check is
-# independent, has its own time limit, logs to $OUT/<check>.log and adds a PASS, FAIL or
-# SKIP line to $OUT/summary.txt; a failure never stops the later checks.
+# independent, has its own time limit, logs to $OUT/logs/<check>.log and adds a PASS,
+# FAIL, INFO or SKIP line to $OUT/summary.txt; a failure never stops the later checks.
 #   1 build       make, unless the binaries are already there (--build forces it)
 #   2 kernels     every CUDA kernel against its CPU reference (build/tests/gpu/kernels_cuda)
 #   3 model       whole model GPU vs CPU: logits, loss, gradients, 10 steps, resume
+#                 (a failing test binary runs again once per speed lever switched off,
+#                 GPT2_CUDA_OFF=<lever>, and once with all off: which setting passes)
 #   4 train       300 steps of a 4-layer model with gpt2-train --device cuda on shards made
 #                 by gpt2-shard: falling loss; --stop-at 150 + --resume gives the same
 #                 losses; the GPU checkpoint continues on the CPU with the same loss;
-#                 the run with GPT2_ATTN_TC=0 (CUDA-core attention) follows the same losses
-#   5 timing      GPT-2 124M, T=1024, B=16/32/64: tokens/s, MFU, memory; bf16 GEMM ceiling
-#   6 profile     per-kernel time of a few steps (nsys, when installed)
+#                 the run with every lever off (GPT2_CUDA_OFF=all) follows the same losses
+#   5 timing      GPT-2 124M, T=1024: B=16, and B=64 with all levers on, each one off, all
+#                 off (the before/after table); the bf16 GEMM ceiling
+#   6 profile     per-kernel time of two steps at B=16 (nsys or ncu) -> $OUT/kernels.txt
 #   7 pytorch     bench/gpu.sh: PyTorch GPT-2 of the same shape and the ratio ours/PyTorch
 # usage: scripts/gpu-check.sh [--build] [--quick]   (--quick: skips 6 and 7)
 # env: OUT (default ./gpu-check-out). Binaries may be built elsewhere (make, then
 # scripts/gpu-carry.sh, which copies the shared libraries they need into build/libs/)
 # and carried in with bin/ and build/.
+# $OUT at the end: summary.txt, kernels.txt, logs.tar.gz (every log) and a copy of the log
+# of each failed check (at most 5), so that the few files that come back are the ones
+# that matter.
 set -u
 cd "$(dirname "$0")/.." || exit 1
 root=$PWD
 OUT=${OUT:-$root/gpu-check-out}
-mkdir -p "$OUT"
+LOGS=$OUT/logs
+rm -rf "$LOGS" "$OUT/logs.tar.gz"
+mkdir -p "$LOGS"
 summary=$OUT/summary.txt
 : >"$summary"
+work=$(mktemp -d) # training shards and checkpoints: bulky, never under $OUT
+trap 'rm -rf "$work"' EXIT
+# the speed levers of common/cuda_common.cu (gpt2-cuda(7))
+levers="attn_fwd_tc attn_bwd_tc gelu_fused"
 # libraries copied by scripts/gpu-carry.sh serve our programs; python gets the original path
 orig_ld=${LD_LIBRARY_PATH-}
 [ -d "$root/build/libs" ] && export LD_LIBRARY_PATH="$root/build/libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
@@ -40,35 +52,45 @@ t_start=$(date +%s)
 result() { # STATUS NAME DETAIL
     printf '%-4s %-8s %s\n' "$1" "$2" "${3:-}" | tee -a "$summary"
 }
-# run NAME SECONDS CMD...: output to $OUT/NAME.log, returns the command's status
+# run NAME SECONDS CMD...: output to $LOGS/NAME.log, returns the command's status
 run() {
     local name=$1 secs=$2
     shift 2
-    echo "== $name: $*" >>"$OUT/$name.log"
+    echo "== $name: $*" >>"$LOGS/$name.log"
     local t0
     t0=$(date +%s)
-    timeout --kill-after=10 "$secs" "$@" >>"$OUT/$name.log" 2>&1
+    timeout --kill-after=10 "$secs" "$@" >>"$LOGS/$name.log" 2>&1
     local rc=$?
-    echo "== $name: exit $rc after $(($(date +%s) - t0)) s" >>"$OUT/$name.log"
-    [ $rc = 124 ] && echo "== $name: TIMED OUT after $secs s" >>"$OUT/$name.log"
+    echo "== $name: exit $rc after $(($(date +%s) - t0)) s" >>"$LOGS/$name.log"
+    [ $rc = 124 ] && echo "== $name: TIMED OUT after $secs s" >>"$LOGS/$name.log"
     return $rc
 }
-# a TAP program passes when it exits 0, ran tests, failed none and did not skip
+# tap_check NAME SECONDS PROG [OFF]: a TAP program (with GPT2_CUDA_OFF=OFF) passes when it
+# exits 0, ran tests, failed none and did not skip; returns 0 when it passed, 2 on a skip
 tap_check() {
-    local name=$1 prog=$2 secs=$3
-    if [ ! -x "$prog" ]; then result FAIL "$name" "$prog missing"; return; fi
-    run "$name" "$secs" "$prog"
-    local rc=$? log=$OUT/$name.log
+    local name=$1 secs=$2 prog=$3 off=${4-}
+    if [ ! -x "$prog" ]; then result FAIL "$name" "$prog missing"; return 1; fi
+    local log=$LOGS/$name.log
+    : >"$log"
+    if [ -n "$off" ]; then run "$name" "$secs" env GPT2_CUDA_OFF="$off" "$prog"; else run "$name" "$secs" "$prog"; fi
+    local rc=$?
     local n_ok n_bad
     n_ok=$(grep -c '^ok ' "$log")
     n_bad=$(grep -c '^not ok ' "$log")
     if grep -q '^1\.\.0 # SKIP' "$log"; then
         result SKIP "$name" "$(grep -m1 '^1\.\.0' "$log")"
+        return 2
     elif [ $rc = 0 ] && [ "$n_bad" = 0 ] && [ "$n_ok" -gt 0 ]; then
-        result PASS "$name" "$n_ok assertions"
+        result PASS "$name" "$n_ok assertions${off:+ with GPT2_CUDA_OFF=$off}"
     else
-        result FAIL "$name" "exit $rc, $n_ok ok, $n_bad not ok: $(grep -m3 '^not ok' "$log" | tr '\n' ';')"
+        result FAIL "$name" "${off:+GPT2_CUDA_OFF=$off: }exit $rc, $n_ok ok, $n_bad not ok: $(grep -m3 '^not ok' "$log" | tr '\n' ';')"
+        return 1
     fi
+}
+# a failed test binary again, once per lever switched off and once with all off: the
+# lines say which setting passes, so the default can be flipped without another run
+lever_retry() { # NAME SECONDS PROG
+    for lv in $levers all; do tap_check "$1-off-$lv" "$2" "$3" "$lv"; done
 }
 
 {
@@ -76,7 +98,7 @@ tap_check() {
     nvidia-smi || echo "nvidia-smi failed"
     command -v nvcc && nvcc --version
     uname -a
-} >"$OUT/env.log" 2>&1
+} >"$LOGS/env.log" 2>&1
 
 # 1 build
 need="bin/gpt2-train bin/gpt2-shard build/tests/gpu/kernels_cuda build/tests/gpu/model_cuda build/bench/gpu_step"
@@ -89,17 +111,19 @@ else
 fi
 for f in $need; do
     [ -x "$f" ] && ldd "$f" 2>/dev/null | grep 'not found' | sed "s|^|$f: |"
-done >"$OUT/ldd.log"
-[ -s "$OUT/ldd.log" ] && result FAIL libs "missing shared libraries: $(sort -u "$OUT/ldd.log" | tr '\n' ';')"
+done >"$LOGS/ldd.log"
+[ -s "$LOGS/ldd.log" ] && result FAIL libs "missing shared libraries: $(sort -u "$LOGS/ldd.log" | tr '\n' ';')"
 
 # 2, 3 correctness
-tap_check kernels build/tests/gpu/kernels_cuda 120
-tap_check model build/tests/gpu/model_cuda 240
+for t in kernels model; do
+    tap_check $t 240 build/tests/gpu/${t}_cuda
+    [ $? = 1 ] && lever_retry $t 240 build/tests/gpu/${t}_cuda
+done
 
 # 4 training runs on shards made by our tools (GPU_CHECK_DEVICE, _STEPS, _SEQ: for a dry
 # run of the script on a CPU)
 train_check() {
-    local d=$OUT/train dev=${GPU_CHECK_DEVICE:-cuda} steps=${GPU_CHECK_STEPS:-300}
+    local d=$work/train dev=${GPU_CHECK_DEVICE:-cuda} steps=${GPU_CHECK_STEPS:-300}
     local seq=${GPU_CHECK_SEQ:-256} half=$((${GPU_CHECK_STEPS:-300} / 2))
     rm -rf "$d" && mkdir -p "$d"
     # a learnable synthetic stream: 64 "words" of 2-6 tokens, picked by a fixed Markov
@@ -131,9 +155,9 @@ PY
     train_run "$dev" "$d/split" -r || return 1
     # the GPU checkpoint of step half, one more step on the CPU
     train_run cpu "$d/oncpu" -r --stop-at $((half + 1)) || true
-    # the uninterrupted run again with the tensor-core attention
-    (export GPT2_ATTN_TC=0; train_run "$dev" "$d/tc") || true
-    py - "$d" "$steps" <<'PY' >>"$OUT/train.log" 2>&1
+    # the uninterrupted run again with every speed lever off
+    (export GPT2_CUDA_OFF=all; train_run "$dev" "$d/off") || true
+    py - "$d" "$steps" <<'PY' >>"$LOGS/train.log" 2>&1
 import json, sys
 d, steps = sys.argv[1], int(sys.argv[2])
 half = steps // 2
@@ -161,16 +185,16 @@ try:
 except Exception as e:
     print("CPU BAD no CPU continuation: %r" % e)
 try:
-    tc = losses(d + "/tc/log.jsonl")
-    dtc = max(abs(tc[s] - full[s]) for s in range(1, steps + 1))
-    print("TC %s GPT2_ATTN_TC=0 (CUDA-core attention) run: step %d loss %.4f vs %.4f, max |loss diff| %.3g" % ("ok" if dtc < 0.1 else "BAD", steps, tc[steps], full[steps], dtc))
+    off = losses(d + "/off/log.jsonl")
+    doff = max(abs(off[s] - full[s]) for s in range(1, steps + 1))
+    print("OFF %s GPT2_CUDA_OFF=all (every speed lever off) run: step %d loss %.4f vs %.4f, max |loss diff| %.3g" % ("ok" if doff < 0.1 else "BAD", steps, off[steps], full[steps], doff))
 except Exception as e:
-    print("TC BAD no tensor-core run: %r" % e)
+    print("OFF BAD no run with the levers off: %r" % e)
 PY
 }
 if train_check; then
-    for k in FALL RESUME CPU TC; do
-        line=$(grep -m1 "^$k " "$OUT/train.log")
+    for k in FALL RESUME CPU OFF; do
+        line=$(grep -m1 "^$k " "$LOGS/train.log")
         case $line in
         "$k ok"*) result PASS "train" "${line#"$k ok "}" ;;
         *) result FAIL "train" "${line:-$k: no result (see train.log)}" ;;
@@ -180,25 +204,22 @@ else
     result FAIL train "a run failed (see train.log)"
 fi
 
-# 5 timing of GPT-2 124M
-for b in 16 32 64; do
-    if run timing 150 build/bench/gpu_step -b $b -t 1024 -n 10 -w 3; then
-        result INFO timing "$(grep "^step .* B=$b " "$OUT/timing.log" | tail -1)"
+# 5 timing of GPT-2 124M: B=16 (as profiled), then B=64 with the levers all on, each
+# off, all off; OFF is a GPT2_CUDA_OFF value ("" = all on)
+timing() { # B OFF
+    local label="B=$1 levers all on"
+    [ -n "$2" ] && label="B=$1 GPT2_CUDA_OFF=$2"
+    if run timing 150 env GPT2_CUDA_OFF="$2" build/bench/gpu_step -b "$1" -t 1024 -n 10 -w 3; then
+        result INFO timing "$label: $(grep "^step .* B=$1 " "$LOGS/timing.log" | tail -1 | sed 's/^step [^:]*: //')"
     else
-        result FAIL timing "B=$b (see timing.log; B=64 needs ~30 GB)"
+        result FAIL timing "$label (see timing.log; B=64 needs ~30 GB)"
     fi
-done
-# the lever: attention on CUDA cores (0) or tensor cores in the forward only (1); the
-# default is 2 (tensor cores both ways)
-for tc in 0 1; do
-    if run timing 150 env GPT2_ATTN_TC=$tc build/bench/gpu_step -b 64 -t 1024 -n 10 -w 3; then
-        result INFO timing "GPT2_ATTN_TC=$tc $(grep "^step .* B=64 " "$OUT/timing.log" | tail -1)"
-    else
-        result FAIL timing "B=64 with GPT2_ATTN_TC=$tc (see timing.log)"
-    fi
-done
+}
+timing 16 ""
+timing 64 ""
+for lv in $levers all; do timing 64 "$lv"; done
 if run timing 60 build/bench/gpu_step --gemm -s 8192 -n 20; then
-    result INFO timing "$(grep '^gemm' "$OUT/timing.log" | tail -1)"
+    result INFO timing "$(grep '^gemm' "$LOGS/timing.log" | tail -1)"
 else
     result FAIL timing "gemm (see timing.log)"
 fi
@@ -206,18 +227,20 @@ fi
 if [ $quick = 0 ]; then
     # 6 per-kernel breakdown
     if command -v nsys >/dev/null 2>&1; then
-        if run profile 150 nsys profile -o "$OUT/step" --force-overwrite true -t cuda --stats=false \
+        if run profile 150 nsys profile -o "$LOGS/step" --force-overwrite true -t cuda --stats=false \
             build/bench/gpu_step -b 16 -t 1024 -n 5 -w 2 &&
-            run profile 60 nsys stats -r cuda_gpu_kern_sum -f csv -o "$OUT/kernels" "$OUT/step.nsys-rep"; then
-            result INFO profile "per-kernel times in $OUT/kernels*.csv"
+            run profile 60 nsys stats -r cuda_gpu_kern_sum -f csv -o "$LOGS/kernels" "$LOGS/step.nsys-rep"; then
+            cp "$LOGS"/kernels*.csv "$OUT/kernels.txt" 2>/dev/null
+            rm -f "$LOGS/step.nsys-rep"
+            result INFO profile "per-kernel times in kernels.txt"
         else
             result FAIL profile "see profile.log"
         fi
     elif command -v ncu >/dev/null 2>&1; then
         # one warm-up and one timed step, kernel durations only (one replay pass each)
         if run profile 240 ncu --clock-control none --metrics gpu__time_duration.sum --csv \
-            --log-file "$OUT/ncu.csv" build/bench/gpu_step -b 16 -t 1024 -n 1 -w 1; then
-            py - "$OUT/ncu.csv" >"$OUT/kernels.txt" 2>>"$OUT/profile.log" <<'PY'
+            --log-file "$LOGS/ncu.csv" build/bench/gpu_step -b 16 -t 1024 -n 1 -w 1; then
+            py - "$LOGS/ncu.csv" >"$OUT/kernels.txt" 2>>"$LOGS/profile.log" <<'PY'
 import csv, sys, collections
 rows = [r for r in csv.reader(open(sys.argv[1])) if len(r) > 5]
 h0 = next(i for i, r in enumerate(rows) if "Kernel Name" in r)
@@ -239,7 +262,7 @@ print("kernel time over 2 steps (B=16, T=1024): %.2f ms" % (all_ns / 1e6))
 for k, v in tot.most_common(25):
     print("%6.1f%% %9.3f ms %5d  %s" % (100 * v / all_ns, v / 1e6, cnt[k], k))
 PY
-            result INFO profile "per-kernel times in $OUT/kernels.txt"
+            result INFO profile "per-kernel times in kernels.txt"
         else
             result FAIL profile "see profile.log"
         fi
@@ -249,12 +272,17 @@ PY
     # 7 PyTorch baseline and ratio
     if run pytorch 300 env LD_LIBRARY_PATH="$orig_ld" GPU_BENCH_B=64 GPU_BENCH_STEPS=10 \
         BUILD="$root/build" bash bench/gpu.sh; then
-        result INFO pytorch "$(grep -E '^(torch|ratio)' "$OUT/pytorch.log" | tr '\n' ' ')"
+        result INFO pytorch "$(grep -E '^(torch|ratio)' "$LOGS/pytorch.log" | tr '\n' ' ')"
     else
         result FAIL pytorch "see pytorch.log"
     fi
 fi
 
 echo "total $(($(date +%s) - t_start)) s" | tee -a "$summary"
+# the logs of failed checks beside the summary (the first 5), every log in one archive
+grep '^FAIL' "$summary" | awk '{print $2}' | sort -u | head -5 | while read -r name; do
+    [ -f "$LOGS/$name.log" ] && cp "$LOGS/$name.log" "$OUT/$name.log"
+done
+tar -czf "$OUT/logs.tar.gz" -C "$OUT" logs && rm -rf "$LOGS"
 grep -q '^FAIL' "$summary" && exit 1
 exit 0
