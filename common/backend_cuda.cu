@@ -2,8 +2,9 @@
  * Mixed precision: the compute copy of the parameters and every activation are T (bf16;
  * float in the test mode), the master parameters, their gradients and the AdamW moments
  * fp32. The layer sequence is model.c's; the differences are fusions: the residual add
- * runs inside the next LayerNorm, the bias (and, as a lever, the GELU) inside the GEMM, and softmax + cross-entropy +
- * its backward is one kernel that turns the logits into their gradient in place. */
+ * runs inside the next LayerNorm, the bias (and, a lever, the GELU) inside the GEMM, and
+ * softmax + cross-entropy + its backward is one kernel that turns the logits into their
+ * gradient in place. */
 #include "cuda_common.h"
 #include "kernels/kernels_cuda.h"
 
