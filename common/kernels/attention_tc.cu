@@ -190,18 +190,27 @@ __device__ __forceinline__ void store_grad(bf16 *dqkv, FragC *acc, float *F, int
     }
 }
 
-#define BWD_SMEM (6 * 64 * LDH * 2 + 2 * 64 * LDF * 4 + 2 * 64 * 4)
+/* The backward keeps the probabilities of a lane's 32 columns in registers, so that one
+ * fp32 tile in shared memory serves S, then dP: the kernels fit three blocks per SM on
+ * Hopper (228 KB), whose register file then caps a thread at 168 (a few bytes spill). */
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 900
+#define BWD_BLOCKS 1
+#else
+#define BWD_BLOCKS 3
+#endif
+#define DQ_SMEM (5 * 64 * LDH * 2 + 64 * LDF * 4 + 2 * 64 * 4)
+#define DKV_SMEM (6 * 64 * LDH * 2 + 64 * LDF * 4 + 2 * 64 * 4)
 
 /* One block per 64 query rows: dQ = scale * sum_j dS_ij k_j */
-__global__ void __launch_bounds__(WARPS * 32)
+__global__ void __launch_bounds__(WARPS * 32, BWD_BLOCKS)
     attention_backward_dq_tc_kernel(bf16 *dqkv, const float *delta, const bf16 *dout,
                                     const bf16 *qkv, const float *lse, int Tn, int C, int NH,
                                     bool accumulate) {
     extern __shared__ __align__(128) unsigned char smem[];
     bf16 *Qs = (bf16 *)smem, *dOs = Qs + 64 * LDH, *Ks = dOs + 64 * LDH, *Vs = Ks + 64 * LDH;
     bf16 *dSs = Vs + 64 * LDH;
-    float *Ss = (float *)(dSs + 2 * 64 * LDH), *dPs = Ss + 64 * LDF;
-    float *ls = dPs + 64 * LDF, *Ds = ls + 64;
+    float *F = (float *)(dSs + 64 * LDH); /* S, then dP */
+    float *ls = F + 64 * LDF, *Ds = ls + 64;
     int tile = gridDim.x - 1 - blockIdx.x, h = blockIdx.y, b = blockIdx.z;
     int q0 = tile * 64, warp = threadIdx.x / 32, lane = threadIdx.x % 32;
     size_t stride = (size_t)3 * C;
@@ -217,42 +226,45 @@ __global__ void __launch_bounds__(WARPS * 32)
     FragC acc[4];
     for (int n = 0; n < 4; n++) wmma::fill_fragment(acc[n], 0.0f);
     int r = warp * 16 + lane / 2, half = lane % 2, i = q0 + r;
+    float *Fw = F + warp * 16 * LDF, *frow = F + r * LDF + half * 32;
+    bf16 *dsrow = dSs + r * LDH + half * 32;
     int kend = min(Tn, q0 + 64);
     for (int k0 = 0; k0 < kend; k0 += 64) {
         __syncthreads();
         load_tile(Ks, base + C, stride, k0, Tn);
         load_tile(Vs, base + 2 * C, stride, k0, Tn);
         __syncthreads();
-        tile_mma<wmma::col_major>(Ss + warp * 16 * LDF, Qs + warp * 16 * LDH, Ks);   /* Q K^T */
-        tile_mma<wmma::col_major>(dPs + warp * 16 * LDF, dOs + warp * 16 * LDH, Vs); /* dO V^T */
+        tile_mma<wmma::col_major>(Fw, Qs + warp * 16 * LDH, Ks); /* S = Q K^T */
         __syncwarp();
-        for (int c = half * 32; c < half * 32 + 32; c++) {
-            int j = k0 + c;
-            float ds = 0.0f;
-            if (j <= i && i < Tn) {
-                float p = __expf(Ss[r * LDF + c] * SCALE - ls[r]);
-                ds = p * (dPs[r * LDF + c] - Ds[r]);
-            }
-            dSs[r * LDH + c] = __float2bfloat16(ds);
+        float p[32];
+#pragma unroll
+        for (int c = 0; c < 32; c++) {
+            int j = k0 + half * 32 + c;
+            p[c] = j <= i && i < Tn ? __expf(frow[c] * SCALE - ls[r]) : 0.0f;
         }
+        __syncwarp();                                             /* S is read: the tile takes dP */
+        tile_mma<wmma::col_major>(Fw, dOs + warp * 16 * LDH, Vs); /* dP = dO V^T */
+        __syncwarp();
+#pragma unroll
+        for (int c = 0; c < 32; c++) dsrow[c] = __float2bfloat16(p[c] * (frow[c] - Ds[r]));
         __syncwarp();
         tile_mma_acc(acc, dSs + warp * 16 * LDH, Ks); /* dQ += dS K */
     }
     __syncwarp();
-    store_grad(dqkv + (size_t)b * Tn * stride + h * HS, acc, Ss + warp * 16 * LDF, q0 + warp * 16,
-               Tn, stride, SCALE, accumulate);
+    store_grad(dqkv + (size_t)b * Tn * stride + h * HS, acc, Fw, q0 + warp * 16, Tn, stride, SCALE,
+               accumulate);
 }
 
 /* One block per 64 key rows: dV = sum_i p_ij do_i, dK = scale * sum_i dS_ij q_i */
-__global__ void __launch_bounds__(WARPS * 32)
+__global__ void __launch_bounds__(WARPS * 32, BWD_BLOCKS)
     attention_backward_dkv_tc_kernel(bf16 *dqkv, const float *delta, const bf16 *dout,
                                      const bf16 *qkv, const float *lse, int Tn, int C, int NH,
                                      bool accumulate) {
     extern __shared__ __align__(128) unsigned char smem[];
     bf16 *Ks = (bf16 *)smem, *Vs = Ks + 64 * LDH, *Qs = Vs + 64 * LDH, *dOs = Qs + 64 * LDH;
     bf16 *Pt = dOs + 64 * LDH, *dSt = Pt + 64 * LDH;
-    float *St = (float *)(dSt + 64 * LDH), *dPt = St + 64 * LDF;
-    float *ls = dPt + 64 * LDF, *Ds = ls + 64;
+    float *F = (float *)(dSt + 64 * LDH); /* S^T, then dP^T */
+    float *ls = F + 64 * LDF, *Ds = ls + 64;
     int k0 = blockIdx.x * 64, h = blockIdx.y, b = blockIdx.z;
     int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
     size_t stride = (size_t)3 * C;
@@ -264,6 +276,8 @@ __global__ void __launch_bounds__(WARPS * 32)
     FragC dk[4], dv[4];
     for (int n = 0; n < 4; n++) wmma::fill_fragment(dk[n], 0.0f), wmma::fill_fragment(dv[n], 0.0f);
     int r = warp * 16 + lane / 2, half = lane % 2, j = k0 + r; /* this lane's key row */
+    float *Fw = F + warp * 16 * LDF, *frow = F + r * LDF + half * 32;
+    bf16 *prow = Pt + r * LDH + half * 32, *dsrow = dSt + r * LDH + half * 32;
     for (int q0 = k0; q0 < Tn; q0 += 64) {
         __syncthreads();
         load_tile(Qs, base, stride, q0, Tn);
@@ -274,28 +288,30 @@ __global__ void __launch_bounds__(WARPS * 32)
             Ds[threadIdx.x] = i < Tn ? delta[srow + i] : 0.0f;
         }
         __syncthreads();
-        tile_mma<wmma::col_major>(St + warp * 16 * LDF, Ks + warp * 16 * LDH, Qs);   /* K Q^T */
-        tile_mma<wmma::col_major>(dPt + warp * 16 * LDF, Vs + warp * 16 * LDH, dOs); /* V dO^T */
+        tile_mma<wmma::col_major>(Fw, Ks + warp * 16 * LDH, Qs); /* S^T = K Q^T */
         __syncwarp();
-        for (int c = half * 32; c < half * 32 + 32; c++) {
-            int i = q0 + c;
-            float p = 0.0f, ds = 0.0f;
-            if (j <= i && i < Tn) {
-                p = __expf(St[r * LDF + c] * SCALE - ls[c]);
-                ds = p * (dPt[r * LDF + c] - Ds[c]);
-            }
-            Pt[r * LDH + c] = __float2bfloat16(p);
-            dSt[r * LDH + c] = __float2bfloat16(ds);
+        float p[32];
+#pragma unroll
+        for (int c = 0; c < 32; c++) {
+            int i = q0 + half * 32 + c;
+            p[c] = j <= i && i < Tn ? __expf(frow[c] * SCALE - ls[half * 32 + c]) : 0.0f;
+            prow[c] = __float2bfloat16(p[c]);
         }
+        __syncwarp(); /* S^T is read: the tile takes dP^T */
+        tile_mma<wmma::col_major>(Fw, Vs + warp * 16 * LDH, dOs); /* dP^T = V dO^T */
+        __syncwarp();
+#pragma unroll
+        for (int c = 0; c < 32; c++)
+            dsrow[c] = __float2bfloat16(p[c] * (frow[c] - Ds[half * 32 + c]));
         __syncwarp();
         tile_mma_acc(dv, Pt + warp * 16 * LDH, dOs); /* dV += P^T dO */
         tile_mma_acc(dk, dSt + warp * 16 * LDH, Qs); /* dK += dS^T Q */
     }
     __syncwarp();
     bf16 *g = dqkv + (size_t)b * Tn * stride + h * HS;
-    store_grad(g + C, dk, St + warp * 16 * LDF, k0 + warp * 16, Tn, stride, SCALE, accumulate);
+    store_grad(g + C, dk, Fw, k0 + warp * 16, Tn, stride, SCALE, accumulate);
     __syncwarp();
-    store_grad(g + 2 * C, dv, St + warp * 16 * LDF, k0 + warp * 16, Tn, stride, 1.0f, accumulate);
+    store_grad(g + 2 * C, dv, Fw, k0 + warp * 16, Tn, stride, 1.0f, accumulate);
 }
 
 int attention_backward_tc(bf16 *dqkv, float *delta, const bf16 *dout, const bf16 *qkv,
@@ -305,9 +321,9 @@ int attention_backward_tc(bf16 *dqkv, float *delta, const bf16 *dout, const bf16
     static int configured;
     if (!configured) {
         CUDA_CHECK(cudaFuncSetAttribute(attention_backward_dq_tc_kernel,
-                                        cudaFuncAttributeMaxDynamicSharedMemorySize, BWD_SMEM));
+                                        cudaFuncAttributeMaxDynamicSharedMemorySize, DQ_SMEM));
         CUDA_CHECK(cudaFuncSetAttribute(attention_backward_dkv_tc_kernel,
-                                        cudaFuncAttributeMaxDynamicSharedMemorySize, BWD_SMEM));
+                                        cudaFuncAttributeMaxDynamicSharedMemorySize, DKV_SMEM));
         configured = 1;
     }
     int rows = B * Tn * NH;
@@ -315,10 +331,10 @@ int attention_backward_tc(bf16 *dqkv, float *delta, const bf16 *dout, const bf16
                                                                             NH, rows);
     CUDA_CHECK_LAUNCH();
     dim3 grid((Tn + 63) / 64, NH, B);
-    attention_backward_dq_tc_kernel<<<grid, WARPS * 32, BWD_SMEM, cuda_stream()>>>(
+    attention_backward_dq_tc_kernel<<<grid, WARPS * 32, DQ_SMEM, cuda_stream()>>>(
         dqkv, delta, dout, qkv, lse, Tn, C, NH, accumulate);
     CUDA_CHECK_LAUNCH();
-    attention_backward_dkv_tc_kernel<<<grid, WARPS * 32, BWD_SMEM, cuda_stream()>>>(
+    attention_backward_dkv_tc_kernel<<<grid, WARPS * 32, DKV_SMEM, cuda_stream()>>>(
         dqkv, delta, dout, qkv, lse, Tn, C, NH, accumulate);
     CUDA_CHECK_LAUNCH();
     return 1;
