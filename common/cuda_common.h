@@ -51,6 +51,8 @@ typedef enum {
     LEVER_ATTN_FWD_TC, /* attention forward on tensor cores (bf16) */
     LEVER_ATTN_BWD_TC, /* attention backward on tensor cores (bf16) */
     LEVER_GELU_FUSED,  /* GELU and its gradient in the cuBLASLt epilogues (bf16) */
+    LEVER_CE_VEC,      /* cross-entropy reads and writes logits 16 bytes at a time */
+    LEVER_BIAS_VEC,    /* bias gradients summed from 16-byte loads */
     LEVER_COUNT
 } CudaLever;
 int cuda_lever(CudaLever lever);
@@ -76,6 +78,15 @@ template <> __device__ __forceinline__ float from_float<float>(float x) {
 template <> __device__ __forceinline__ bf16 from_float<bf16>(float x) {
     return __float2bfloat16(x);
 }
+
+/* 16 bytes of T, for loads and stores a vector at a time */
+template <typename T> struct Vec16 {
+    static constexpr int n = 16 / sizeof(T);
+    union {
+        uint4 raw;
+        T v[n];
+    };
+};
 
 __device__ __forceinline__ float warp_sum(float x) {
     for (int o = 16; o > 0; o >>= 1) x += __shfl_xor_sync(0xffffffffu, x, o);

@@ -160,21 +160,51 @@ int matmul_gelu_forward_cuda(T *out, T *pre, const T *inp, const T *weight, cons
     return 0;
 }
 
-/* dbias[oc] += sum over rows of dout[:, oc]: 32 columns per block, 8 row lanes */
-template <typename T>
+/* dbias[oc] += sum over rows of dout[:, oc]: a thread sums VN adjacent columns (one 16-byte
+ * vector, or 1) over every 8th row of its block's share, 32 x 8 threads per block */
+template <typename T, int VN>
 __global__ void bias_backward_kernel(float *dbias, const T *dout, int N, int OC) {
-    __shared__ float part[8][33];
-    int col = blockIdx.x * 32 + threadIdx.x;
-    float s = 0.0f;
+    __shared__ float part[8][32 * VN];
+    int col = (blockIdx.x * 32 + threadIdx.x) * VN;
+    float s[VN];
+#pragma unroll
+    for (int k = 0; k < VN; k++) s[k] = 0.0f;
     if (col < OC)
-        for (int r = blockIdx.y * 8 + threadIdx.y; r < N; r += gridDim.y * 8)
-            s += to_float(dout[(size_t)r * OC + col]);
-    part[threadIdx.y][threadIdx.x] = s;
+        for (int r = blockIdx.y * 8 + threadIdx.y; r < N; r += gridDim.y * 8) {
+            const T *p = dout + (size_t)r * OC + col;
+            if constexpr (VN == 1) {
+                s[0] += to_float(*p);
+            } else {
+                Vec16<T> in;
+                in.raw = *(const uint4 *)p;
+#pragma unroll
+                for (int k = 0; k < VN; k++) s[k] += to_float(in.v[k]);
+            }
+        }
+#pragma unroll
+    for (int k = 0; k < VN; k++) part[threadIdx.y][threadIdx.x * VN + k] = s[k];
     __syncthreads();
-    if (threadIdx.y == 0 && col < OC) {
-        for (int y = 1; y < 8; y++) s += part[y][threadIdx.x];
-        atomicAdd(&dbias[col], s);
+    int t = threadIdx.y * 32 + threadIdx.x, c = blockIdx.x * 32 * VN + t;
+    if (t < 32 * VN && c < OC) {
+        float sum = 0.0f;
+        for (int y = 0; y < 8; y++) sum += part[y][t];
+        atomicAdd(&dbias[c], sum);
     }
+}
+
+/* vectors when the lever is on and every row starts 16-byte aligned; enough row blocks to
+ * fill the GPU either way */
+template <typename T> static void bias_backward(float *dbias, const T *dout, int N, int OC) {
+    constexpr int VN = Vec16<T>::n;
+    if (cuda_lever(LEVER_BIAS_VEC) && OC % VN == 0 && (uintptr_t)dout % 16 == 0) {
+        unsigned cols = cuda_blocks(OC, 32 * VN), rows = cuda_blocks(N, 64);
+        dim3 grid(cols, rows < 256 ? rows : 256);
+        bias_backward_kernel<T, VN><<<grid, dim3(32, 8), 0, cuda_stream()>>>(dbias, dout, N, OC);
+    } else {
+        dim3 grid(cuda_blocks(OC, 32), (N + 255) / 256 < 64 ? (N + 255) / 256 : 64);
+        bias_backward_kernel<T, 1><<<grid, dim3(32, 8), 0, cuda_stream()>>>(dbias, dout, N, OC);
+    }
+    CUDA_CHECK_LAUNCH();
 }
 
 template <typename T>
@@ -187,11 +217,7 @@ void matmul_backward_cuda(T *dinp, float *dweight, float *dbias, const T *dout, 
     /* dW^T[C,OC] += inp^T[C,N] dout[N,OC]; dout^T as stored is column-major [OC,N] */
     gemm(dweight, CUDA_R_32F, inp, dout, dtype_of<T>(), CUBLASLT_EPILOGUE_DEFAULT, NULL, NULL, C,
          OC, N, false, true, 1.0f);
-    if (dbias) {
-        dim3 grid(cuda_blocks(OC, 32), (N + 255) / 256 < 64 ? (N + 255) / 256 : 64);
-        bias_backward_kernel<<<grid, dim3(32, 8), 0, cuda_stream()>>>(dbias, dout, N, OC);
-        CUDA_CHECK_LAUNCH();
-    }
+    if (dbias) bias_backward(dbias, dout, N, OC);
 }
 
 /* DGELU: dpre^T[C,N] = (W^T dout^T) * gelu'(pre^T) in one GEMM; else the plain dinp GEMM

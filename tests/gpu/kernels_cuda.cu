@@ -78,7 +78,10 @@ template <typename T> static void test_layernorm(Tol tol) {
     CMP("layernorm_backward dbias", download(dgb, C), gb, C);
 }
 
-template <typename T> static void test_matmul(Tol tol) {
+/* vec: the lever LEVER_BIAS_VEC (bias gradients from 16-byte loads) */
+template <typename T> static void test_matmul(Tol tol, int vec) {
+    const char *how = vec ? "" : " (scalar bias gradient)";
+    cuda_lever_set(LEVER_BIAS_VEC, vec);
     int N = 67, C = 72, OC = 136;
     size_t nin = (size_t)N * C, nout = (size_t)N * OC, nw = (size_t)OC * C;
     float *inp = rnd<T>(nin, 1), *w = rnd<T>(nw, 1), *bias = rnd<T>(OC, 1);
@@ -87,10 +90,10 @@ template <typename T> static void test_matmul(Tol tol) {
     T *dout = upload<T>(out, nout);
     matmul_forward_reference(out, inp, w, bias, N, C, OC);
     matmul_forward_cuda(dout, dinp, dw, db, N, C, OC);
-    CMP("matmul_forward (bias)", download(dout, nout), out, nout);
+    CMP(xasprintf("matmul_forward (bias)%s", how), download(dout, nout), out, nout);
     matmul_forward_reference(out, inp, w, NULL, N, C, OC);
     matmul_forward_cuda(dout, dinp, dw, (const T *)NULL, N, C, OC);
-    CMP("matmul_forward (no bias)", download(dout, nout), out, nout);
+    CMP(xasprintf("matmul_forward (no bias)%s", how), download(dout, nout), out, nout);
 
     float *g = rnd<T>(nout, 1), *gin = rnd<T>(nin, 1), *gw = rand_array(nw, 1),
           *gb = rand_array(OC, 1);
@@ -98,14 +101,15 @@ template <typename T> static void test_matmul(Tol tol) {
     float *dgw = upload<float>(gw, nw), *dgb = upload<float>(gb, OC);
     matmul_backward(gin, gw, gb, g, inp, w, N, C, OC);
     matmul_backward_cuda(dgin, dgw, dgb, dg, dinp, dw, N, C, OC);
-    CMP("matmul_backward dinp", download(dgin, nin), gin, nin);
-    CMP("matmul_backward dweight", download(dgw, nw), gw, nw);
-    CMP("matmul_backward dbias", download(dgb, OC), gb, OC);
+    CMP(xasprintf("matmul_backward dinp%s", how), download(dgin, nin), gin, nin);
+    CMP(xasprintf("matmul_backward dweight%s", how), download(dgw, nw), gw, nw);
+    CMP(xasprintf("matmul_backward dbias%s", how), download(dgb, OC), gb, OC);
     /* overwrite mode: dinp from zero */
     float *zero = (float *)xcalloc(nin, 4), *dummy = (float *)xcalloc(nw, 4);
     matmul_backward(zero, dummy, NULL, g, inp, w, N, C, OC);
     matmul_backward_cuda(dgin, dgw, (float *)NULL, dg, dinp, dw, N, C, OC, false);
-    CMP("matmul_backward dinp (overwrite)", download(dgin, nin), zero, nin);
+    CMP(xasprintf("matmul_backward dinp (overwrite)%s", how), download(dgin, nin), zero, nin);
+    cuda_lever_set(LEVER_BIAS_VEC, 1);
 }
 
 /* true when two device arrays hold the same values, bit for bit */
@@ -219,8 +223,11 @@ template <typename T> static void test_gelu(Tol tol) {
     CMP("residual_forward", download(dout, n), out, n);
 }
 
-template <typename T> static void test_crossentropy(Tol tol) {
-    int N = 6, V = 1000, Vp = 1024;
+/* vec: the lever LEVER_CE_VEC (16-byte loads); V leaves a tail of single columns */
+template <typename T> static void test_crossentropy(Tol tol, int vec) {
+    int N = 6, V = 1003, Vp = 1024;
+    cuda_lever_set(LEVER_CE_VEC, vec);
+    const char *how = vec ? "" : " (scalar loads)";
     size_t n = (size_t)N * Vp;
     float *logits = rnd<T>(n, 5);
     int targets[6] = {0, 999, 5, 5, 512, 77};
@@ -236,11 +243,14 @@ template <typename T> static void test_crossentropy(Tol tol) {
     T *dl = upload<T>(logits, n);
     float *dlosses_dev = (float *)cuda_malloc(N * 4, "losses");
     crossentropy_softmax_fused_cuda(dl, dlosses_dev, dt, dloss, N, V, Vp, false);
-    CMP("crossentropy_softmax_fused losses (forward only)", download(dlosses_dev, N), losses, N);
-    CMP("crossentropy_softmax_fused logits untouched", download(dl, n), logits, n);
+    CMP(xasprintf("crossentropy_softmax_fused losses (forward only)%s", how),
+        download(dlosses_dev, N), losses, N);
+    CMP(xasprintf("crossentropy_softmax_fused logits untouched%s", how), download(dl, n), logits,
+        n);
     crossentropy_softmax_fused_cuda(dl, dlosses_dev, dt, dloss, N, V, Vp, true);
-    CMP("crossentropy_softmax_fused losses", download(dlosses_dev, N), losses, N);
-    CMP("crossentropy_softmax_fused dlogits", download(dl, n), dlogits, n);
+    CMP(xasprintf("crossentropy_softmax_fused losses%s", how), download(dlosses_dev, N), losses, N);
+    CMP(xasprintf("crossentropy_softmax_fused dlogits%s", how), download(dl, n), dlogits, n);
+    cuda_lever_set(LEVER_CE_VEC, 1);
 }
 
 template <typename T> static void test_adamw(Tol tol) {
@@ -270,13 +280,15 @@ template <typename T> static void test_adamw(Tol tol) {
 template <typename T> static void test_all(Tol tol) {
     test_encoder<T>(tol);
     test_layernorm<T>(tol);
-    test_matmul<T>(tol);
+    test_matmul<T>(tol, 1);
+    test_matmul<T>(tol, 0);
     test_matmul_gelu<T>(tol, 0);
     if (sizeof(T) == 2) test_matmul_gelu<T>(tol, 1);
     test_attention<T>(tol, 0);
     if (sizeof(T) == 2) test_attention<T>(tol, 1), test_attention<T>(tol, 2);
     test_gelu<T>(tol);
-    test_crossentropy<T>(tol);
+    test_crossentropy<T>(tol, 1);
+    test_crossentropy<T>(tol, 0);
     test_adamw<T>(tol);
 }
 
