@@ -3,6 +3,7 @@
 #include "util.h"
 
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -44,10 +45,11 @@ void generate_rewind(Generator *g, int pos) {
  * q in qkv [n,3C]) over the cached keys and values [0, pos+i]; same arithmetic as
  * attention_forward, so results match it to rounding. */
 static void attention_cached(float *out, float *att, const float *qkv, const float *kc,
-                             const float *vc, int pos, int n, int C, int NH, int capacity) {
+                             const float *vc, int pos, int n, int C, int NH, int capacity,
+                             int threads) {
     int hs = C / NH;
     float scale = 1.0f / sqrtf((float)hs);
-#pragma omp parallel for collapse(2)
+#pragma omp parallel for collapse(2) num_threads(threads) if ((size_t)n * (pos + n) * C > 1 << 16)
     for (int i = 0; i < n; i++)
         for (int h = 0; h < NH; h++) {
             const float *q = qkv + (size_t)i * 3 * C + h * hs;
@@ -73,7 +75,7 @@ static void attention_cached(float *out, float *att, const float *qkv, const flo
 }
 
 /* n <= chunk rows through every layer; the residual stream lives in g->x. */
-static void feed_chunk(Generator *g, const int *tokens, int n) {
+static void feed_chunk(Generator *g, const int *tokens, int n, int threads) {
     const GPT2Config *cfg = &g->model->config;
     const GPT2Params *p = &g->model->params;
     int C = cfg->channels, NH = cfg->num_heads, pos = g->pos;
@@ -90,7 +92,7 @@ static void feed_chunk(Generator *g, const int *tokens, int n) {
             memcpy(kc + (size_t)(pos + i) * C, row + C, sizeof(float) * C);
             memcpy(vc + (size_t)(pos + i) * C, row + 2 * C, sizeof(float) * C);
         }
-        attention_cached(g->atty, g->att, g->qkv, kc, vc, pos, n, C, NH, g->capacity);
+        attention_cached(g->atty, g->att, g->qkv, kc, vc, pos, n, C, NH, g->capacity, threads);
         matmul_forward(g->proj, g->atty, p->attprojw + (size_t)l * C * C, p->attprojb + l * C, n, C,
                        C);
         residual_forward(g->x, g->x, g->proj, NC);
@@ -108,13 +110,19 @@ static void feed_chunk(Generator *g, const int *tokens, int n) {
 const float *generate_feed(Generator *g, const int *tokens, int n) {
     const GPT2Config *cfg = &g->model->config;
     if (n < 1 || g->pos + n > g->capacity) abort(); /* caller bug */
+    /* A team of OpenMP threads costs microseconds to wake, and far more on a busy
+     * machine: the element-wise kernels on a few rows are cheaper than that, so they run
+     * on one thread (the BLAS keeps its own threads; long attention gets them all). */
+    int threads = omp_get_max_threads();
+    if (n < 16) omp_set_num_threads(1);
     for (int done = 0; done < n; done += g->chunk)
-        feed_chunk(g, tokens + done, n - done < g->chunk ? n - done : g->chunk);
+        feed_chunk(g, tokens + done, n - done < g->chunk ? n - done : g->chunk, threads);
     /* only the last position's logits are wanted: one row through the head */
     int C = cfg->channels, last = (n - 1) % g->chunk; /* row in the last chunk */
     float *x = g->x + (size_t)last * C;
     layernorm_forward(g->ln, g->mean, g->rstd, x, g->model->params.lnfw, g->model->params.lnfb, 1,
                       C);
     matmul_forward(g->logits, g->ln, g->model->params.wte, NULL, 1, C, cfg->padded_vocab_size);
+    omp_set_num_threads(threads);
     return g->logits;
 }
