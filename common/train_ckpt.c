@@ -1,0 +1,82 @@
+#include "train_ckpt.h"
+#include "checkpoint.h"
+#include "util.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+char *train_ckpt_path(const char *dir, TrainCkptFile which, uint64_t step) {
+    static const char *const fmt[] = {"%s/model_%08llu.bin", "%s/state_%08llu.bin",
+                                      "%s/DONE_%08llu"};
+    return xasprintf(fmt[which], dir, (unsigned long long)step);
+}
+
+void train_ckpt_save(const char *dir, const GPT2 *model, const TrainState *state) {
+    char *path = train_ckpt_path(dir, TRAIN_CKPT_MODEL, state->step);
+    checkpoint_save(model, path, 0);
+    free(path);
+    path = train_ckpt_path(dir, TRAIN_CKPT_STATE, state->step);
+    train_state_save(state, path);
+    free(path);
+    path = train_ckpt_path(dir, TRAIN_CKPT_DONE, state->step);
+    AtomicFile af;
+    atomic_open(&af, path, 1);
+    atomic_commit(&af);
+    free(path);
+}
+
+/* The steps of all DONE markers in dir, ascending; returns the count. */
+static size_t done_steps(const char *dir, uint64_t **steps) {
+    *steps = NULL;
+    DIR *d = opendir(dir);
+    if (!d) {
+        if (errno == ENOENT) return 0;
+        die("%s:", dir);
+    }
+    size_t n = 0, cap = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        const char *digits = e->d_name + 5;
+        if (strncmp(e->d_name, "DONE_", 5) || strlen(digits) != 8 ||
+            strspn(digits, "0123456789") != 8)
+            continue;
+        uint64_t step = strtoull(digits, NULL, 10);
+        if (n == cap) *steps = xrealloc(*steps, (cap = cap ? 2 * cap : 16) * sizeof **steps);
+        (*steps)[n++] = step;
+    }
+    closedir(d);
+    for (size_t i = 1; i < n; i++) /* insertion sort: a handful of checkpoints */
+        for (size_t j = i; j > 0 && (*steps)[j - 1] > (*steps)[j]; j--) {
+            uint64_t t = (*steps)[j];
+            (*steps)[j] = (*steps)[j - 1], (*steps)[j - 1] = t;
+        }
+    return n;
+}
+
+int64_t train_ckpt_latest(const char *dir) {
+    uint64_t *steps;
+    size_t n = done_steps(dir, &steps);
+    int64_t latest = n ? (int64_t)steps[n - 1] : -1;
+    free(steps);
+    return latest;
+}
+
+void train_ckpt_prune(const char *dir, int keep) {
+    if (keep <= 0) return;
+    uint64_t *steps;
+    size_t n = done_steps(dir, &steps);
+    for (size_t i = 0; i + (size_t)keep < n; i++) {
+        static const TrainCkptFile order[] = {TRAIN_CKPT_DONE, TRAIN_CKPT_STATE, TRAIN_CKPT_MODEL};
+        for (int k = 0; k < 3; k++) {
+            char *path = train_ckpt_path(dir, order[k], steps[i]);
+            if (unlink(path) && errno != ENOENT)
+                warn("cannot remove %s: %s", path, strerror(errno));
+            free(path);
+        }
+    }
+    free(steps);
+}

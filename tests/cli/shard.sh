@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# gpt2-shard: packing from a pipe, naming, round trips in both formats, inspection,
+# and the errors a user can run into.
+. "$(dirname "$0")/../lib.sh"
+
+# 100003 random tokens (odd count, every id 0-65535 possible, hence --vocab-size 65536)
+head -c 200006 /dev/urandom >"$T/in.bin"
+V="--vocab-size 65536"
+
+run gpt2-shard --help
+ok "--help exits 0 on stdout" exits 0
+ok "--help mentions --shard-size" grep -q -- --shard-size "$out"
+run gpt2-shard --version
+ok "--version exits 0" exits 0
+ok "--version names the tool" grep -q gpt2-shard "$out"
+run gpt2-shard "$T/in.bin"
+ok "missing -o is a usage error" exits 2
+run gpt2-shard -o "$T/x" --shard-size 10X "$T/in.bin"
+ok "bad --shard-size is a usage error" exits 2
+run gpt2-shard -o "$T/x" --zstd=99 "$T/in.bin"
+ok "bad --zstd level is a usage error" exits 2
+run gpt2-shard --bogus
+ok "unknown option is a usage error" exits 2
+
+for fmt in plain zstd; do
+    z= ext=
+    [ $fmt = zstd ] && z=--zstd=5 ext=.zst
+    d=$T/$fmt
+    run gpt2-shard $V $z -o "$d/tiny" --shard-size 30k --val-tokens 45k <"$T/in.bin"
+    ok "$fmt: packs from stdin" exits 0
+    (cd "$d" && ls) >"$T/names"
+    printf '%s\n' tiny_train_000002.bin$ext tiny_train_000003.bin$ext tiny_val_000000.bin$ext \
+        tiny_val_000001.bin$ext >"$T/want"
+    ok "$fmt: shard names (val split over two shards, remainder last)" cmp -s "$T/names" "$T/want"
+    run gpt2-shard --info "$d/tiny_val_000001.bin$ext" "$d/tiny_train_000003.bin$ext"
+    ok "$fmt: --info exits 0" exits 0
+    ok "$fmt: --info counts the short val shard" grep -q "val_000001.bin$ext: .* 15000 tokens" "$out"
+    ok "$fmt: --info counts the remainder" grep -q "train_000003.bin$ext: .* 25003 tokens" "$out"
+    ok "$fmt: --info checksum ok" grep -q "crc32 [0-9a-f]* ok" "$out"
+    gpt2-shard --cat "$d"/tiny_val_* "$d"/tiny_train_* >"$T/back.bin"
+    ok "$fmt: --cat gives the stream back" cmp -s "$T/back.bin" "$T/in.bin"
+    run gpt2-shard --verify "$d"/*
+    ok "$fmt: --verify checks ids against the default vocabulary" stderr_has "not below the vocabulary size 50257"
+    run gpt2-shard $V --verify "$d"/*
+    ok "$fmt: --verify $V passes" exits 0
+    run gpt2-shard $V $z -o "$d/tiny" --shard-size 30k --val-tokens 45k "$T/in.bin"
+    ok "$fmt: existing shard is not overwritten" exits 1
+    ok "$fmt: says to use --force" stderr_has "use --force"
+    run gpt2-shard $V $z -f -o "$d/tiny" --shard-size 30k --val-tokens 45k - <"$T/in.bin"
+    ok "$fmt: --force overwrites" exits 0
+done
+
+# default split: one val shard of --shard-size, numbering continues into train
+run gpt2-shard $V -o "$T/d/x" --shard-size 60k "$T/in.bin"
+ok "default --val-tokens is one shard" [ -f "$T/d/x_val_000000.bin" ] && [ -f "$T/d/x_train_000001.bin" ]
+run gpt2-shard $V -o "$T/n/x" --val-tokens 0 --shard-size 1M "$T/in.bin"
+ok "--val-tokens 0: train from shard 0" [ "$(ls "$T/n")" = x_train_000000.bin ]
+# two input files are one stream
+head -c 100000 "$T/in.bin" >"$T/a.bin"
+tail -c +100001 "$T/in.bin" >"$T/b.bin"
+run gpt2-shard $V -o "$T/two/x" --shard-size 70k "$T/a.bin" "$T/b.bin"
+gpt2-shard --cat "$T"/two/x_val_* "$T"/two/x_train_* >"$T/back.bin"
+ok "several input files pack as one stream" cmp -s "$T/back.bin" "$T/in.bin"
+
+# bad input
+printf 'abc' >"$T/odd.bin"
+run gpt2-shard $V -o "$T/odd/x" "$T/odd.bin"
+ok "odd byte count fails" exits 1
+ok "odd byte count: message names the input" stderr_has "odd.bin: odd number of bytes"
+ok "odd byte count: no shard, no temp file left" [ -z "$(ls "$T/odd")" ]
+printf '\x01\x00\x51\xc4' >"$T/big.bin" # ids 1 and 50257
+run gpt2-shard -o "$T/big/x" "$T/big.bin"
+ok "id 50257 rejected by default" exits 1
+ok "names the token and the vocabulary" stderr_has "token 1 is 50257, not below the vocabulary size 50257"
+run gpt2-shard --vocab-size 50258 -o "$T/big/x" "$T/big.bin"
+ok "--vocab-size 50258 accepts it" exits 0
+run gpt2-shard -o "$T/e/x" </dev/null
+ok "empty input is an error" exits 1
+run gpt2-shard -o "$T/e/x" "$T/nope.bin"
+ok "missing input file names it" stderr_has "nope.bin"
+
+# damaged shards: each tool mode names the file and exits 1
+cp "$T/plain/tiny_val_000000.bin" "$T/flip.bin"
+printf '\xff' | dd of="$T/flip.bin" bs=1 seek=5000 conv=notrunc status=none
+head -c 5000 "$T/plain/tiny_val_000000.bin" >"$T/cut.bin"
+cp "$T/zstd/tiny_val_000000.bin.zst" "$T/flipz.bin"
+printf '\xff\xff' | dd of="$T/flipz.bin" bs=1 seek=3000 conv=notrunc status=none
+for f in flip cut flipz; do
+    run gpt2-shard $V --verify "$T/plain/tiny_val_000000.bin" "$T/$f.bin"
+    ok "$f: --verify exits 1" exits 1
+    ok "$f: --verify names the file" stderr_has "$f.bin"
+    ok "$f: --verify still reports the good one" grep -q "tiny_val_000000.bin: OK" "$out"
+    run gpt2-shard --cat "$T/$f.bin"
+    ok "$f: --cat exits 1 and writes nothing" [ "$rc" -eq 1 ] && [ ! -s "$out" ]
+done
+run gpt2-shard --info "$T/flip.bin"
+ok "--info shows a bad checksum" grep -q "crc32 [0-9a-f]* BAD" "$out"
+ok "--info exits 1 on it" exits 1
+run gpt2-shard --verify "$T/in.bin"
+ok "a token stream is not a shard" stderr_has "bad magic"
+run gpt2-shard --info
+ok "--info without files is a usage error" exits 2
+
+# a closed pipe ends --cat quietly
+run bash -c 'gpt2-shard --cat "$@" | head -c 10 >/dev/null' _ "$T"/plain/*
+ok "--cat into a closed pipe is quiet" [ ! -s "$err" ]
+
+done_testing

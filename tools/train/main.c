@@ -1,0 +1,544 @@
+/* gpt2-train: train a GPT-2 on token shards — argument parsing and the training loop;
+ * the model runs behind the Backend interface (backend.h), the data comes from
+ * dataloader.h, checkpoints from train_ckpt.h. See gpt2-train(1). */
+#include "backend.h"
+#include "checkpoint.h"
+#include "cli.h"
+#include "dataloader.h"
+#include "model.h"
+#include "schedule.h"
+#include "train_ckpt.h"
+#include "train_state.h"
+#include "util.h"
+
+#include <cblas.h>
+#include <getopt.h>
+#include <omp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char usage[] =
+    "Usage: gpt2-train -i TRAIN_GLOB -o OUT_DIR [options]\n"
+    "Train a GPT-2 on token shards; checkpoints and a JSONL log go to OUT_DIR.\n"
+    "\n"
+    "Data:\n"
+    "  -i, --train GLOB        training shards (glob(7) pattern, quote it)\n"
+    "  -j, --val GLOB          validation shards (no evaluation without)\n"
+    "  -o, --out DIR           output directory (created if needed)\n"
+    "  -b, --batch B           micro-batch size in sequences (default 4 on cpu, 64 on cuda)\n"
+    "  -t, --seq-len T         sequence length (default 1024)\n"
+    "  -d, --total-batch N     tokens per optimizer step, a multiple of B*T (default 524288)\n"
+    "      --no-shuffle        keep shard and window order (default: shuffled per epoch)\n"
+    "Model:\n"
+    "  -e, --init WHAT         d12 | d24 | d36 | d48 | LAYERS:HEADS:CHANNELS | a model file\n"
+    "                          (default d12)\n"
+    "      --vocab N           vocabulary of a new model (default 50257)\n"
+    "      --max-seq-len N     position table of a new model (default 1024)\n"
+    "  -r, --resume            continue from the newest complete checkpoint in OUT_DIR\n"
+    "Optimization:\n"
+    "  -x, --steps N           optimizer steps (default 19073)\n"
+    "      --stop-at N         end after step N with a checkpoint, as SIGINT would; the\n"
+    "                          schedule still runs to --steps (run in slices)\n"
+    "  -l, --lr LR             peak learning rate (default 6e-4)\n"
+    "  -u, --warmup N          linear warmup steps (default 715)\n"
+    "  -q, --final-lr-frac F   cosine decay ends at LR*F (default 0.1)\n"
+    "  -c, --weight-decay W    AdamW weight decay on 2-D weights (default 0.1)\n"
+    "      --beta1 B1          (default 0.9)\n"
+    "      --beta2 B2          (default 0.95)\n"
+    "      --eps E             (default 1e-8)\n"
+    "      --grad-clip G       clip the global gradient norm to G, 0 = off (default 1.0)\n"
+    "  -s, --seed N            seed of init and data order (default 1337)\n"
+    "Evaluation and checkpoints:\n"
+    "  -v, --val-every N       validation loss every N steps (default 250)\n"
+    "  -m, --val-batches M     on M batches (default 20)\n"
+    "  -n, --checkpoint-every N  checkpoint every N steps (default 5000; 0 = only at the end)\n"
+    "  -k, --keep K            keep the newest K checkpoints (default 0 = all)\n"
+    "Running:\n"
+    "      --device DEV        auto | cpu | cuda (default auto: cuda when available)\n"
+    "      --threads N         CPU threads (default: all)\n"
+    "      --progress, --no-progress  progress line on stderr (default: when a TTY)\n"
+    "  -h, --help, -V, --version\n";
+
+typedef struct {
+    const char *train, *val, *out, *init, *device;
+    int B, T, vocab, max_seq_len, steps, warmup, val_every, val_batches, ckpt_every, keep;
+    int resume, shuffle, threads, progress, stop_at;
+    uint64_t total_batch, seed;
+    double lr, final_frac;
+    AdamWConfig opt;
+    int explicit_init, explicit_vocab, explicit_max_seq_len;
+} Options;
+
+static void parse_args(Options *o, int argc, char **argv) {
+    enum {
+        OPT_VOCAB = 256,
+        OPT_MAXT,
+        OPT_B1,
+        OPT_B2,
+        OPT_EPS,
+        OPT_CLIP,
+        OPT_DEVICE,
+        OPT_THREADS,
+        OPT_PROGRESS,
+        OPT_NO_PROGRESS,
+        OPT_NO_SHUFFLE,
+        OPT_STOP_AT
+    };
+    static const struct option longopts[] = {{"train", 1, 0, 'i'},
+                                             {"val", 1, 0, 'j'},
+                                             {"out", 1, 0, 'o'},
+                                             {"batch", 1, 0, 'b'},
+                                             {"seq-len", 1, 0, 't'},
+                                             {"total-batch", 1, 0, 'd'},
+                                             {"init", 1, 0, 'e'},
+                                             {"vocab", 1, 0, OPT_VOCAB},
+                                             {"max-seq-len", 1, 0, OPT_MAXT},
+                                             {"resume", 0, 0, 'r'},
+                                             {"steps", 1, 0, 'x'},
+                                             {"lr", 1, 0, 'l'},
+                                             {"warmup", 1, 0, 'u'},
+                                             {"final-lr-frac", 1, 0, 'q'},
+                                             {"weight-decay", 1, 0, 'c'},
+                                             {"beta1", 1, 0, OPT_B1},
+                                             {"beta2", 1, 0, OPT_B2},
+                                             {"eps", 1, 0, OPT_EPS},
+                                             {"grad-clip", 1, 0, OPT_CLIP},
+                                             {"seed", 1, 0, 's'},
+                                             {"val-every", 1, 0, 'v'},
+                                             {"val-batches", 1, 0, 'm'},
+                                             {"checkpoint-every", 1, 0, 'n'},
+                                             {"keep", 1, 0, 'k'},
+                                             {"device", 1, 0, OPT_DEVICE},
+                                             {"threads", 1, 0, OPT_THREADS},
+                                             {"progress", 0, 0, OPT_PROGRESS},
+                                             {"no-progress", 0, 0, OPT_NO_PROGRESS},
+                                             {"no-shuffle", 0, 0, OPT_NO_SHUFFLE},
+                                             {"stop-at", 1, 0, OPT_STOP_AT},
+                                             {"help", 0, 0, 'h'},
+                                             {"version", 0, 0, 'V'},
+                                             {0, 0, 0, 0}};
+    *o = (Options){
+        .init = "d12",
+        .device = "auto",
+        .T = 1024,
+        .vocab = 50257,
+        .max_seq_len = 1024,
+        .steps = 19073,
+        .warmup = 715,
+        .val_every = 250,
+        .val_batches = 20,
+        .ckpt_every = 5000,
+        .shuffle = 1,
+        .progress = -1,
+        .total_batch = 524288,
+        .seed = 1337,
+        .lr = 6e-4,
+        .final_frac = 0.1,
+        .opt = {
+            .beta1 = 0.9f, .beta2 = 0.95f, .eps = 1e-8f, .weight_decay = 0.1f, .grad_clip = 1.0f}};
+    int c;
+    while ((c = getopt_long(argc, argv, "i:j:o:b:t:d:e:rx:l:u:q:c:s:v:m:n:k:hV", longopts, NULL)) !=
+           -1) {
+        switch (c) {
+        case 'i':
+            o->train = optarg;
+            break;
+        case 'j':
+            o->val = optarg;
+            break;
+        case 'o':
+            o->out = optarg;
+            break;
+        case 'b':
+            o->B = (int)cli_int(optarg, "--batch", 1, 1 << 20);
+            break;
+        case 't':
+            o->T = (int)cli_int(optarg, "--seq-len", 1, 1 << 20);
+            break;
+        case 'd':
+            o->total_batch = cli_size(optarg, "--total-batch");
+            break;
+        case 'e':
+            o->init = optarg, o->explicit_init = 1;
+            break;
+        case OPT_VOCAB:
+            o->vocab = (int)cli_int(optarg, "--vocab", 1, 1 << 24), o->explicit_vocab = 1;
+            break;
+        case OPT_MAXT:
+            o->max_seq_len = (int)cli_int(optarg, "--max-seq-len", 1, 1 << 20);
+            o->explicit_max_seq_len = 1;
+            break;
+        case 'r':
+            o->resume = 1;
+            break;
+        case 'x':
+            o->steps = (int)cli_int(optarg, "--steps", 0, 1 << 30);
+            break;
+        case 'l':
+            o->lr = cli_double(optarg, "--lr", 0, 10);
+            break;
+        case 'u':
+            o->warmup = (int)cli_int(optarg, "--warmup", 0, 1 << 30);
+            break;
+        case 'q':
+            o->final_frac = cli_double(optarg, "--final-lr-frac", 0, 1);
+            break;
+        case 'c':
+            o->opt.weight_decay = (float)cli_double(optarg, "--weight-decay", 0, 10);
+            break;
+        case OPT_B1:
+            o->opt.beta1 = (float)cli_double(optarg, "--beta1", 0, 0.999999);
+            break;
+        case OPT_B2:
+            o->opt.beta2 = (float)cli_double(optarg, "--beta2", 0, 0.999999);
+            break;
+        case OPT_EPS:
+            o->opt.eps = (float)cli_double(optarg, "--eps", 1e-30, 1);
+            break;
+        case OPT_CLIP:
+            o->opt.grad_clip = (float)cli_double(optarg, "--grad-clip", 0, 1e30);
+            break;
+        case 's':
+            o->seed = (uint64_t)cli_int(optarg, "--seed", 0, INT64_MAX);
+            break;
+        case 'v':
+            o->val_every = (int)cli_int(optarg, "--val-every", 1, 1 << 30);
+            break;
+        case 'm':
+            o->val_batches = (int)cli_int(optarg, "--val-batches", 1, 1 << 30);
+            break;
+        case 'n':
+            o->ckpt_every = (int)cli_int(optarg, "--checkpoint-every", 0, 1 << 30);
+            break;
+        case 'k':
+            o->keep = (int)cli_int(optarg, "--keep", 0, 1 << 30);
+            break;
+        case OPT_DEVICE:
+            o->device = optarg;
+            break;
+        case OPT_THREADS:
+            o->threads = (int)cli_int(optarg, "--threads", 1, 4096);
+            break;
+        case OPT_PROGRESS:
+            o->progress = 1;
+            break;
+        case OPT_NO_PROGRESS:
+            o->progress = 0;
+            break;
+        case OPT_NO_SHUFFLE:
+            o->shuffle = 0;
+            break;
+        case OPT_STOP_AT:
+            o->stop_at = (int)cli_int(optarg, "--stop-at", 1, 1 << 30);
+            break;
+        case 'h':
+            cli_help(usage);
+        case 'V':
+            cli_version();
+        default:
+            die_usage("unknown option");
+        }
+    }
+    if (optind < argc)
+        die_usage("unexpected argument '%s' (quote glob patterns so the shell leaves them: "
+                  "-i 'dir/*_train_*.bin')",
+                  argv[optind]);
+    if (!o->train) die_usage("-i TRAIN_GLOB is required");
+    if (!o->out) die_usage("-o OUT_DIR is required");
+    if (strcmp(o->device, "auto") && strcmp(o->device, "cpu") && strcmp(o->device, "cuda"))
+        die_usage("--device: '%s' is not auto, cpu or cuda", o->device);
+    if (o->resume && o->explicit_init && file_exists(o->init))
+        die_usage("--resume continues from OUT_DIR; it cannot start from the file %s", o->init);
+}
+
+/* Stop requests: the first SIGINT/SIGTERM lets the current step finish and a checkpoint
+ * be written; a second one gets the default handling (util's temp-file cleanup). */
+static volatile sig_atomic_t stop_signal;
+static struct sigaction prev_int, prev_term;
+
+static void on_stop(int sig) {
+    if (stop_signal) {
+        sigaction(SIGINT, &prev_int, NULL);
+        sigaction(SIGTERM, &prev_term, NULL);
+        raise(sig);
+        return;
+    }
+    stop_signal = sig;
+}
+
+static void catch_stop_signals(void) {
+    struct sigaction sa = {0};
+    sa.sa_handler = on_stop;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &prev_int);
+    sigaction(SIGTERM, &sa, &prev_term);
+}
+
+/* A config from a name (d12...) or LAYERS:HEADS:CHANNELS, with the vocabulary and
+ * position table of the flags; -1 if spec is neither. */
+static int parse_config(const char *spec, const Options *o, GPT2Config *cfg) {
+    int L, NH, C, n = 0;
+    if (sscanf(spec, "%d:%d:%d%n", &L, &NH, &C, &n) == 3 && !spec[n])
+        *cfg = (GPT2Config){
+            .max_seq_len = o->max_seq_len, .num_layers = L, .num_heads = NH, .channels = C};
+    else if (gpt2_config_by_name(spec, o->max_seq_len, cfg))
+        return -1;
+    cfg->vocab_size = o->vocab;
+    cfg->padded_vocab_size = (o->vocab + 127) / 128 * 128;
+    return 0;
+}
+
+/* The model to start from: a model file, or a new one initialised from the seed.
+ * Returns 0, or -1 with err. */
+static int init_model(GPT2 *m, const Options *o, char *err, size_t errlen) {
+    if (file_exists(o->init)) return checkpoint_load(m, o->init, err, errlen);
+    GPT2Config cfg;
+    if (parse_config(o->init, o, &cfg)) {
+        snprintf(err, errlen,
+                 "--init %s: neither a model file nor a config (d12, d24, d36, d48, "
+                 "LAYERS:HEADS:CHANNELS)",
+                 o->init);
+        return -1;
+    }
+    const char *bad = gpt2_config_check(&cfg);
+    if (bad) {
+        snprintf(err, errlen, "--init %s: %s", o->init, bad);
+        return -1;
+    }
+    gpt2_create(m, &cfg);
+    gpt2_init_params(m->params_memory, &cfg, o->seed);
+    return 0;
+}
+
+static int same_config(const GPT2Config *a, const GPT2Config *b) {
+    return a->max_seq_len == b->max_seq_len && a->vocab_size == b->vocab_size &&
+           a->padded_vocab_size == b->padded_vocab_size && a->num_layers == b->num_layers &&
+           a->num_heads == b->num_heads && a->channels == b->channels;
+}
+
+/* A loaded model must agree with the flags that describe a model. */
+static void check_config(const GPT2Config *got, const char *what, const Options *o) {
+    if (o->explicit_vocab && got->vocab_size != o->vocab)
+        die("%s has vocabulary %d, but --vocab %d was given", what, got->vocab_size, o->vocab);
+    if (o->explicit_max_seq_len && got->max_seq_len != o->max_seq_len)
+        die("%s has max sequence length %d, but --max-seq-len %d was given", what, got->max_seq_len,
+            o->max_seq_len);
+    if (o->T > got->max_seq_len)
+        die("-t %d is above the model's maximum sequence length %d", o->T, got->max_seq_len);
+}
+
+/* Device selection: "auto" takes CUDA when this build has it and a device answers. */
+static Backend *open_backend(const Options *o, const GPT2 *host, int B, int T) {
+    int want_cuda = !strcmp(o->device, "cuda");
+#ifdef GPT2_CUDA
+    if (want_cuda || !strcmp(o->device, "auto")) {
+        char err[256];
+        Backend *be =
+            backend_cuda_create(&host->config, host->params_memory, B, T, 0, err, sizeof err);
+        if (be) return be;
+        if (want_cuda) die("--device cuda: %s", err);
+    }
+#else
+    if (want_cuda) die("--device cuda: not available in this build (built without CUDA)");
+#endif
+    GPT2 m;
+    gpt2_create(&m, &host->config);
+    memcpy(m.params_memory, host->params_memory, host->num_params * sizeof(float));
+    return backend_cpu_create(&m, B, T);
+}
+
+static int default_batch(const Options *o) {
+#ifdef GPT2_CUDA
+    if (strcmp(o->device, "cpu")) return 64;
+#else
+    (void)o;
+#endif
+    return 4;
+}
+
+/* Mean validation loss over up to M batches from the start of the validation data. */
+static double evaluate(Backend *be, DataLoader *val, int M) {
+    dataloader_reset(val);
+    double sum = 0;
+    for (int i = 0; i < M; i++) {
+        dataloader_next(val);
+        sum += be->eval_losses(be, val->inputs, val->targets, val->B, val->T, NULL);
+    }
+    return sum / M;
+}
+
+static void save_checkpoint(Backend *be, const Options *o, const DataLoader *train, uint64_t step,
+                            uint64_t tokens) {
+    GPT2 host;
+    gpt2_create(&host, &be->config);
+    TrainState st = {.config = be->config,
+                     .T = o->T,
+                     .step = step,
+                     .seed = o->seed,
+                     .data = train->pos,
+                     .tokens = tokens,
+                     .num_shards = train->num_shards,
+                     .num_windows = train->total_windows,
+                     .num_params = host.num_params};
+    if (step > 0) {
+        st.m = xmalloc(host.num_params * sizeof(float));
+        st.v = xmalloc(host.num_params * sizeof(float));
+    }
+    be->get_state(be, host.params_memory, st.m, st.v);
+    train_ckpt_save(o->out, &host, &st);
+    train_ckpt_prune(o->out, o->keep);
+    train_state_free(&st);
+    gpt2_free(&host);
+}
+
+int main(int argc, char **argv) {
+    util_init("gpt2-train");
+    Options o;
+    parse_args(&o, argc, argv);
+    if (!o.B) o.B = default_batch(&o);
+    uint64_t micro = (uint64_t)o.B * o.T;
+    if (o.total_batch % micro || o.total_batch == 0)
+        die_usage("--total-batch %llu is not a multiple of B*T = %d*%d = %llu",
+                  (unsigned long long)o.total_batch, o.B, o.T, (unsigned long long)micro);
+    int accum = (int)(o.total_batch / micro);
+    if (o.threads) {
+        omp_set_num_threads(o.threads);
+        openblas_set_num_threads(o.threads);
+    }
+
+    /* Everything that can be wrong with the inputs is found before any work. */
+    char err[512];
+    int64_t latest = train_ckpt_latest(o.out);
+    if (o.resume && latest < 0) die("%s: no complete checkpoint to resume from", o.out);
+    if (!o.resume && latest >= 0)
+        die("%s already holds checkpoint %lld: use --resume to continue, or another -o", o.out,
+            (long long)latest);
+    GPT2 host;
+    TrainState st = {0};
+    char *what;
+    if (o.resume) {
+        what = train_ckpt_path(o.out, TRAIN_CKPT_MODEL, (uint64_t)latest);
+        if (checkpoint_load(&host, what, err, sizeof err)) die("%s", err);
+        char *state_path = train_ckpt_path(o.out, TRAIN_CKPT_STATE, (uint64_t)latest);
+        if (train_state_load(&st, state_path, err, sizeof err)) die("%s", err);
+        if (!same_config(&st.config, &host.config) || st.step != (uint64_t)latest)
+            die("%s does not belong to %s", state_path, what);
+        GPT2Config want;
+        if (o.explicit_init && parse_config(o.init, &o, &want))
+            die_usage("--init %s: not a config name", o.init);
+        if (o.explicit_init &&
+            (want.num_layers != host.config.num_layers || want.num_heads != host.config.num_heads ||
+             want.channels != host.config.channels))
+            die("%s is %d:%d:%d (layers:heads:channels), but --init %s was given", what,
+                host.config.num_layers, host.config.num_heads, host.config.channels, o.init);
+        if (st.T != o.T)
+            die("%s was trained with -t %d; resume with the same sequence length", state_path,
+                st.T);
+        if (st.seed != o.seed) o.seed = st.seed; /* the data order belongs to the run */
+        free(state_path);
+    } else {
+        what = xstrdup(o.init);
+        if (init_model(&host, &o, err, sizeof err)) die("%s", err);
+    }
+    check_config(&host.config, what, &o);
+    DataLoader train, val;
+    if (dataloader_init(&train, o.train, o.B, o.T, host.config.vocab_size, o.shuffle, o.seed, err,
+                        sizeof err))
+        die("%s", err);
+    if (o.resume) {
+        if (st.num_shards != train.num_shards || st.num_windows != train.total_windows)
+            warn("the training data changed since step %llu (%llu shards, %llu windows then; "
+                 "%zu, %llu now): continuing from the same position",
+                 (unsigned long long)st.step, (unsigned long long)st.num_shards,
+                 (unsigned long long)st.num_windows, train.num_shards,
+                 (unsigned long long)train.total_windows);
+        if (dataloader_seek(&train, st.data, err, sizeof err)) die("%s", err);
+    }
+    int val_batches = 0;
+    if (o.val) {
+        if (dataloader_init(&val, o.val, o.B, o.T, host.config.vocab_size, 0, 0, err, sizeof err))
+            die("%s", err);
+        uint64_t have = val.total_windows / (uint64_t)o.B;
+        if (!have)
+            die("%s: %llu windows of %d tokens, fewer than one batch (-b %d)", o.val,
+                (unsigned long long)val.total_windows, o.T + 1, o.B);
+        val_batches = have < (uint64_t)o.val_batches ? (int)have : o.val_batches;
+    }
+    mkdir_p(o.out);
+    char *log_path = xasprintf("%s/log.jsonl", o.out);
+    FILE *log = xfopen(log_path, o.resume ? "a" : "w");
+
+    Backend *be = open_backend(&o, &host, o.B, o.T);
+    if (o.resume) be->set_state(be, host.params_memory, st.m, st.v);
+    uint64_t step = st.step, tokens = st.tokens;
+    train_state_free(&st);
+    gpt2_free(&host);
+    fprintf(log,
+            "{\"type\":\"start\",\"step\":%llu,\"device\":\"%s\",\"params\":%zu,"
+            "\"layers\":%d,\"heads\":%d,\"channels\":%d,\"vocab\":%d,\"max_seq_len\":%d,"
+            "\"B\":%d,\"T\":%d,\"accum\":%d,\"steps\":%d,\"seed\":%llu}\n",
+            (unsigned long long)step, be->name, gpt2_num_params(&be->config), be->config.num_layers,
+            be->config.num_heads, be->config.channels, be->config.vocab_size,
+            be->config.max_seq_len, o.B, o.T, accum, o.steps, (unsigned long long)o.seed);
+    fflush(log);
+
+    Schedule sched = {
+        .max_lr = o.lr, .warmup_steps = o.warmup, .max_steps = o.steps, .final_frac = o.final_frac};
+    Progress prog;
+    progress_init(&prog, o.progress);
+    catch_stop_signals();
+    uint64_t start = step;
+    double val_loss = -1;
+    for (;;) {
+        int last = step >= (uint64_t)o.steps;
+        /* a resumed run's first step was evaluated before its checkpoint was written */
+        int evaluated = o.resume && step == start;
+        if (o.val && !evaluated && (step % (uint64_t)o.val_every == 0 || last)) {
+            val_loss = evaluate(be, &val, val_batches);
+            fprintf(log, "{\"type\":\"val\",\"step\":%llu,\"loss\":%.9g,\"tokens\":%llu}\n",
+                    (unsigned long long)step, val_loss, (unsigned long long)val_batches * micro);
+            fflush(log);
+        }
+        int stop = stop_signal || (o.stop_at && step >= (uint64_t)o.stop_at);
+        if (step > start && (last || stop || (o.ckpt_every && step % o.ckpt_every == 0)))
+            save_checkpoint(be, &o, &train, step, tokens);
+        if (last || stop) break;
+
+        double t0 = now_seconds();
+        double loss = 0;
+        for (int a = 0; a < accum; a++) {
+            dataloader_next(&train);
+            loss += be->train_step(be, train.inputs, train.targets, o.B, o.T, 1.0f / accum);
+        }
+        loss /= accum;
+        AdamWConfig opt = o.opt;
+        opt.lr = (float)schedule_lr(&sched, (int)step);
+        float norm = be->update(be, &opt, (int)step + 1);
+        step++;
+        tokens += o.total_batch;
+        double ms = (now_seconds() - t0) * 1e3;
+        fprintf(log,
+                "{\"type\":\"train\",\"step\":%llu,\"loss\":%.9g,\"lr\":%.9g,"
+                "\"grad_norm\":%.9g,\"tokens_per_s\":%.1f,\"ms\":%.3f}\n",
+                (unsigned long long)step, loss, opt.lr, norm, o.total_batch / ms * 1e3, ms);
+        fflush(log);
+        progress_update(&prog, "step %llu/%d  loss %.4f  val %.4f  lr %.2e  %.0f tok/s",
+                        (unsigned long long)step, o.steps, loss, val_loss, opt.lr,
+                        o.total_batch / ms * 1e3);
+    }
+    progress_done(&prog);
+    xfclose(log, log_path);
+    be->free(be);
+    dataloader_free(&train);
+    if (o.val) dataloader_free(&val);
+    free(log_path);
+    free(what);
+    if (stop_signal) {
+        warn("stopped by signal %d at step %llu%s", (int)stop_signal, (unsigned long long)step,
+             step > start ? "; checkpoint written, continue with --resume" : "");
+        return 128 + stop_signal;
+    }
+    return 0;
+}
