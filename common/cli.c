@@ -40,7 +40,7 @@ uint64_t cli_size(const char *arg, const char *opt) {
     static const struct {
         const char *suffix;
         uint64_t mult;
-    } units[] = {{"", 1},           {"k", 1000},        {"K", 1000},      {"M", 1000000},
+    } units[] = {{"", 1},           {"k", 1000},        {"K", 1000},        {"M", 1000000},
                  {"G", 1000000000}, {"Ki", 1ull << 10}, {"Mi", 1ull << 20}, {"Gi", 1ull << 30}};
     char *end;
     errno = 0;

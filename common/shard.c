@@ -30,14 +30,16 @@ struct ShardReader {
     int64_t frame_idx;
 };
 
-/* ---- CRC-32 (reflected polynomial 0xEDB88320), eight bytes per step ---- */
+/* ---- CRC-32C (Castagnoli, reflected polynomial 0x82F63B78) ----
+ * x86-64 has an instruction for it (SSE4.2, ~8 bytes per 3 cycles); elsewhere eight
+ * table lookups per 8 bytes. The checksum must never be the slow part of packing. */
 
 static uint32_t crc_table[8][256];
 
 static void crc_init_tables(void) {
     for (uint32_t i = 0; i < 256; i++) {
         uint32_t c = i;
-        for (int k = 0; k < 8; k++) c = c & 1 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+        for (int k = 0; k < 8; k++) c = c & 1 ? 0x82F63B78u ^ (c >> 1) : c >> 1;
         crc_table[0][i] = c;
     }
     for (int t = 1; t < 8; t++)
@@ -45,11 +47,7 @@ static void crc_init_tables(void) {
             crc_table[t][i] = crc_table[t - 1][i] >> 8 ^ crc_table[0][crc_table[t - 1][i] & 0xff];
 }
 
-uint32_t shard_crc32(uint32_t crc, const void *data, size_t n) {
-    static pthread_once_t once = PTHREAD_ONCE_INIT;
-    pthread_once(&once, crc_init_tables);
-    const unsigned char *p = data;
-    crc = ~crc;
+static uint32_t crc_tables(uint32_t crc, const unsigned char *p, size_t n) {
     for (; n >= 8; n -= 8, p += 8) {
         uint32_t lo, hi;
         memcpy(&lo, p, 4);
@@ -60,7 +58,45 @@ uint32_t shard_crc32(uint32_t crc, const void *data, size_t n) {
               crc_table[2][hi >> 8 & 0xff] ^ crc_table[1][hi >> 16 & 0xff] ^ crc_table[0][hi >> 24];
     }
     while (n--) crc = crc >> 8 ^ crc_table[0][(crc ^ *p++) & 0xff];
-    return ~crc;
+    return crc;
+}
+
+#if defined(__x86_64__)
+#include <nmmintrin.h>
+__attribute__((target("sse4.2"))) static uint32_t crc_sse42(uint32_t crc, const unsigned char *p,
+                                                            size_t n) {
+    uint64_t c = crc;
+    for (; n >= 8; n -= 8, p += 8) {
+        uint64_t v;
+        memcpy(&v, p, 8);
+        c = _mm_crc32_u64(c, v);
+    }
+    for (; n; n--) c = _mm_crc32_u8((uint32_t)c, *p++);
+    return (uint32_t)c;
+}
+#endif
+
+static uint32_t (*crc_update)(uint32_t, const unsigned char *, size_t);
+
+static void crc_init(void) {
+    crc_init_tables();
+    crc_update = crc_tables;
+#if defined(__x86_64__)
+    if (__builtin_cpu_supports("sse4.2")) crc_update = crc_sse42;
+#endif
+}
+
+uint32_t shard_crc32c(uint32_t crc, const void *data, size_t n) {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, crc_init);
+    return ~crc_update(~crc, data, n);
+}
+
+/* The portable path, for the tests to compare the fast one against. */
+uint32_t shard_crc32c_portable(uint32_t crc, const void *data, size_t n) {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, crc_init);
+    return ~crc_tables(~crc, data, n);
 }
 
 /* ---- helpers ---- */
@@ -175,7 +211,7 @@ static int open_header(ShardReader *r, char *err, size_t errlen) {
     in->num_tokens = (uint64_t)count;
     if (word(h, SHARD_W_TAG) == SHARD_TAG) {
         uint32_t kind = word(h, SHARD_W_CHECKSUM_KIND);
-        if (kind != SHARD_CHECKSUM_CRC32)
+        if (kind != SHARD_CHECKSUM_CRC32C)
             return fail(err, errlen, r->path, "unknown checksum kind %u", kind);
         in->has_checksum = 1;
         in->checksum = word(h, SHARD_W_CHECKSUM);
@@ -311,12 +347,13 @@ int shard_verify(ShardReader *r, uint32_t vocab_size, char *err, size_t errlen) 
         }
         for (size_t i = 0; vocab_size && i < n; i++)
             if (buf[i] >= vocab_size) {
+                unsigned id = buf[i];
                 free(buf);
                 return fail(err, errlen, r->path,
                             "token %llu is %u, not below the vocabulary size %u",
-                            (unsigned long long)(at + i), buf[i], vocab_size);
+                            (unsigned long long)(at + i), id, vocab_size);
             }
-        if (r->info.has_checksum) crc = shard_crc32(crc, buf, 2 * n);
+        if (r->info.has_checksum) crc = shard_crc32c(crc, buf, 2 * n);
         at += n;
     }
     free(buf);

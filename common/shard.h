@@ -14,9 +14,9 @@
 #define SHARD_ZSTD_MAGIC 0x5A533247 /* "G2SZ": our zstd shard */
 #define SHARD_VERSION 1
 #define SHARD_TAG 0x32545047 /* "GPT2" as bytes: words 4.. are ours */
-#define SHARD_CHECKSUM_CRC32 1
+#define SHARD_CHECKSUM_CRC32C 1
 #define SHARD_MAX_TOKENS 0x7fffffffu      /* llm.c stores the count in an int32 */
-#define SHARD_FRAME_TOKENS (1u << 18)     /* tokens per zstd frame that the writer uses */
+#define SHARD_FRAME_TOKENS (1u << 16)     /* tokens per zstd frame that the writer uses */
 #define SHARD_MAX_FRAME_TOKENS (1u << 24) /* the most a reader accepts */
 enum {
     SHARD_W_MAGIC,
@@ -32,6 +32,7 @@ enum {
     SHARD_W_INDEX_HI,
 };
 
+/* A reader keeps one decompressed frame for the next window: use one per thread. */
 typedef struct ShardReader ShardReader;
 
 /* Opens and validates a shard of either kind. On failure returns NULL and writes a
@@ -56,14 +57,16 @@ typedef struct {
     uint32_t version;                     /* header word 1 */
     uint64_t num_tokens;                  /* header word 2 */
     int has_checksum;                     /* 0 for shards from llm.c's scripts */
-    uint32_t checksum;                    /* stored CRC-32 of the token bytes */
+    uint32_t checksum;                    /* stored CRC-32C of the token bytes */
     uint32_t frame_tokens, frames, level; /* zstd only */
     uint64_t file_bytes;
 } ShardInfo;
 void shard_info(const ShardReader *r, ShardInfo *info);
 
-/* CRC-32 (the ISO-HDLC one of zlib, gzip and PNG): crc = shard_crc32(crc, p, n), 0 to start. */
-uint32_t shard_crc32(uint32_t crc, const void *p, size_t n);
+/* CRC-32C (Castagnoli, as in iSCSI and ext4): crc = shard_crc32c(crc, p, n), 0 to start.
+ * Uses the CPU's instruction where there is one; _portable is the table version. */
+uint32_t shard_crc32c(uint32_t crc, const void *p, size_t n);
+uint32_t shard_crc32c_portable(uint32_t crc, const void *p, size_t n);
 
 /* Writer (for tools: dies on errors). The file appears under path only on close
  * (temp + rename); an existing file is replaced only when overwrite is set.

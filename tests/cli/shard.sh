@@ -36,7 +36,7 @@ for fmt in plain zstd; do
     ok "$fmt: --info exits 0" exits 0
     ok "$fmt: --info counts the short val shard" grep -q "val_000001.bin$ext: .* 15000 tokens" "$out"
     ok "$fmt: --info counts the remainder" grep -q "train_000003.bin$ext: .* 25003 tokens" "$out"
-    ok "$fmt: --info checksum ok" grep -q "crc32 [0-9a-f]* ok" "$out"
+    ok "$fmt: --info checksum ok" grep -q "crc32c [0-9a-f]* ok" "$out"
     gpt2-shard --cat "$d"/tiny_val_* "$d"/tiny_train_* >"$T/back.bin"
     ok "$fmt: --cat gives the stream back" cmp -s "$T/back.bin" "$T/in.bin"
     run gpt2-shard --verify "$d"/*
@@ -53,6 +53,10 @@ done
 # default split: one val shard of --shard-size, numbering continues into train
 run gpt2-shard $V -o "$T/d/x" --shard-size 60k "$T/in.bin"
 ok "default --val-tokens is one shard" [ -f "$T/d/x_val_000000.bin" ] && [ -f "$T/d/x_train_000001.bin" ]
+run gpt2-shard $V -f -o "$T/d/x" --shard-size 1M "$T/in.bin"
+ok "fewer shards than last time: still succeeds" exits 0
+ok "warns about a shard of the earlier run" stderr_has "x_train_000001.bin: not from this run"
+ok "and leaves it alone" [ -f "$T/d/x_train_000001.bin" ]
 run gpt2-shard $V -o "$T/n/x" --val-tokens 0 --shard-size 1M "$T/in.bin"
 ok "--val-tokens 0: train from shard 0" [ "$(ls "$T/n")" = x_train_000000.bin ]
 # two input files are one stream
@@ -74,6 +78,8 @@ ok "id 50257 rejected by default" exits 1
 ok "names the token and the vocabulary" stderr_has "token 1 is 50257, not below the vocabulary size 50257"
 run gpt2-shard --vocab-size 50258 -o "$T/big/x" "$T/big.bin"
 ok "--vocab-size 50258 accepts it" exits 0
+run gpt2-shard -o "$T/r/x" "$T/in.bin"
+ok "random 16-bit ids rejected with the default vocabulary" stderr_has "in.bin: token [0-9]* is [0-9]*, not below"
 run gpt2-shard -o "$T/e/x" </dev/null
 ok "empty input is an error" exits 1
 run gpt2-shard -o "$T/e/x" "$T/nope.bin"
@@ -94,12 +100,27 @@ for f in flip cut flipz; do
     ok "$f: --cat exits 1 and writes nothing" [ "$rc" -eq 1 ] && [ ! -s "$out" ]
 done
 run gpt2-shard --info "$T/flip.bin"
-ok "--info shows a bad checksum" grep -q "crc32 [0-9a-f]* BAD" "$out"
+ok "--info shows a bad checksum" grep -q "crc32c [0-9a-f]* BAD" "$out"
 ok "--info exits 1 on it" exits 1
 run gpt2-shard --verify "$T/in.bin"
 ok "a token stream is not a shard" stderr_has "bad magic"
 run gpt2-shard --info
 ok "--info without files is a usage error" exits 2
+
+# killed while a shard is open: it was only ever a temp file, and that is removed
+mkfifo "$T/fifo"
+mkdir "$T/k"
+gpt2-shard $V -o "$T/k/x" <"$T/fifo" >/dev/null 2>&1 &
+pid=$!
+exec 3>"$T/fifo"
+head -c 3000000 /dev/urandom >&3 # more than one read buffer
+has_temp() { ls "$T"/k/x_val_000000.bin.tmp.* >/dev/null 2>&1; }
+for _ in $(seq 100); do has_temp && break; sleep 0.1; done
+ok "an unfinished shard is a temp file" has_temp
+kill -TERM $pid
+wait $pid
+exec 3>&-
+ok "killed mid-shard: no shard and no temp file left" [ -z "$(ls -A "$T/k")" ]
 
 # a closed pipe ends --cat quietly
 run bash -c 'gpt2-shard --cat "$@" | head -c 10 >/dev/null' _ "$T"/plain/*

@@ -143,9 +143,20 @@ static void round_trip(const char *name, int level, const uint16_t *t, size_t n)
 int main(void) {
     util_init("test-shard");
     ok(mkdtemp(dir) != NULL, "temp dir");
-    is_int(shard_crc32(0, "123456789", 9), 0xCBF43926u, "crc32 check value");
-    uint32_t c = shard_crc32(0, "12345", 5);
-    is_int(shard_crc32(c, "6789", 4), 0xCBF43926u, "crc32 runs on in pieces");
+    is_int(shard_crc32c(0, "123456789", 9), 0xE3069283u, "crc32c check value");
+    is_int(shard_crc32c_portable(0, "123456789", 9), 0xE3069283u, "portable crc32c check value");
+    uint32_t c = shard_crc32c(0, "12345", 5);
+    is_int(shard_crc32c(c, "6789", 4), 0xE3069283u, "crc32c runs on in pieces");
+    {
+        /* the fast path against the table one, at every alignment and tail length */
+        unsigned char b[300];
+        for (size_t i = 0; i < sizeof b; i++) b[i] = (unsigned char)(i * 131 + 7);
+        int same = 1;
+        for (size_t off = 0; off < 8; off++)
+            for (size_t len = 0; len + off <= sizeof b; len += 13)
+                same &= shard_crc32c(off, b + off, len) == shard_crc32c_portable(off, b + off, len);
+        ok(same, "crc32c fast path equals the table path");
+    }
 
     size_t n = 2 * SHARD_FRAME_TOKENS + 4321;
     uint16_t *t = make_tokens(n, 7);
