@@ -96,7 +96,7 @@ static void options_parse(Options *o, int argc, char **argv) {
             o->prompt = optarg;
             break;
         case 'n':
-            o->length = (int)cli_int(optarg, "--length", 0, 1 << 30);
+            o->length = (int)cli_int(optarg, "--length", 0, 1 << 24);
             break;
         case 't':
             o->temperature = (float)cli_double(optarg, "--temperature", 0, 1e6);
@@ -152,12 +152,13 @@ static void options_parse(Options *o, int argc, char **argv) {
         o->prompt_file = argv[optind];
     }
     if (o->format && !o->tokens) die_usage("--format goes with --tokens");
+    if (o->tokens && o->prompt)
+        die_usage("--tokens reads ids from a file or standard input, not -p");
 }
 
 /* ---- token ids in and out (the gpt2-tokens(5) stream formats) ---- */
 
-static int *ids_read(const char *path, TokensFormat fmt, int vocab, size_t *n) {
-    const char *name = path && strcmp(path, "-") ? path : "standard input";
+static int *ids_read(const char *path, const char *name, TokensFormat fmt, size_t *n) {
     FILE *f = xfopen(path, "rb");
     TokensReader *r = tokens_reader_init(f, name, fmt);
     size_t cap = 4096, got;
@@ -167,10 +168,6 @@ static int *ids_read(const char *path, TokensFormat fmt, int vocab, size_t *n) {
         if ((*n += got) == cap) ids = xrealloc(ids, sizeof(int) * (cap *= 2));
     tokens_reader_free(r);
     xfclose(f, name);
-    for (size_t i = 0; i < *n; i++)
-        if (ids[i] >= vocab)
-            die("%s: token %zu: id %d is outside the model's vocabulary (0..%d)", name, i + 1,
-                ids[i], vocab - 1);
     return ids;
 }
 
@@ -230,40 +227,41 @@ int main(int argc, char **argv) {
     Options o;
     options_parse(&o, argc, argv);
 
-    GPT2 *model = xmalloc(sizeof *model);
-    char err[512];
-    if (checkpoint_load(model, o.model, err, sizeof err)) die("%s", err);
-    const GPT2Config *cfg = &model->config;
-    int V = cfg->vocab_size, Vp = cfg->padded_vocab_size, maxT = cfg->max_seq_len;
-
-    BPE *bpe = NULL;
-    if (!o.tokens || o.nstops) {
-        bpe = bpe_load_gpt2();
-        if (bpe_vocab_size(bpe) != V)
-            die("%s: the model's vocabulary has %d tokens, GPT-2's %d: use --tokens", o.model, V,
-                bpe_vocab_size(bpe));
-    }
+    /* the prompt first: a bad one is reported before a large model is read */
+    BPE *bpe = !o.tokens || o.nstops ? bpe_load_gpt2() : NULL;
     TokensFormat fmt_in = TOKENS_BIN16, fmt_out = is_tty(stdout) ? TOKENS_TEXT : TOKENS_BIN16;
     if (o.format) tokens_format_parse(o.format, &fmt_in), fmt_out = fmt_in;
-
-    /* the prompt */
+    const char *src = o.prompt                                      ? "the prompt"
+                      : o.prompt_file && strcmp(o.prompt_file, "-") ? o.prompt_file
+                                                                    : "standard input";
     size_t n_prompt = 0, cap = 0;
     int *prompt = NULL;
-    const char *src = o.prompt ? "the prompt" : o.prompt_file ? o.prompt_file : "standard input";
     if (o.tokens) {
-        if (o.prompt) die_usage("--tokens reads ids from a file or standard input, not -p");
-        prompt = ids_read(o.prompt_file, fmt_in, V, &n_prompt);
+        prompt = ids_read(o.prompt_file, src, fmt_in, &n_prompt);
     } else {
-        size_t len;
+        size_t len = o.prompt ? strlen(o.prompt) : 0;
         char *text =
             o.prompt ? xstrdup(o.prompt) : xread_file(o.prompt_file ? o.prompt_file : "-", &len);
-        bpe_encode(bpe, text, strlen(text), &prompt, &n_prompt, &cap);
+        bpe_encode(bpe, text, len, &prompt, &n_prompt, &cap);
         free(text);
     }
     if (n_prompt == 0)
         die("%s is empty: give a prompt (-p TEXT, a file, standard input; or --tokens with id "
             "50256, <|endoftext|>, to start from nothing)",
             src);
+
+    GPT2 *model = xmalloc(sizeof *model);
+    char err[512];
+    if (checkpoint_load(model, o.model, err, sizeof err)) die("%s", err);
+    const GPT2Config *cfg = &model->config;
+    int V = cfg->vocab_size, Vp = cfg->padded_vocab_size, maxT = cfg->max_seq_len;
+    if (bpe && bpe_vocab_size(bpe) != V)
+        die("%s: the model's vocabulary has %d tokens, GPT-2's %d: use --tokens", o.model, V,
+            bpe_vocab_size(bpe));
+    for (size_t i = 0; i < n_prompt; i++)
+        if (prompt[i] >= V)
+            die("%s: token %zu: id %d is outside the model's vocabulary (0..%d)", src, i + 1,
+                prompt[i], V - 1);
     if (n_prompt > (size_t)maxT) {
         warn("the prompt has %zu tokens, the model's context %d: keeping the last %d", n_prompt,
              maxT, maxT);
