@@ -1,0 +1,65 @@
+/* cuda_common: what every CUDA file needs — checked calls that name file:line and the
+ * library's own message, an allocator whose out-of-memory error says how much was asked,
+ * the compute element type, and small device helpers. C++ (nvcc) only. */
+#ifndef GPT2_CUDA_COMMON_H
+#define GPT2_CUDA_COMMON_H
+
+#include <cublasLt.h>
+#include <cuda_bf16.h>
+#include <cuda_runtime.h>
+#include <stddef.h>
+
+typedef __nv_bfloat16 bf16;
+
+/* Report a failed call and exit 1 (runtime error, as die() does). */
+[[noreturn]] void cuda_fail(const char *what, const char *msg, const char *file, int line);
+[[noreturn]] void cuda_fail_cublas(cublasStatus_t st, const char *file, int line);
+
+#define CUDA_CHECK(call)                                                                         \
+    do {                                                                                         \
+        cudaError_t e_ = (call);                                                                 \
+        if (e_ != cudaSuccess) cuda_fail(#call, cudaGetErrorString(e_), __FILE__, __LINE__);     \
+    } while (0)
+#define CUBLAS_CHECK(call)                                                                       \
+    do {                                                                                         \
+        cublasStatus_t s_ = (call);                                                              \
+        if (s_ != CUBLAS_STATUS_SUCCESS) cuda_fail_cublas(s_, __FILE__, __LINE__);               \
+    } while (0)
+/* after a kernel launch: launch-configuration errors surface here, not at the next sync */
+#define CUDA_CHECK_LAUNCH() CUDA_CHECK(cudaGetLastError())
+
+/* cudaMalloc that exits with the size asked, what is free, and a hint on failure. */
+void *cuda_malloc_checked(size_t bytes, const char *what, const char *file, int line);
+#define cuda_malloc(bytes, what) cuda_malloc_checked((bytes), (what), __FILE__, __LINE__)
+/* total asked through cuda_malloc so far (never decreases: a high-water mark) */
+size_t cuda_allocated_bytes(void);
+
+/* Number of usable CUDA devices (0 when the driver or device is missing). */
+int cuda_device_count(void);
+
+/* The stream every kernel and cuBLASLt call of this program runs on, and the shared
+ * cuBLASLt handle and workspace (created on first use). */
+cudaStream_t cuda_stream(void);
+cublasLtHandle_t cuda_cublaslt(void);
+
+static inline unsigned cuda_blocks(size_t n, unsigned threads) {
+    return (unsigned)((n + threads - 1) / threads);
+}
+
+/* element conversions: kernels are written once for float and bf16 */
+__device__ __forceinline__ float to_float(float x) { return x; }
+__device__ __forceinline__ float to_float(bf16 x) { return __bfloat162float(x); }
+template <typename T> __device__ __forceinline__ T from_float(float x);
+template <> __device__ __forceinline__ float from_float<float>(float x) { return x; }
+template <> __device__ __forceinline__ bf16 from_float<bf16>(float x) { return __float2bfloat16(x); }
+
+__device__ __forceinline__ float warp_sum(float x) {
+    for (int o = 16; o > 0; o >>= 1) x += __shfl_xor_sync(0xffffffffu, x, o);
+    return x;
+}
+__device__ __forceinline__ float warp_max(float x) {
+    for (int o = 16; o > 0; o >>= 1) x = fmaxf(x, __shfl_xor_sync(0xffffffffu, x, o));
+    return x;
+}
+
+#endif

@@ -1,0 +1,74 @@
+/* kernels_cuda: the GPU version of every op in kernels.h, same argument lists on device
+ * memory, for element type T = float (test mode) or bf16 (training). C++ (nvcc) only.
+ *
+ * Differences from the CPU reference, on purpose:
+ *  - activations and weights are T; parameter gradients, LayerNorm statistics and
+ *    losses stay fp32 (parameter gradients are one fp32 allocation, as the master weights);
+ *  - backward functions accumulate (+=) into every gradient as on the CPU, except that
+ *    `accumulate = false` lets the backend overwrite a scratch activation gradient
+ *    instead of zeroing it first (parameter gradients always accumulate);
+ *  - attention keeps no T x T tensors: the forward saves the per-row logsumexp, the
+ *    backward recomputes the probabilities (flash attention);
+ *  - softmax, cross-entropy and its backward are one kernel that turns the logits into
+ *    their gradient in place, so no probabilities are ever stored;
+ *  - a fused residual add + LayerNorm (the residual stream is written on the way).
+ * Everything runs on cuda_stream(). */
+#ifndef GPT2_KERNELS_CUDA_H
+#define GPT2_KERNELS_CUDA_H
+
+#include "cuda_common.h"
+
+template <typename T>
+void encoder_forward_cuda(T *out, const int *inp, const T *wte, const T *wpe, int B, int Tn, int C);
+template <typename T>
+void encoder_backward_cuda(float *dwte, float *dwpe, const T *dout, const int *inp, int B, int Tn,
+                           int C);
+
+template <typename T>
+void layernorm_forward_cuda(T *out, float *mean, float *rstd, const T *inp, const T *weight,
+                            const T *bias, int N, int C);
+/* residual = a + b, then out = LayerNorm(residual) */
+template <typename T>
+void residual_layernorm_forward_cuda(T *residual, T *out, float *mean, float *rstd, const T *a,
+                                     const T *b, const T *weight, const T *bias, int N, int C);
+template <typename T>
+void layernorm_backward_cuda(T *dinp, float *dweight, float *dbias, const T *dout, const T *inp,
+                             const T *weight, const float *mean, const float *rstd, int N, int C,
+                             bool accumulate = true);
+
+/* cuBLASLt, fp32 accumulation; the bias rides in the GEMM epilogue */
+template <typename T>
+void matmul_forward_cuda(T *out, const T *inp, const T *weight, const T *bias, int N, int C, int OC);
+template <typename T>
+void matmul_backward_cuda(T *dinp, float *dweight, float *dbias, const T *dout, const T *inp,
+                          const T *weight, int N, int C, int OC, bool accumulate = true);
+
+/* head size 64 only; lse [B,NH,T]; delta [B,NH,T] is scratch */
+template <typename T>
+void attention_forward_cuda(T *out, float *lse, const T *qkv, int B, int Tn, int C, int NH);
+template <typename T>
+void attention_backward_cuda(T *dqkv, float *delta, const T *dout, const T *qkv, const T *out,
+                             const float *lse, int B, int Tn, int C, int NH,
+                             bool accumulate = true);
+
+template <typename T> void gelu_forward_cuda(T *out, const T *inp, size_t n);
+template <typename T>
+void gelu_backward_cuda(T *dinp, const T *inp, const T *dout, size_t n, bool accumulate = true);
+
+template <typename T> void residual_forward_cuda(T *out, const T *a, const T *b, size_t n);
+
+/* Per row of logits [N,Vp]: losses[i] = logsumexp over the first V - logits[i,targets[i]];
+ * with backward, logits[i,:] becomes dloss * (softmax - onehot) (padding columns 0). */
+template <typename T>
+void crossentropy_softmax_fused_cuda(T *logits, float *losses, const int *targets, float dloss,
+                                     int N, int V, int Vp, bool backward);
+
+/* AdamW on fp32 master params; writes the compute copy (T, may be NULL) on the way. */
+template <typename T>
+void adamw_update_cuda(float *params, T *params_copy, const float *grads, float *m, float *v,
+                       size_t n, float lr, float beta1, float beta2, float eps,
+                       float weight_decay, float grad_scale, int t);
+/* *acc += sum of squares of g (acc is device memory) */
+void sum_squares_cuda(double *acc, const float *g, size_t n);
+
+#endif

@@ -1,0 +1,158 @@
+/* The whole CUDA backend against the CPU model on a small GPT-2 (L=2, C=128, 2 heads,
+ * T=40 so attention tiles are partial): logits, loss, every gradient tensor, 10 AdamW
+ * steps, and a resume in the middle giving the same losses as an uninterrupted run.
+ * fp32 mode with tight tolerances; bf16 mode with loose ones (8-bit mantissas). */
+#include "backend_cuda.h"
+#include "test_util.h"
+
+#define B 2
+#define TT 40
+#define STEPS 10
+
+static const GPT2Config cfg = {.max_seq_len = 64,
+                               .vocab_size = 500,
+                               .padded_vocab_size = 512,
+                               .num_layers = 2,
+                               .num_heads = 2,
+                               .channels = 128};
+static const AdamWConfig opt = {.lr = 1e-3f,
+                                .beta1 = 0.9f,
+                                .beta2 = 0.95f,
+                                .eps = 1e-8f,
+                                .weight_decay = 0.1f,
+                                .grad_clip = 1.0f};
+
+typedef struct {
+    const char *mode;
+    int fp32;
+    float logit_tol, loss_tol, grad_tol, step_loss_tol, param_tol;
+} Mode;
+
+static int inputs[STEPS][B * TT], targets[STEPS][B * TT];
+
+/* worst |a - b| relative to the largest |b| of the tensor: gradients span many scales */
+static int compare_scaled(const char *name, const float *got, const float *want, size_t n,
+                          float tol) {
+    double maxw = 0, maxd = 0;
+    for (size_t i = 0; i < n; i++) {
+        maxw = fmax(maxw, fabs(want[i]));
+        if (!isfinite(got[i])) maxd = INFINITY;
+        maxd = fmax(maxd, fabs((double)got[i] - want[i]));
+    }
+    return ok(maxd <= tol * maxw + 1e-8, "%s (max err %.3g of max %.3g, tol %g)", name, maxd, maxw,
+              tol);
+}
+
+static Backend *gpu(const float *params, int fp32) {
+    char err[256];
+    Backend *be = backend_cuda_create(&cfg, params, B, TT, fp32, err, sizeof err);
+    if (!be) die("backend_cuda_create: %s", err);
+    return be;
+}
+
+static void test_mode(const Mode *md, const float *params) {
+    size_t np = gpt2_num_params(&cfg), nlog = (size_t)B * TT * cfg.padded_vocab_size;
+    /* the CPU reference: one forward/backward, then 10 steps through its backend */
+    GPT2 m;
+    gpt2_create(&m, &cfg);
+    memcpy(m.params_memory, params, np * sizeof(float));
+    float cpu_loss = gpt2_forward(&m, inputs[0], targets[0], B, TT);
+    float *cpu_logits = (float *)xmalloc(nlog * sizeof(float));
+    memcpy(cpu_logits, m.logits, nlog * sizeof(float));
+    gpt2_zero_grad(&m);
+    gpt2_backward(&m, 1.0f);
+    float *cpu_grads = (float *)xmalloc(np * sizeof(float));
+    memcpy(cpu_grads, m.grads_memory, np * sizeof(float));
+    Backend *cpu = backend_cpu_create(&m, B, TT);
+    float cpu_losses[STEPS], cpu_norms[STEPS];
+    for (int s = 0; s < STEPS; s++) {
+        cpu_losses[s] = cpu->train_step(cpu, inputs[s], targets[s], B, TT, 1.0f);
+        cpu_norms[s] = cpu->update(cpu, &opt, s + 1);
+    }
+    float *cpu_params = (float *)xmalloc(np * sizeof(float));
+    cpu->get_state(cpu, cpu_params, NULL, NULL);
+    cpu->free(cpu);
+
+    Backend *be = gpu(params, md->fp32);
+    float *logits = (float *)xmalloc(nlog * sizeof(float));
+    be->logits(be, inputs[0], B, TT, logits);
+    compare_scaled(xasprintf("%s logits", md->mode), logits, cpu_logits, nlog, md->logit_tol);
+    float losses[B * TT];
+    float mean = be->eval_losses(be, inputs[0], targets[0], B, TT, losses);
+    near(mean, cpu_loss, md->loss_tol, 0, "%s eval loss", md->mode);
+    float loss = be->train_step(be, inputs[0], targets[0], B, TT, 1.0f);
+    near(loss, cpu_loss, md->loss_tol, 0, "%s train_step loss", md->mode);
+    float *grads = (float *)xmalloc(np * sizeof(float));
+    backend_cuda_grads(be, grads);
+    size_t sizes[GPT2_NUM_PARAM_TENSORS], off = 0;
+    gpt2_param_sizes(&cfg, sizes);
+    for (int i = 0; i < GPT2_NUM_PARAM_TENSORS; i++) {
+        compare_scaled(xasprintf("%s grad %s", md->mode, gpt2_param_names[i]), grads + off,
+                       cpu_grads + off, sizes[i], md->grad_tol);
+        off += sizes[i];
+    }
+    /* the step above was step 1 of the run; 9 more */
+    float losses_gpu[STEPS], norms[STEPS];
+    losses_gpu[0] = loss;
+    norms[0] = be->update(be, &opt, 1);
+    for (int s = 1; s < STEPS; s++) {
+        losses_gpu[s] = be->train_step(be, inputs[s], targets[s], B, TT, 1.0f);
+        norms[s] = be->update(be, &opt, s + 1);
+    }
+    for (int s = 0; s < STEPS; s++) {
+        near(losses_gpu[s], cpu_losses[s], md->step_loss_tol, 0, "%s step %d loss", md->mode, s + 1);
+        near(norms[s], cpu_norms[s], 0, md->grad_tol * 4, "%s step %d grad norm", md->mode, s + 1);
+    }
+    float *gpu_params = (float *)xmalloc(np * sizeof(float));
+    be->get_state(be, gpu_params, NULL, NULL);
+    compare_scaled(xasprintf("%s parameters after %d steps", md->mode, STEPS), gpu_params,
+                   cpu_params, np, md->param_tol);
+    be->free(be);
+
+    /* resume: 5 steps, state out, a new backend with that state, 5 more */
+    float *p = (float *)xmalloc(np * sizeof(float)), *mm = (float *)xmalloc(np * sizeof(float)),
+          *vv = (float *)xmalloc(np * sizeof(float));
+    be = gpu(params, md->fp32);
+    for (int s = 0; s < STEPS / 2; s++) {
+        be->train_step(be, inputs[s], targets[s], B, TT, 1.0f);
+        be->update(be, &opt, s + 1);
+    }
+    be->get_state(be, p, mm, vv);
+    be->free(be);
+    be = gpu(p, md->fp32);
+    be->set_state(be, p, mm, vv);
+    int same = 1;
+    for (int s = STEPS / 2; s < STEPS; s++) {
+        float l = be->train_step(be, inputs[s], targets[s], B, TT, 1.0f);
+        be->update(be, &opt, s + 1);
+        /* only float atomics' order differs between the runs */
+        if (fabsf(l - losses_gpu[s]) > 1e-5f * fabsf(losses_gpu[s]) + 1e-6f) {
+            same = 0;
+            diag("step %d: resumed %.9g, uninterrupted %.9g", s + 1, l, losses_gpu[s]);
+        }
+    }
+    ok(same, "%s resume after %d steps gives the uninterrupted losses", md->mode, STEPS / 2);
+    be->free(be);
+    free(p), free(mm), free(vv), free(gpu_params), free(grads), free(logits), free(cpu_params);
+    free(cpu_grads), free(cpu_logits);
+}
+
+int main(void) {
+    util_init("model_cuda");
+    require_device();
+    for (int s = 0; s < STEPS; s++)
+        for (int i = 0; i < B * TT; i++) {
+            inputs[s][i] = (int)((test_rand(0.5f) + 0.5f) * cfg.vocab_size) % cfg.vocab_size;
+            targets[s][i] = (int)((test_rand(0.5f) + 0.5f) * cfg.vocab_size) % cfg.vocab_size;
+        }
+    float *params = (float *)xmalloc(gpt2_num_params(&cfg) * sizeof(float));
+    gpt2_init_params(params, &cfg, 42);
+    const Mode modes[] = {
+        {"fp32", 1, 1e-4f, 1e-5f, 1e-3f, 1e-4f, 1e-3f},
+        /* bf16: ~3 significant digits per activation, over two layers */
+        {"bf16", 0, 3e-2f, 2e-2f, 8e-2f, 3e-2f, 2e-2f},
+    };
+    for (int i = 0; i < 2; i++) test_mode(&modes[i], params);
+    free(params);
+    return done_testing();
+}
