@@ -39,6 +39,8 @@ static const char usage[] =
     "                          to a terminal\n"
     "      --no-cache          recompute the whole context for each token (slow; compares\n"
     "                          against the key/value cache)\n"
+    "      --device DEV        cpu (default) or cuda: on the GPU, the whole context is\n"
+    "                          recomputed for each token (fp32), without a cache\n"
     "      --stats             timings and tokens/s on standard error\n"
     "  -h, --help              show this help and exit\n"
     "  -V, --version           show the version and exit\n"
@@ -46,7 +48,7 @@ static const char usage[] =
     "Threads: OMP_NUM_THREADS (default: all cores).\n";
 
 typedef struct {
-    const char *model, *prompt, *prompt_file, *format;
+    const char *model, *prompt, *prompt_file, *format, *device;
     const char **stops;
     int nstops, length, top_k, num_samples, ignore_eot, echo, tokens, no_cache, stats;
     float temperature, top_p;
@@ -62,7 +64,8 @@ enum {
     OPT_TOKENS,
     OPT_FORMAT,
     OPT_NO_CACHE,
-    OPT_STATS
+    OPT_STATS,
+    OPT_DEVICE
 };
 
 static void options_parse(Options *o, int argc, char **argv) {
@@ -81,6 +84,7 @@ static void options_parse(Options *o, int argc, char **argv) {
                                           {"format", required_argument, 0, OPT_FORMAT},
                                           {"no-cache", no_argument, 0, OPT_NO_CACHE},
                                           {"stats", no_argument, 0, OPT_STATS},
+                                          {"device", required_argument, 0, OPT_DEVICE},
                                           {"help", no_argument, 0, 'h'},
                                           {"version", no_argument, 0, 'V'},
                                           {0, 0, 0, 0}};
@@ -137,6 +141,11 @@ static void options_parse(Options *o, int argc, char **argv) {
         case OPT_STATS:
             o->stats = 1;
             break;
+        case OPT_DEVICE:
+            if (strcmp(optarg, "cpu") && strcmp(optarg, "cuda"))
+                die_usage("--device: '%s' is neither cpu nor cuda", optarg);
+            o->device = optarg;
+            break;
         case 'h':
             cli_help(usage);
         case 'V':
@@ -152,6 +161,10 @@ static void options_parse(Options *o, int argc, char **argv) {
         o->prompt_file = argv[optind];
     }
     if (o->format && !o->tokens) die_usage("--format goes with --tokens");
+#ifndef GPT2_CUDA
+    if (o->device && !strcmp(o->device, "cuda"))
+        die_usage("--device cuda: this build has no CUDA (built without nvcc)");
+#endif
     if (o->tokens && o->prompt)
         die_usage("--tokens reads ids from a file or standard input, not -p");
 }
@@ -271,12 +284,18 @@ int main(int argc, char **argv) {
     int np = (int)n_prompt;
 
     Engine e = {.maxT = maxT, .Vp = Vp};
-    if (o.no_cache) {
-        e.be = backend_cpu_create(model, 1, maxT);
-        e.window_out = xmalloc(sizeof(float) * maxT * Vp);
+    if (o.device && !strcmp(o.device, "cuda")) {
+#ifdef GPT2_CUDA
+        e.be = backend_cuda_create(cfg, model->params_memory, 1, maxT, 1, err, sizeof err);
+        if (!e.be) die("--device cuda: %s", err);
+        gpt2_free(model); /* the backend has its own copy */
+#endif
+    } else if (o.no_cache) {
+        e.be = backend_cpu_create(model, 1, maxT); /* takes over the model's allocations */
     } else {
         generate_init(&e.gen, model, np + o.length < maxT ? np + o.length : maxT);
     }
+    if (e.be) e.window_out = xmalloc(sizeof(float) * maxT * Vp);
     Sampler sampler;
     sampler_init(&sampler, V, o.temperature, o.top_k, o.top_p, o.seed);
     TextStream ts;
@@ -332,7 +351,7 @@ int main(int argc, char **argv) {
     textstream_free(&ts);
     sampler_free(&sampler);
     if (e.be) {
-        e.be->free(e.be); /* frees the model too */
+        e.be->free(e.be);
         free(e.window_out);
     } else {
         generate_free(&e.gen);
