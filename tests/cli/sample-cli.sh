@@ -43,6 +43,13 @@ ok "another seed: other text" sh -c "! cmp -s '$T/a' '$T/c'"
 ok "text was generated" test -s "$T/a"
 gen -s 1 --no-cache >"$T/d"
 ok "--no-cache samples the same text" cmp -s "$T/a" "$T/d"
+printf 'The quick brown fox' >"$T/prompt.txt"
+gpt2-sample -m "$M" -n 40 --ignore-eot -s 1 "$T/prompt.txt" >"$T/f"
+gpt2-sample -m "$M" -n 40 --ignore-eot -s 1 <"$T/prompt.txt" >"$T/i"
+ok "prompt from a file, stdin or -p: the same" sh -c "cmp -s '$T/a' '$T/f' && cmp -s '$T/a' '$T/i'"
+gpt2-tokenize <"$T/prompt.txt" | gpt2-sample -m "$M" --tokens -n 40 --ignore-eot -s 1 |
+    gpt2-tokenize -d >"$T/p"
+ok "ids through gpt2-tokenize pipes: the same text" cmp -s "$T/a" "$T/p"
 gen -s 3 -k 1 >"$T/k1" && gen -t 0 >"$T/greedy"
 ok "top-k 1 is greedy" cmp -s "$T/k1" "$T/greedy"
 
