@@ -16,9 +16,33 @@
 #define WS                                                                                         \
     "\\t-\\r "                                                                                     \
     "\\x{85}\\x{A0}\\x{1680}\\x{2000}-\\x{200A}\\x{2028}\\x{2029}\\x{202F}\\x{205F}\\x{3000}"
+/* Letters and digits that tiktoken's engine knows (Unicode 16) and PCRE2 10.42's tables
+ * (Unicode 14) do not: Unicode 15.0-16.0 additions, found by the code point parity test. */
+#define L16                                                                                        \
+    "\\x{1C89}-\\x{1C8A}\\x{A7CB}-\\x{A7CD}\\x{A7DA}-\\x{A7DC}\\x{105C0}-\\x{105F3}\\x{10D4A}-"    \
+    "\\x{10D65}\\x{10D6F}-\\x{10D85}\\x{10EC2}-\\x{10EC4}\\x{1123F}-\\x{11240}\\x{11380}-\\x{"     \
+    "11389}"                                                                                       \
+    "\\x{1138B}\\x{1138E}\\x{11390}-\\x{113B5}\\x{113B7}\\x{113D1}\\x{113D3}\\x{11BC0}-\\x{11BE0}" \
+    "\\x{11F02}\\x{11F04}-\\x{11F10}\\x{11F12}-\\x{11F33}\\x{1342F}\\x{13441}-\\x{13446}\\x{"      \
+    "13460}-"                                                                                      \
+    "\\x{143FA}\\x{16100}-\\x{1611D}\\x{16D40}-\\x{16D6C}\\x{18CFF}\\x{1B132}\\x{1B155}\\x{1DF25}" \
+    "-"                                                                                            \
+    "\\x{1DF2A}\\x{1E030}-\\x{1E06D}\\x{1E4D0}-\\x{1E4EB}\\x{1E5D0}-\\x{1E5ED}\\x{1E5F0}\\x{"      \
+    "2B739}"                                                                                       \
+    "\\x{2EBF0}-\\x{2EE5D}\\x{31350}-\\x{323AF}"
+#define N16                                                                                        \
+    "\\x{10D40}-\\x{10D49}\\x{116D0}-\\x{116E3}\\x{11BF0}-\\x{11BF9}\\x{11F50}-\\x{11F59}\\x{"     \
+    "16130}-"                                                                                      \
+    "\\x{16139}\\x{16D70}-\\x{16D79}\\x{1CCF0}-\\x{1CCF9}\\x{1D2C0}-\\x{1D2D3}\\x{1E4F0}-\\x{"     \
+    "1E4F9}"                                                                                       \
+    "\\x{1E5F1}-\\x{1E5FA}"
+#define L "\\p{L}" L16
+#define N "\\p{N}" N16
 /* GPT-2's pattern; the possessive ++ only skips useless backtracking. */
-static const char GPT2_PATTERN[] = "'(?:[sdmt]|ll|ve|re)| ?\\p{L}++| ?\\p{N}++| ?[^" WS
-                                   "\\p{L}\\p{N}]++|[" WS "]+(?![^" WS "])|[" WS "]+";
+static const char GPT2_PATTERN[] = "'(?:[sdmt]|ll|ve|re)| ?[" L "]++| ?[" N "]++| ?[^" WS L N
+                                   "]++|[" WS "]+(?![^" WS "])|[" WS "]+";
+#undef L
+#undef N
 
 typedef struct {
     uint32_t tag; /* high hash bits, never 0 (0 = empty slot) */
@@ -40,8 +64,19 @@ typedef struct {
     uint32_t end;
 } Pair;
 
+/* Pieces that are not one token but recur (" Citizen", "ing,") are merged once and
+ * then found here: a direct-mapped cache, a slot per hash, newest wins. */
+enum { CACHE_SLOTS = 8192, CACHE_BYTES = 32, CACHE_IDS = 12 };
+typedef struct {
+    uint64_t hash;
+    uint8_t len, nids;
+    unsigned char bytes[CACHE_BYTES];
+    int32_t ids[CACHE_IDS];
+} CacheSlot;
+
 struct BpeWork {
     pcre2_match_data *md;
+    CacheSlot *cache;
     size_t cap;     /* capacity of the arrays below, in bytes of a piece */
     uint32_t *next; /* symbol starting at i ends where the next one starts */
     int32_t *sym;   /* id of the symbol starting at i, -1 when merged away */
@@ -51,25 +86,34 @@ struct BpeWork {
 
 /* ---- hashing token bytes ---- */
 
-static uint64_t bpe_hash(const unsigned char *p, size_t n) {
-    uint64_t h = 0x9e3779b97f4a7c15ull ^ n, v;
-    for (; n >= 8; p += 8, n -= 8) {
-        memcpy(&v, p, 8);
-        h = (h ^ v) * 0xbf58476d1ce4e5b9ull;
-        h ^= h >> 31;
-    }
-    if (n) {
-        v = 0;
-        memcpy(&v, p, n);
-        h = (h ^ v) * 0x94d049bb133111ebull;
-    }
-    h ^= h >> 29;
+static uint64_t hash_mix(uint64_t h) {
     h *= 0xbf58476d1ce4e5b9ull;
+    h ^= h >> 31;
+    h *= 0x94d049bb133111ebull;
     return h ^ (h >> 32);
 }
 
-static int bpe_lookup(const BPE *b, const unsigned char *p, size_t n) {
-    uint64_t h = bpe_hash(p, n);
+/* Reads only inside p[0..n) (n >= 1), with overlapping loads instead of a byte loop. */
+static uint64_t bpe_hash(const unsigned char *p, size_t n) {
+    uint64_t a, h = n * 0x9e3779b97f4a7c15ull;
+    if (n >= 8) {
+        for (; n > 8; p += 8, n -= 8) {
+            memcpy(&a, p, 8);
+            h = hash_mix(h ^ a);
+        }
+        memcpy(&a, p + n - 8, 8);
+    } else if (n >= 4) {
+        uint32_t x, y;
+        memcpy(&x, p, 4);
+        memcpy(&y, p + n - 4, 4);
+        a = (uint64_t)x << 32 | y;
+    } else {
+        a = (uint64_t)p[0] << 16 | (uint64_t)p[n / 2] << 8 | p[n - 1];
+    }
+    return hash_mix(h ^ a);
+}
+
+static int bpe_find(const BPE *b, const unsigned char *p, size_t n, uint64_t h) {
     uint32_t tag = (uint32_t)(h >> 32) | 1;
     for (size_t i = h & b->mask;; i = (i + 1) & b->mask) {
         const Slot *s = &b->table[i];
@@ -77,6 +121,10 @@ static int bpe_lookup(const BPE *b, const unsigned char *p, size_t n) {
         if (s->tag == tag && b->len[s->id] == n && !memcmp(b->pool + b->off[s->id], p, n))
             return s->id;
     }
+}
+
+static int bpe_lookup(const BPE *b, const unsigned char *p, size_t n) {
+    return bpe_find(b, p, n, bpe_hash(p, n));
 }
 
 static void bpe_insert(BPE *b, int id) {
@@ -293,6 +341,7 @@ BpeWork *bpe_work_init(const BPE *b) {
 void bpe_work_free(BpeWork *w) {
     if (!w) return;
     pcre2_match_data_free(w->md);
+    free(w->cache);
     free(w->next);
     free(w->sym);
     free(w->heap);
@@ -371,11 +420,29 @@ static void bpe_merge(const BPE *b, BpeWork *w, const unsigned char *p, size_t n
 
 static void encode_piece(const BPE *b, BpeWork *w, const unsigned char *p, size_t n, int **ids,
                          size_t *nids, size_t *cap) {
-    int id = n == 1 ? b->byte_id[p[0]] : bpe_lookup(b, p, n);
-    if (id >= 0)
+    if (n == 1) {
+        push_id(b->byte_id[p[0]], ids, nids, cap);
+        return;
+    }
+    uint64_t h = bpe_hash(p, n);
+    int id = bpe_find(b, p, n, h);
+    if (id >= 0) {
         push_id(id, ids, nids, cap);
-    else
-        bpe_merge(b, w, p, n, ids, nids, cap);
+        return;
+    }
+    if (!w->cache) w->cache = xcalloc(CACHE_SLOTS, sizeof *w->cache); /* on first need */
+    CacheSlot *c = &w->cache[h & (CACHE_SLOTS - 1)];
+    if (c->hash == h && c->len == n && !memcmp(c->bytes, p, n)) {
+        for (int i = 0; i < c->nids; i++) push_id(c->ids[i], ids, nids, cap);
+        return;
+    }
+    size_t first = *nids;
+    bpe_merge(b, w, p, n, ids, nids, cap);
+    if (n <= CACHE_BYTES && *nids - first <= CACHE_IDS) {
+        c->hash = h, c->len = (uint8_t)n, c->nids = (uint8_t)(*nids - first);
+        memcpy(c->bytes, p, n);
+        memcpy(c->ids, *ids + first, c->nids * sizeof **ids);
+    }
 }
 
 /* Splits text by the pattern; the gaps the pattern skips are runs of invalid UTF-8. */

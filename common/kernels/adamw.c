@@ -10,7 +10,7 @@ void adamw_update(float *params, const float *grads, float *m, float *v, size_t 
     double bc1 = 1.0 - pow(beta1, t), bc2_sqrt = sqrt(1.0 - pow(beta2, t));
     float step = (float)(lr / bc1), decay = (float)(1.0 - (double)lr * weight_decay);
     float inv_bc2_sqrt = (float)(1.0 / bc2_sqrt);
-#pragma omp parallel for
+#pragma omp parallel for simd
     for (size_t i = 0; i < n; i++) {
         float g = grads[i] * grad_scale;
         m[i] = beta1 * m[i] + (1.0f - beta1) * g;
@@ -21,7 +21,7 @@ void adamw_update(float *params, const float *grads, float *m, float *v, size_t 
 
 double sum_squares(const float *g, size_t n) {
     double sum = 0;
-#pragma omp parallel for reduction(+ : sum)
+#pragma omp parallel for simd reduction(+ : sum)
     for (size_t i = 0; i < n; i++) sum += (double)g[i] * g[i];
     return sum;
 }

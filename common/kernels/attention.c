@@ -3,10 +3,10 @@
  *   preatt[t2] = q_t . k_t2 / sqrt(hs)   (t2 <= t)
  *   att = softmax(preatt) over t2 <= t, 0 above the diagonal
  *   out_t = sum_t2 att[t2] v_t2 */
-#include <math.h>
 #include <string.h>
 
 #include "kernels.h"
+#include "vecmath.h"
 
 void attention_forward(float *out, float *preatt, float *att, const float *qkv, int B, int T, int C,
                        int NH) {
@@ -23,11 +23,13 @@ void attention_forward(float *out, float *preatt, float *att, const float *qkv, 
                 for (int t2 = 0; t2 <= t; t2++) {
                     const float *k = qkv + ((size_t)b * T + t2) * C3 + C + h * hs;
                     float s = 0;
+#pragma omp simd reduction(+ : s)
                     for (int i = 0; i < hs; i++) s += q[i] * k[i];
                     pre[t2] = s * scale;
                     if (pre[t2] > max) max = pre[t2];
                 }
                 float sum = 0;
+#pragma omp simd reduction(+ : sum)
                 for (int t2 = 0; t2 <= t; t2++) sum += a[t2] = expf(pre[t2] - max);
                 for (int t2 = 0; t2 <= t; t2++) a[t2] /= sum;
                 for (int t2 = t + 1; t2 < T; t2++) pre[t2] = -INFINITY, a[t2] = 0;
@@ -35,6 +37,7 @@ void attention_forward(float *out, float *preatt, float *att, const float *qkv, 
                 memset(o, 0, sizeof(float) * hs);
                 for (int t2 = 0; t2 <= t; t2++) {
                     const float *v = qkv + ((size_t)b * T + t2) * C3 + 2 * C + h * hs;
+#pragma omp simd
                     for (int i = 0; i < hs; i++) o[i] += a[t2] * v[i];
                 }
             }
@@ -62,6 +65,7 @@ void attention_backward(float *dqkv, float *dpreatt, float *datt, const float *d
                     const float *v = qkv + ((size_t)b * T + t2) * C3 + 2 * C + h * hs;
                     float *dv = dqkv + ((size_t)b * T + t2) * C3 + 2 * C + h * hs;
                     float s = 0;
+#pragma omp simd reduction(+ : s)
                     for (int i = 0; i < hs; i++) {
                         s += v[i] * d[i];
                         dv[i] += a[t2] * d[i];
@@ -74,6 +78,7 @@ void attention_backward(float *dqkv, float *dpreatt, float *datt, const float *d
                     const float *k = qkv + ((size_t)b * T + t2) * C3 + C + h * hs;
                     float *dk = dqkv + ((size_t)b * T + t2) * C3 + C + h * hs;
                     float g = dpre[t2] * scale;
+#pragma omp simd
                     for (int i = 0; i < hs; i++) {
                         dq[i] += g * k[i];
                         dk[i] += g * q[i];

@@ -1,7 +1,6 @@
 /* softmax over the real vocabulary and the cross-entropy loss, with their fused backward */
-#include <math.h>
-
 #include "kernels.h"
+#include "vecmath.h"
 
 void softmax_forward(float *probs, const float *logits, int N, int V, int Vp) {
 #pragma omp parallel for
@@ -9,10 +8,12 @@ void softmax_forward(float *probs, const float *logits, int N, int V, int Vp) {
         const float *l = logits + (size_t)r * Vp;
         float *p = probs + (size_t)r * Vp;
         float max = -INFINITY;
+#pragma omp simd reduction(max : max)
         for (int i = 0; i < V; i++) max = l[i] > max ? l[i] : max;
-        double sum = 0;
+        float sum = 0;
+#pragma omp simd reduction(+ : sum)
         for (int i = 0; i < V; i++) sum += p[i] = expf(l[i] - max);
-        float inv = (float)(1.0 / sum);
+        float inv = 1.0f / sum;
         for (int i = 0; i < V; i++) p[i] *= inv;
         for (int i = V; i < Vp; i++) p[i] = 0;
     }

@@ -36,7 +36,8 @@ void matmul_forward_reference(float *out, const float *inp, const float *weight,
 
 /* Causal self-attention. qkv [B,T,3C] = (q | k | v), heads of size C/NH; out [B,T,C].
  * preatt, att [B,NH,T,T] are scratch kept for backward (the GPU version keeps no T x T
- * tensors; see kernels_cuda.h). */
+ * tensors; see kernels_cuda.h). In the backward only dqkv accumulates; dpreatt and datt
+ * are scratch, overwritten. */
 void attention_forward(float *out, float *preatt, float *att, const float *qkv, int B, int T,
                        int C, int NH);
 void attention_backward(float *dqkv, float *dpreatt, float *datt, const float *dout,

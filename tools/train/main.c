@@ -13,6 +13,7 @@
 
 #include <cblas.h>
 #include <getopt.h>
+#include <math.h>
 #include <omp.h>
 #include <signal.h>
 #include <stdio.h>
@@ -27,7 +28,7 @@ static const char usage[] =
     "  -i, --train GLOB        training shards (glob(7) pattern, quote it)\n"
     "  -j, --val GLOB          validation shards (no evaluation without)\n"
     "  -o, --out DIR           output directory (created if needed)\n"
-    "  -b, --batch B           micro-batch size in sequences (default 4 on cpu, 64 on cuda)\n"
+    "  -b, --batch B           micro-batch size in sequences (default 4)\n"
     "  -t, --seq-len T         sequence length (default 1024)\n"
     "  -d, --total-batch N     tokens per optimizer step, a multiple of B*T (default 524288)\n"
     "      --no-shuffle        keep shard and window order (default: shuffled per epoch)\n"
@@ -120,6 +121,7 @@ static void parse_args(Options *o, int argc, char **argv) {
                                              {"version", 0, 0, 'V'},
                                              {0, 0, 0, 0}};
     *o = (Options){
+        .B = 4,
         .init = "d12",
         .device = "auto",
         .T = 1024,
@@ -268,12 +270,15 @@ static void on_stop(int sig) {
     stop_signal = sig;
 }
 
+/* A signal ignored on entry (nohup, `cmd &` in a script) stays ignored. */
 static void catch_stop_signals(void) {
     struct sigaction sa = {0};
     sa.sa_handler = on_stop;
     sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, &prev_int);
-    sigaction(SIGTERM, &sa, &prev_term);
+    sigaction(SIGINT, NULL, &prev_int);
+    sigaction(SIGTERM, NULL, &prev_term);
+    if (prev_int.sa_handler != SIG_IGN) sigaction(SIGINT, &sa, NULL);
+    if (prev_term.sa_handler != SIG_IGN) sigaction(SIGTERM, &sa, NULL);
 }
 
 /* A config from a name (d12...) or LAYERS:HEADS:CHANNELS, with the vocabulary and
@@ -349,15 +354,6 @@ static Backend *open_backend(const Options *o, const GPT2 *host, int B, int T) {
     return backend_cpu_create(&m, B, T);
 }
 
-static int default_batch(const Options *o) {
-#ifdef GPT2_CUDA
-    if (strcmp(o->device, "cpu")) return 64;
-#else
-    (void)o;
-#endif
-    return 4;
-}
-
 /* Mean validation loss over up to M batches from the start of the validation data. */
 static double evaluate(Backend *be, DataLoader *val, int M) {
     dataloader_reset(val);
@@ -393,151 +389,180 @@ static void save_checkpoint(Backend *be, const Options *o, const DataLoader *tra
     gpt2_free(&host);
 }
 
+/* Where a run starts: the newest complete checkpoint in OUT_DIR (--resume, which also
+ * fills st) or --init. Returns the name the model came from, for messages. */
+static char *load_start(Options *o, GPT2 *host, TrainState *st) {
+    char err[512];
+    int64_t latest = train_ckpt_latest(o->out);
+    if (o->resume && latest < 0) die("%s: no complete checkpoint to resume from", o->out);
+    if (!o->resume && latest >= 0)
+        die("%s already holds checkpoint %lld: use --resume to continue, or another -o", o->out,
+            (long long)latest);
+    if (!o->resume) {
+        if (init_model(host, o, err, sizeof err)) die("%s", err);
+        return xstrdup(o->init);
+    }
+    char *what = train_ckpt_path(o->out, TRAIN_CKPT_MODEL, (uint64_t)latest);
+    if (checkpoint_load(host, what, err, sizeof err)) die("%s", err);
+    char *state_path = train_ckpt_path(o->out, TRAIN_CKPT_STATE, (uint64_t)latest);
+    if (train_state_load(st, state_path, err, sizeof err)) die("%s", err);
+    if (!same_config(&st->config, &host->config) || st->step != (uint64_t)latest)
+        die("%s does not belong to %s", state_path, what);
+    GPT2Config want;
+    if (o->explicit_init && parse_config(o->init, o, &want))
+        die_usage("--init %s: not a config name", o->init);
+    if (o->explicit_init &&
+        (want.num_layers != host->config.num_layers || want.num_heads != host->config.num_heads ||
+         want.channels != host->config.channels))
+        die("%s is %d:%d:%d (layers:heads:channels), but --init %s was given", what,
+            host->config.num_layers, host->config.num_heads, host->config.channels, o->init);
+    if (st->T != o->T)
+        die("%s was trained with -t %d; resume with the same sequence length", state_path, st->T);
+    o->seed = st->seed; /* the data order belongs to the run */
+    free(state_path);
+    return what;
+}
+
+/* The training shards (positioned where a resumed run left off) and the validation
+ * shards; returns the batches an evaluation takes (0 without -j). */
+static int open_data(const Options *o, int vocab, const TrainState *st, DataLoader *train,
+                     DataLoader *val) {
+    char err[512];
+    if (dataloader_init(train, o->train, o->B, o->T, vocab, o->shuffle, o->seed, err, sizeof err))
+        die("%s", err);
+    if (o->resume) {
+        if (st->num_shards != train->num_shards || st->num_windows != train->total_windows)
+            warn("the training data changed since step %llu (%llu shards, %llu windows then; "
+                 "%zu, %llu now): continuing from the same position",
+                 (unsigned long long)st->step, (unsigned long long)st->num_shards,
+                 (unsigned long long)st->num_windows, train->num_shards,
+                 (unsigned long long)train->total_windows);
+        if (dataloader_seek(train, st->data, err, sizeof err)) die("%s", err);
+    }
+    if (!o->val) return 0;
+    if (dataloader_init(val, o->val, o->B, o->T, vocab, 0, 0, err, sizeof err)) die("%s", err);
+    uint64_t have = val->total_windows / (uint64_t)o->B;
+    if (!have)
+        die("%s: %llu windows of %d tokens, fewer than one batch (-b %d)", o->val,
+            (unsigned long long)val->total_windows, o->T + 1, o->B);
+    return have < (uint64_t)o->val_batches ? (int)have : o->val_batches;
+}
+
+typedef struct {
+    const Options *o;
+    Backend *be;
+    DataLoader train, val;
+    int accum, val_batches;
+    FILE *log;
+    uint64_t step, tokens; /* optimizer steps done, training tokens consumed */
+} Run;
+
+/* One optimizer step: accum micro-batches, then clip + AdamW; logs it. */
+static void run_step(Run *r, const Schedule *sched, Progress *prog, double val_loss) {
+    const Options *o = r->o;
+    double t0 = now_seconds(), loss = 0;
+    for (int a = 0; a < r->accum; a++) {
+        dataloader_next(&r->train);
+        loss += r->be->train_step(r->be, r->train.inputs, r->train.targets, o->B, o->T,
+                                  1.0f / r->accum);
+    }
+    loss /= r->accum;
+    AdamWConfig opt = o->opt;
+    opt.lr = (float)schedule_lr(sched, (int)r->step);
+    float norm = r->be->update(r->be, &opt, (int)r->step + 1);
+    r->step++;
+    r->tokens += o->total_batch;
+    double ms = (now_seconds() - t0) * 1e3, rate = o->total_batch / ms * 1e3;
+    fprintf(r->log,
+            "{\"type\":\"train\",\"step\":%llu,\"loss\":%.9g,\"lr\":%.9g,\"grad_norm\":%.9g,"
+            "\"tokens_per_s\":%.1f,\"ms\":%.3f}\n",
+            (unsigned long long)r->step, loss, opt.lr, norm, rate, ms);
+    fflush(r->log);
+    progress_update(prog, "step %llu/%d  loss %.4f  val %.4f  lr %.2e  %.0f tok/s  %.0f ms",
+                    (unsigned long long)r->step, o->steps, loss, val_loss, opt.lr, rate, ms);
+}
+
+/* Evaluates, checkpoints and steps until the last step or a stop request. */
+static void run_loop(Run *r) {
+    const Options *o = r->o;
+    Schedule sched = {.max_lr = o->lr,
+                      .warmup_steps = o->warmup,
+                      .max_steps = o->steps,
+                      .final_frac = o->final_frac};
+    Progress prog;
+    progress_init(&prog, o->progress);
+    uint64_t start = r->step;
+    double val_loss = NAN; /* shown as "val nan" until the first evaluation */
+    for (;;) {
+        int last = r->step >= (uint64_t)o->steps;
+        /* a resumed run's first step was evaluated before its checkpoint was written */
+        int evaluated = o->resume && r->step == start;
+        if (o->val && !evaluated && (r->step % (uint64_t)o->val_every == 0 || last)) {
+            val_loss = evaluate(r->be, &r->val, r->val_batches);
+            fprintf(r->log, "{\"type\":\"val\",\"step\":%llu,\"loss\":%.9g,\"tokens\":%llu}\n",
+                    (unsigned long long)r->step, val_loss,
+                    (unsigned long long)r->val_batches * o->B * o->T);
+            fflush(r->log);
+        }
+        int stop = stop_signal || (o->stop_at && r->step >= (uint64_t)o->stop_at);
+        if (r->step > start && (last || stop || (o->ckpt_every && r->step % o->ckpt_every == 0)))
+            save_checkpoint(r->be, o, &r->train, r->step, r->tokens);
+        if (last || stop) break;
+        run_step(r, &sched, &prog, val_loss);
+    }
+    progress_done(&prog);
+}
+
 int main(int argc, char **argv) {
     util_init("gpt2-train");
     Options o;
     parse_args(&o, argc, argv);
-    if (!o.B) o.B = default_batch(&o);
     uint64_t micro = (uint64_t)o.B * o.T;
     if (o.total_batch % micro || o.total_batch == 0)
         die_usage("--total-batch %llu is not a multiple of B*T = %d*%d = %llu",
                   (unsigned long long)o.total_batch, o.B, o.T, (unsigned long long)micro);
-    int accum = (int)(o.total_batch / micro);
     if (o.threads) {
         omp_set_num_threads(o.threads);
         openblas_set_num_threads(o.threads);
     }
 
     /* Everything that can be wrong with the inputs is found before any work. */
-    char err[512];
-    int64_t latest = train_ckpt_latest(o.out);
-    if (o.resume && latest < 0) die("%s: no complete checkpoint to resume from", o.out);
-    if (!o.resume && latest >= 0)
-        die("%s already holds checkpoint %lld: use --resume to continue, or another -o", o.out,
-            (long long)latest);
     GPT2 host;
     TrainState st = {0};
-    char *what;
-    if (o.resume) {
-        what = train_ckpt_path(o.out, TRAIN_CKPT_MODEL, (uint64_t)latest);
-        if (checkpoint_load(&host, what, err, sizeof err)) die("%s", err);
-        char *state_path = train_ckpt_path(o.out, TRAIN_CKPT_STATE, (uint64_t)latest);
-        if (train_state_load(&st, state_path, err, sizeof err)) die("%s", err);
-        if (!same_config(&st.config, &host.config) || st.step != (uint64_t)latest)
-            die("%s does not belong to %s", state_path, what);
-        GPT2Config want;
-        if (o.explicit_init && parse_config(o.init, &o, &want))
-            die_usage("--init %s: not a config name", o.init);
-        if (o.explicit_init &&
-            (want.num_layers != host.config.num_layers || want.num_heads != host.config.num_heads ||
-             want.channels != host.config.channels))
-            die("%s is %d:%d:%d (layers:heads:channels), but --init %s was given", what,
-                host.config.num_layers, host.config.num_heads, host.config.channels, o.init);
-        if (st.T != o.T)
-            die("%s was trained with -t %d; resume with the same sequence length", state_path,
-                st.T);
-        if (st.seed != o.seed) o.seed = st.seed; /* the data order belongs to the run */
-        free(state_path);
-    } else {
-        what = xstrdup(o.init);
-        if (init_model(&host, &o, err, sizeof err)) die("%s", err);
-    }
+    char *what = load_start(&o, &host, &st);
     check_config(&host.config, what, &o);
-    DataLoader train, val;
-    if (dataloader_init(&train, o.train, o.B, o.T, host.config.vocab_size, o.shuffle, o.seed, err,
-                        sizeof err))
-        die("%s", err);
-    if (o.resume) {
-        if (st.num_shards != train.num_shards || st.num_windows != train.total_windows)
-            warn("the training data changed since step %llu (%llu shards, %llu windows then; "
-                 "%zu, %llu now): continuing from the same position",
-                 (unsigned long long)st.step, (unsigned long long)st.num_shards,
-                 (unsigned long long)st.num_windows, train.num_shards,
-                 (unsigned long long)train.total_windows);
-        if (dataloader_seek(&train, st.data, err, sizeof err)) die("%s", err);
-    }
-    int val_batches = 0;
-    if (o.val) {
-        if (dataloader_init(&val, o.val, o.B, o.T, host.config.vocab_size, 0, 0, err, sizeof err))
-            die("%s", err);
-        uint64_t have = val.total_windows / (uint64_t)o.B;
-        if (!have)
-            die("%s: %llu windows of %d tokens, fewer than one batch (-b %d)", o.val,
-                (unsigned long long)val.total_windows, o.T + 1, o.B);
-        val_batches = have < (uint64_t)o.val_batches ? (int)have : o.val_batches;
-    }
-    mkdir_p(o.out);
-    char *log_path = xasprintf("%s/log.jsonl", o.out);
-    FILE *log = xfopen(log_path, o.resume ? "a" : "w");
-
-    Backend *be = open_backend(&o, &host, o.B, o.T);
-    if (o.resume) be->set_state(be, host.params_memory, st.m, st.v);
-    uint64_t step = st.step, tokens = st.tokens;
+    Run r = {.o = &o, .accum = (int)(o.total_batch / micro), .step = st.step, .tokens = st.tokens};
+    r.val_batches = open_data(&o, host.config.vocab_size, &st, &r.train, &r.val);
+    r.be = open_backend(&o, &host, o.B, o.T);
+    if (o.resume) r.be->set_state(r.be, host.params_memory, st.m, st.v);
     train_state_free(&st);
     gpt2_free(&host);
-    fprintf(log,
-            "{\"type\":\"start\",\"step\":%llu,\"device\":\"%s\",\"params\":%zu,"
-            "\"layers\":%d,\"heads\":%d,\"channels\":%d,\"vocab\":%d,\"max_seq_len\":%d,"
-            "\"B\":%d,\"T\":%d,\"accum\":%d,\"steps\":%d,\"seed\":%llu}\n",
-            (unsigned long long)step, be->name, gpt2_num_params(&be->config), be->config.num_layers,
-            be->config.num_heads, be->config.channels, be->config.vocab_size,
-            be->config.max_seq_len, o.B, o.T, accum, o.steps, (unsigned long long)o.seed);
-    fflush(log);
 
-    Schedule sched = {
-        .max_lr = o.lr, .warmup_steps = o.warmup, .max_steps = o.steps, .final_frac = o.final_frac};
-    Progress prog;
-    progress_init(&prog, o.progress);
+    mkdir_p(o.out);
+    char *log_path = xasprintf("%s/log.jsonl", o.out);
+    r.log = xfopen(log_path, o.resume ? "a" : "w");
+    const GPT2Config *c = &r.be->config;
+    fprintf(r.log,
+            "{\"type\":\"start\",\"step\":%llu,\"device\":\"%s\",\"params\":%zu,\"layers\":%d,"
+            "\"heads\":%d,\"channels\":%d,\"vocab\":%d,\"max_seq_len\":%d,\"B\":%d,\"T\":%d,"
+            "\"accum\":%d,\"steps\":%d,\"seed\":%llu}\n",
+            (unsigned long long)r.step, r.be->name, gpt2_num_params(c), c->num_layers, c->num_heads,
+            c->channels, c->vocab_size, c->max_seq_len, o.B, o.T, r.accum, o.steps,
+            (unsigned long long)o.seed);
+    fflush(r.log);
+
     catch_stop_signals();
-    uint64_t start = step;
-    double val_loss = -1;
-    for (;;) {
-        int last = step >= (uint64_t)o.steps;
-        /* a resumed run's first step was evaluated before its checkpoint was written */
-        int evaluated = o.resume && step == start;
-        if (o.val && !evaluated && (step % (uint64_t)o.val_every == 0 || last)) {
-            val_loss = evaluate(be, &val, val_batches);
-            fprintf(log, "{\"type\":\"val\",\"step\":%llu,\"loss\":%.9g,\"tokens\":%llu}\n",
-                    (unsigned long long)step, val_loss, (unsigned long long)val_batches * micro);
-            fflush(log);
-        }
-        int stop = stop_signal || (o.stop_at && step >= (uint64_t)o.stop_at);
-        if (step > start && (last || stop || (o.ckpt_every && step % o.ckpt_every == 0)))
-            save_checkpoint(be, &o, &train, step, tokens);
-        if (last || stop) break;
-
-        double t0 = now_seconds();
-        double loss = 0;
-        for (int a = 0; a < accum; a++) {
-            dataloader_next(&train);
-            loss += be->train_step(be, train.inputs, train.targets, o.B, o.T, 1.0f / accum);
-        }
-        loss /= accum;
-        AdamWConfig opt = o.opt;
-        opt.lr = (float)schedule_lr(&sched, (int)step);
-        float norm = be->update(be, &opt, (int)step + 1);
-        step++;
-        tokens += o.total_batch;
-        double ms = (now_seconds() - t0) * 1e3;
-        fprintf(log,
-                "{\"type\":\"train\",\"step\":%llu,\"loss\":%.9g,\"lr\":%.9g,"
-                "\"grad_norm\":%.9g,\"tokens_per_s\":%.1f,\"ms\":%.3f}\n",
-                (unsigned long long)step, loss, opt.lr, norm, o.total_batch / ms * 1e3, ms);
-        fflush(log);
-        progress_update(&prog, "step %llu/%d  loss %.4f  val %.4f  lr %.2e  %.0f tok/s",
-                        (unsigned long long)step, o.steps, loss, val_loss, opt.lr,
-                        o.total_batch / ms * 1e3);
-    }
-    progress_done(&prog);
-    xfclose(log, log_path);
-    be->free(be);
-    dataloader_free(&train);
-    if (o.val) dataloader_free(&val);
+    uint64_t start = r.step;
+    run_loop(&r);
+    xfclose(r.log, log_path);
+    r.be->free(r.be);
+    dataloader_free(&r.train);
+    if (o.val) dataloader_free(&r.val);
     free(log_path);
     free(what);
     if (stop_signal) {
-        warn("stopped by signal %d at step %llu%s", (int)stop_signal, (unsigned long long)step,
-             step > start ? "; checkpoint written, continue with --resume" : "");
+        warn("stopped by signal %d at step %llu%s", (int)stop_signal, (unsigned long long)r.step,
+             r.step > start ? "; checkpoint written, continue with --resume" : "");
         return 128 + stop_signal;
     }
     return 0;

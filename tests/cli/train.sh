@@ -1,0 +1,142 @@
+#!/usr/bin/env bash
+# gpt2-train: usage and input errors found before any work, the JSONL log, checkpoint
+# sets, and exact resume (N steps straight == N/2 + --resume, bit for bit, one thread;
+# also after SIGINT).
+. "$(dirname "$0")/../lib.sh"
+
+# llm.c shards (256 x int32 header: 20240520, 1, count; then uint16 tokens) of byte
+# tokens from a small made-up text
+python3 - "$T" <<'PY'
+import struct, sys
+d = sys.argv[1]
+words = "the cat sat on a mat while a dog ran by the old red barn and slept".split()
+x, text = 12345, []
+for i in range(6000):
+    x = (x * 1103515245 + 12345) % 2**31
+    text.append(words[x % len(words)])
+toks = list(" ".join(text).encode())
+def shard(name, t):
+    with open(f"{d}/{name}", "wb") as f:
+        f.write(struct.pack("<256i", 20240520, 1, len(t), *[0] * 253))
+        f.write(struct.pack(f"<{len(t)}H", *t))
+shard("d_val_000000.bin", toks[:3000])
+for i, at in enumerate(range(3000, len(toks), 9000)):
+    shard(f"d_train_{i + 1:06d}.bin", toks[at:at + 9000])
+shard("short_train.bin", toks[:8])
+open(f"{d}/stream.u16", "wb").write(struct.pack(f"<{len(toks)}H", *toks))
+PY
+printf 'junk that is no shard' >"$T/bad_train_000001.bin"
+
+train() { gpt2-train -i "$T/d_train_*.bin" -j "$T/d_val_*.bin" -e 2:2:32 --vocab 256 \
+    --max-seq-len 32 -b 2 -t 16 -d 64 -u 3 -l 3e-3 -v 4 -m 2 --threads 1 "$@"; }
+# step, loss, lr and grad norm of every train line: what must match exactly
+losses() { sed -n 's/.*"type":"train","step":\([0-9]*\),"loss":\([^,]*\),"lr":\([^,]*\),"grad_norm":\([^,]*\),.*/\1 \2 \3 \4/p' "$1"; }
+
+run gpt2-train --help
+ok "--help exits 0 with usage on stdout" eval 'exits 0 && grep -q "^Usage: gpt2-train" "$out"'
+run gpt2-train --version
+ok "--version" eval 'exits 0 && grep -q "^gpt2-train (gpt2) " "$out"'
+
+run gpt2-train -o "$T/o"
+ok "-i is required (usage error)" eval 'exits 2 && stderr_has "-i TRAIN_GLOB"'
+run train -o "$T/o" -d 100
+ok "total batch not a multiple of B*T" eval 'exits 2 && stderr_has "not a multiple of B\*T"'
+run train -o "$T/o" --device tpu
+ok "unknown device" eval 'exits 2 && stderr_has "auto, cpu or cuda"'
+run gpt2-train -i "$T/d_train_000001.bin" "$T/d_train_000002.bin" -o "$T/o"
+ok "an unquoted glob gets a hint" eval 'exits 2 && stderr_has "quote glob patterns"'
+
+run train -o "$T/o" -i "$T/none_*.bin"
+ok "no matching shard" eval 'exits 1 && stderr_has "no shard matches"'
+run train -o "$T/o" -i "$T/bad_train_*.bin"
+ok "a corrupt shard is named" eval 'exits 1 && stderr_has "bad_train_000001.bin"'
+run train -o "$T/o" -i "$T/short_train.bin"
+ok "a shard shorter than one window" eval 'exits 1 && stderr_has "no shard holds"'
+run train -o "$T/o" -t 64 -d 128
+ok "T above the model's maximum" eval 'exits 1 && stderr_has "above the model.s maximum"'
+run train -o "$T/o" -e d7
+ok "an unknown config" eval 'exits 1 && stderr_has "neither a model file nor a config"'
+run train -o "$T/cu" --device cuda -x 1
+ok "--device cuda: refused without a usable device, else used" eval '(exits 1 && stderr_has "device cuda" && test ! -e "$T/cu") || (exits 0 && grep -q "\"device\":\"cuda\"" "$T/cu/log.jsonl")'
+run train -o "$T/o" --resume
+ok "--resume with nothing to resume" eval 'exits 1 && stderr_has "no complete checkpoint"'
+ok "no output directory after an input error" test ! -e "$T/o"
+run train -o "$T/v" --vocab 100
+ok "a token outside the vocabulary" eval 'exits 1 && stderr_has "outside the model.s vocabulary"'
+
+# N = 12 steps straight
+run train -o "$T/a" -x 12 -n 6
+ok "12 steps straight" exits 0
+ok "checkpoints 6 and 12 are complete" eval 'for s in 06 12; do
+    for f in model_000000$s.bin state_000000$s.bin DONE_000000$s; do
+        test -f "$T/a/$f" || exit 1; done; done'
+ok "every log line is JSON" python3 -c '
+import json, sys
+kinds = [json.loads(l)["type"] for l in open(sys.argv[1])]
+sys.exit(not (kinds.count("train") == 12 and kinds.count("val") == 4 and kinds[0] == "start"))' \
+    "$T/a/log.jsonl"
+ok "validation loss falls" python3 -c '
+import json, sys
+v = [json.loads(l)["loss"] for l in open(sys.argv[1]) if "\"val\"" in l]
+sys.exit(not v[-1] < v[0] - 0.5)' "$T/a/log.jsonl"
+
+# the same tokens in zstd shards give the same run
+gpt2-shard -z -o "$T/z" --vocab-size 256 --val-tokens 3000 -s 9000 "$T/stream.u16" 2>/dev/null
+run train -o "$T/zr" -x 12 -n 6 -i "$T/z_train_*.bin.zst" -j "$T/z_val_*.bin.zst"
+losses "$T/zr/log.jsonl" >"$T/zr.loss"
+losses "$T/a/log.jsonl" >"$T/a.loss"
+ok "zstd shards: the same losses as llm.c shards" eval 'exits 0 && test -s "$T/zr.loss" && cmp "$T/a.loss" "$T/zr.loss"'
+
+# N/2 steps, stop, resume to N
+run train -o "$T/b" -x 12 -n 6 --stop-at 6
+ok "--stop-at 6 ends with checkpoint 6" eval 'exits 0 && test -f "$T/b/DONE_00000006" && test ! -e "$T/b/DONE_00000012"'
+run train -o "$T/b" -x 12 -n 6
+ok "a second fresh run into the same directory is refused" eval 'exits 1 && stderr_has "use --resume"'
+run train -o "$T/b" -x 12 -n 6 -t 8 --resume
+ok "resume with another sequence length" eval 'exits 1 && stderr_has "same sequence length"'
+run train -o "$T/b" -x 12 -n 6 -e 2:2:64 --resume
+ok "resume with another model config" eval 'exits 1 && stderr_has "but --init 2:2:64"'
+run train -o "$T/b" -x 12 -n 6 --resume
+ok "resume to 12" exits 0
+losses "$T/a/log.jsonl" >"$T/a.loss"
+losses "$T/b/log.jsonl" >"$T/b.loss"
+ok "12 losses" test "$(wc -l <"$T/a.loss")" -eq 12
+ok "resumed losses, lr and grad norms equal the straight run's bit for bit" cmp "$T/a.loss" "$T/b.loss"
+ok "the final models are identical" cmp "$T/a/model_00000012.bin" "$T/b/model_00000012.bin"
+ok "the final states are identical" cmp "$T/a/state_00000012.bin" "$T/b/state_00000012.bin"
+ok "validation lines equal, none repeated" eval 'diff <(grep "\"val\"" "$T/a/log.jsonl") <(grep "\"val\"" "$T/b/log.jsonl")'
+
+head -c 1000 "$T/b/state_00000012.bin" >"$T/b/state_00000012.tmp" && mv "$T/b/state_00000012.bin" "$T/state.keep" &&
+    mv "$T/b/state_00000012.tmp" "$T/b/state_00000012.bin"
+run train -o "$T/b" -x 14 -n 6 --resume
+ok "a truncated state file is refused" eval 'exits 1 && stderr_has "state_00000012.bin"'
+
+run train -o "$T/c" -x 4 -e "$T/a/model_00000006.bin" -n 2 -k 1
+ok "init from a model file, keep 1" eval 'exits 0 && test -f "$T/c/DONE_00000004" && test ! -e "$T/c/model_00000002.bin"'
+run train -o "$T/c2" -x 4 -e "$T/a/model_00000006.bin" --vocab 300
+ok "a model file that disagrees with --vocab" eval 'exits 1 && stderr_has "vocabulary 256, but --vocab 300"'
+
+# SIGTERM mid-run (SIGINT takes the same path, but a script's background job ignores
+# it): checkpoint, exit 143; resuming matches a run that was never stopped
+args=(-i "$T/d_train_*.bin" -e 2:2:32 --vocab 256 --max-seq-len 32 -b 2 -t 16 -d 64 -u 3
+    -l 3e-3 --threads 1 -x 1000000 -n 0)
+gpt2-train "${args[@]}" -o "$T/s" 2>"$err" &
+pid=$!
+for _ in $(seq 600); do
+    [ "$(grep -sc '"train"' "$T/s/log.jsonl")" -ge 3 ] 2>/dev/null && break
+    sleep 0.05
+done
+kill -TERM $pid
+rc=0
+wait $pid || rc=$?
+ok "SIGTERM: exit 143" eval 'exits 143 && stderr_has "continue with --resume"'
+k=$(ls "$T/s" | sed -n 's/^DONE_0*\([0-9][0-9]*\)$/\1/p')
+ok "SIGTERM: a checkpoint at the step reached ($k)" test -n "$k"
+k=${k:-1}
+run gpt2-train "${args[@]}" -o "$T/s" --resume --stop-at $((k + 4))
+run gpt2-train "${args[@]}" -o "$T/u" --stop-at $((k + 4))
+losses "$T/s/log.jsonl" | awk -v k="$k" '$1 <= k + 4' >"$T/s.loss"
+losses "$T/u/log.jsonl" >"$T/u.loss"
+ok "after SIGTERM and resume the losses equal an uninterrupted run's" eval 'test "$(wc -l <"$T/u.loss")" -eq $((k + 4)) && cmp "$T/s.loss" "$T/u.loss"'
+
+done_testing
