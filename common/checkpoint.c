@@ -196,16 +196,17 @@ static int st_read(SafeTensors *st, const char *name, int ndim, const long long 
         free(raw);
         return fail(st->err, st->errlen, st->path, "tensor %s: read error", full);
     }
-    size_t cols = ndim == 2 ? (size_t)dims[1] : numel, rows = numel / (cols ? cols : 1);
+    size_t cols = ndim == 2 ? (size_t)dims[1] : numel, rows = cols ? numel / cols : 0;
     for (size_t i = 0; i < numel; i++) {
-        uint16_t h = (uint16_t)(raw[2 * i] | raw[2 * i + 1] << 8);
-        float v = esize == 4 ? (float)0 : dt[0] == 'B' ? bf16_to_f32(h) : f16_to_f32(h);
+        float v;
         if (esize == 4) {
             uint32_t u = load_le32(raw + 4 * i);
             memcpy(&v, &u, 4);
+        } else {
+            uint16_t h = (uint16_t)(raw[2 * i] | raw[2 * i + 1] << 8);
+            v = dt[0] == 'B' ? bf16_to_f32(h) : f16_to_f32(h);
         }
-        size_t r = i / cols, c = i % cols;
-        dst[transpose ? c * rows + r : i] = v;
+        dst[transpose ? i % cols * rows + i / cols : i] = v;
     }
     free(raw);
     return 0;

@@ -69,7 +69,10 @@ void gpt2_create(GPT2 *m, const GPT2Config *cfg);
 void gpt2_free(GPT2 *m);
 
 /* Forward over tokens [B,T]; with targets [B,T] also the loss (returned, and kept in
- * mean_loss), without them returns -1 and only logits are valid. */
+ * mean_loss and per position in losses), without them returns -1 and only logits are
+ * valid. Token ids must be below vocab_size and T at most max_seq_len (dies otherwise:
+ * callers check their input first). Threads: OpenMP's (OMP_NUM_THREADS); OpenBLAS is
+ * set to one thread and each GEMM is split over the OpenMP threads. */
 float gpt2_forward(GPT2 *m, const int *inputs, const int *targets, int B, int T);
 void gpt2_zero_grad(GPT2 *m);
 /* Backward of the last forward (which had targets); gradients of mean loss * loss_scale

@@ -28,8 +28,8 @@ void layernorm_backward(float *dinp, float *dweight, float *dbias, const float *
 /* out[N,OC] = inp[N,C] @ weight[OC,C]^T + bias[OC] (bias may be NULL) */
 void matmul_forward(float *out, const float *inp, const float *weight, const float *bias, int N,
                     int C, int OC);
-void matmul_backward(float *dinp, float *dweight, float *dbias, const float *dout,
-                     const float *inp, const float *weight, int N, int C, int OC);
+void matmul_backward(float *dinp, float *dweight, float *dbias, const float *dout, const float *inp,
+                     const float *weight, int N, int C, int OC);
 /* the plain triple loop the BLAS path is tested against */
 void matmul_forward_reference(float *out, const float *inp, const float *weight, const float *bias,
                               int N, int C, int OC);
@@ -38,8 +38,8 @@ void matmul_forward_reference(float *out, const float *inp, const float *weight,
  * preatt, att [B,NH,T,T] are scratch kept for backward (the GPU version keeps no T x T
  * tensors; see kernels_cuda.h). In the backward only dqkv accumulates; dpreatt and datt
  * are scratch, overwritten. */
-void attention_forward(float *out, float *preatt, float *att, const float *qkv, int B, int T,
-                       int C, int NH);
+void attention_forward(float *out, float *preatt, float *att, const float *qkv, int B, int T, int C,
+                       int NH);
 void attention_backward(float *dqkv, float *dpreatt, float *datt, const float *dout,
                         const float *qkv, const float *att, int B, int T, int C, int NH);
 

@@ -220,6 +220,44 @@ static void st_write(const St *st, const char *path, const char *header_text) {
     free(text);
 }
 
+/* Replaces tensor `name` (C floats) by 16-bit data appended to the data section. */
+static void st_retype(St *st, const char *name, const char *dtype, const uint16_t *vals, int n) {
+    st->data = realloc(st->data, st->len + 2 * n);
+    for (int i = 0; i < n; i++)
+        st->data[st->len + 2 * i] = vals[i] & 0xff, st->data[st->len + 2 * i + 1] = vals[i] >> 8;
+    json_t *t = json_object_get(st->header, name);
+    json_object_set_new(t, "dtype", json_string(dtype));
+    json_object_set_new(t, "data_offsets",
+                        json_pack("[I,I]", (json_int_t)st->len, (json_int_t)(st->len + 2 * n)));
+    st->len += 2 * n;
+}
+
+static void test_safetensors_16bit(GPT2 *src) {
+    /* 1.5, -0.25, 2^-20 (an fp16 subnormal), 0, fp16's largest 65504 (bf16: 65280), -0 */
+    const float want[2][8] = {{1.5f, -0.25f, 0x1p-20f, 0.0f, 65504.0f, 1.5f, -0.25f, -0.0f},
+                              {1.5f, -0.25f, 0x1p-20f, 0.0f, 65280.0f, 1.5f, -0.25f, -0.0f}};
+    const uint16_t f16[8] = {0x3e00, 0xb400, 0x0010, 0x0000, 0x7bff, 0x3e00, 0xb400, 0x8000};
+    const uint16_t bf16[8] = {0x3fc0, 0xbe80, 0x3580, 0x0000, 0x477f, 0x3fc0, 0xbe80, 0x8000};
+    char *path = tmp("model16.safetensors"), err[512];
+    for (int k = 0; k < 2; k++) {
+        St st;
+        st_build(&st, src, "");
+        st_retype(&st, "ln_f.weight", k ? "BF16" : "F16", k ? bf16 : f16, 8);
+        st_write(&st, path, NULL);
+        GPT2 m;
+        int rc = checkpoint_load(&m, path, err, sizeof err);
+        ok(rc == 0 && !memcmp(m.params.lnfw, want[k], sizeof want[k]) &&
+               !memcmp(m.params.wte, src->params.wte, 50 * 8 * sizeof(float)),
+           "safetensors %s tensor converts to fp32", k ? "BF16" : "F16");
+        if (rc)
+            diag("%s", err);
+        else
+            gpt2_free(&m);
+        json_decref(st.header), free(st.data);
+    }
+    free(path);
+}
+
 static void test_safetensors(GPT2 *src) {
     char *path = tmp("model.safetensors"), err[512];
     St st;
@@ -305,6 +343,7 @@ int main(void) {
     gpt2_init_params(src.params_memory, &tiny, 3);
     test_llmc_bad(&src);
     test_safetensors(&src);
+    test_safetensors_16bit(&src);
     gpt2_free(&src);
     char *cmd = xasprintf("rm -rf '%s'", dir);
     if (system(cmd)) diag("could not remove %s", dir);

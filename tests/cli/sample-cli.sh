@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# gpt2-sample's command line: options, sampling behaviour seen from outside, bad input.
+. "$(dirname "$0")/../lib.sh"
+M=$T/tiny.bin
+"$TESTBIN/helpers/sample_model" "$M" 2 2 32 64 5 || exit 1
+
+run gpt2-sample --help
+ok "--help: exit 0, usage on stdout" sh -c "[ $rc -eq 0 ] && grep -q '^Usage: gpt2-sample' '$out'"
+run gpt2-sample --version
+ok "--version: exit 0" sh -c "[ $rc -eq 0 ] && grep -q 'gpt2-sample' '$out'"
+run gpt2-sample -p hi
+ok "no model: usage error" sh -c "[ $rc -eq 2 ] && grep -q 'no model' '$err'"
+run gpt2-sample -m "$M" -p hi --top-p 2
+ok "--top-p 2: usage error" exits 2
+
+# bad model files
+run gpt2-sample -m "$T/nope.bin" -p hi
+ok "missing model file: exit 1, names it" sh -c "[ $rc -eq 1 ] && grep -q 'nope.bin' '$err'"
+head -c 4096 /dev/urandom >"$T/junk.bin"
+run gpt2-sample -m "$T/junk.bin" -p hi
+ok "junk model file: exit 1 with a message" sh -c "[ $rc -eq 1 ] && grep -q 'junk.bin' '$err'"
+head -c 100000 "$M" >"$T/cut.bin"
+run gpt2-sample -m "$T/cut.bin" -p hi
+ok "truncated model file: exit 1 with a message" sh -c "[ $rc -eq 1 ] && grep -q 'cut.bin' '$err'"
+
+# bad prompts
+run gpt2-sample -m "$M" -p ''
+ok "empty -p: exit 1, says empty" sh -c "[ $rc -eq 1 ] && grep -q 'empty' '$err'"
+run gpt2-sample -m "$M" </dev/null
+ok "empty standard input: exit 1" sh -c "[ $rc -eq 1 ] && grep -q 'standard input is empty' '$err'"
+echo '464 3290 60000' >"$T/bad.txt"
+run gpt2-sample -m "$M" --tokens --format text "$T/bad.txt"
+ok "unknown token id: exit 1, names the id" sh -c "[ $rc -eq 1 ] && grep -q '60000' '$err'"
+printf 'abc' >"$T/odd.bin"
+run gpt2-sample -m "$M" --tokens "$T/odd.bin"
+ok "odd-length bin16 stream: exit 1" exits 1
+
+# sampling
+gen() { gpt2-sample -m "$M" -p "The quick brown fox" -n 40 --ignore-eot "$@"; }
+gen -s 1 >"$T/a" && gen -s 1 >"$T/b" && gen -s 2 >"$T/c"
+ok "same seed: same text" cmp -s "$T/a" "$T/b"
+ok "another seed: other text" sh -c "! cmp -s '$T/a' '$T/c'"
+ok "text was generated" test -s "$T/a"
+gen -s 1 --no-cache >"$T/d"
+ok "--no-cache samples the same text" cmp -s "$T/a" "$T/d"
+printf 'The quick brown fox' >"$T/prompt.txt"
+gpt2-sample -m "$M" -n 40 --ignore-eot -s 1 "$T/prompt.txt" >"$T/f"
+gpt2-sample -m "$M" -n 40 --ignore-eot -s 1 <"$T/prompt.txt" >"$T/i"
+ok "prompt from a file, stdin or -p: the same" sh -c "cmp -s '$T/a' '$T/f' && cmp -s '$T/a' '$T/i'"
+gpt2-tokenize <"$T/prompt.txt" | gpt2-sample -m "$M" --tokens -n 40 --ignore-eot -s 1 |
+    gpt2-tokenize -d >"$T/p"
+ok "ids through gpt2-tokenize pipes: the same text" cmp -s "$T/a" "$T/p"
+gen -s 3 -k 1 >"$T/k1" && gen -t 0 >"$T/greedy"
+ok "top-k 1 is greedy" cmp -s "$T/k1" "$T/greedy"
+
+# a stop string taken from the middle of a sample ends it right before its first occurrence
+stop=$(head -c 60 "$T/a" | tail -c 4)
+gen -s 1 --stop "$stop" >"$T/s"
+want=$(awk -v s="$stop" 'BEGIN{RS="^$"} {i = index($0, s); printf "%s", substr($0, 1, i - 1)}' "$T/a")
+ok "--stop ends before the stop string" sh -c "[ \"\$(cat '$T/s')\" = '$want' ] && [ \$(wc -c <'$T/s') -lt 60 ]"
+
+run gen -s 1 --num-samples 3
+ok "--num-samples 3: three samples split by ---" test "$(grep -c '^---$' "$out")" -eq 2
+run gen -s 1 --echo
+ok "--echo starts with the prompt" grep -q '^The quick brown fox' "$out"
+
+# ids: unconditional start from <|endoftext|>, generation past the context window (64)
+echo 50256 >"$T/eot.txt"
+run gpt2-sample -m "$M" --tokens --format text --ignore-eot -n 150 "$T/eot.txt"
+ok "150 tokens past a 64-token context" sh -c "[ $rc -eq 0 ] && [ \$(wc -l <'$out') -eq 150 ]"
+seq 100 199 >"$T/long.txt"
+run gpt2-sample -m "$M" --tokens --format text -n 5 --ignore-eot "$T/long.txt"
+ok "long prompt: truncated with a warning" sh -c "[ $rc -eq 0 ] && grep -q 'keeping the last 64' '$err'"
+
+# a closed pipe ends it quietly
+run sh -c "gpt2-sample -m '$M' -p 'Once upon' -n 2000 --ignore-eot | head -c 5 >/dev/null"
+ok "closed pipe: quiet" sh -c "[ $rc -eq 0 ] && [ ! -s '$err' ]"
+done_testing

@@ -1,0 +1,84 @@
+/* The key/value cache forward (common/generate.c) against gpt2_forward over the whole
+ * sequence: the logits after every position, fed one token at a time, in one call that
+ * spans several chunks, and again after rewinding. */
+#include "generate.h"
+#include "model.h"
+#include "tap.h"
+#include "util.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* largest |a-b| / (1e-5 + |b|)-style error, in llm.c's tol + rtol*|ref| terms */
+static int logits_near(const float *got, const float *want, int n, double tol, double rtol,
+                       double *worst) {
+    int fine = 1;
+    *worst = 0;
+    for (int i = 0; i < n; i++) {
+        double d = fabs((double)got[i] - want[i]);
+        if (d > *worst) *worst = d;
+        if (d > tol + rtol * fabs(want[i])) fine = 0;
+    }
+    return fine;
+}
+
+int main(void) {
+    util_init("test-generate");
+    /* 150 positions: more than one 128-row chunk, so a single feed crosses a chunk edge */
+    GPT2Config cfg = {.max_seq_len = 150,
+                      .vocab_size = 100,
+                      .padded_vocab_size = 128,
+                      .num_layers = 2,
+                      .num_heads = 4,
+                      .channels = 32};
+    int T = cfg.max_seq_len, Vp = cfg.padded_vocab_size;
+    GPT2 m;
+    gpt2_create(&m, &cfg);
+    gpt2_init_params(m.params_memory, &cfg, 42);
+    /* larger weights than GPT-2's init so attention is far from uniform */
+    for (size_t i = 0; i < m.num_params; i++) m.params_memory[i] *= 4;
+    int *tokens = xmalloc(sizeof(int) * T);
+    uint64_t r = 7;
+    for (int t = 0; t < T; t++) tokens[t] = (int)((r = r * 6364136223846793005ull + 1) >> 33) % 100;
+    gpt2_forward(&m, tokens, NULL, 1, T);
+    float *full = m.logits;
+
+    Generator g;
+    generate_init(&g, &m, T);
+    int all_fine = 1;
+    double worst = 0, w;
+    for (int t = 0; t < T; t++) {
+        const float *got = generate_feed(&g, tokens + t, 1);
+        all_fine &= logits_near(got, full + (size_t)t * Vp, Vp, 1e-4, 1e-4, &w);
+        if (w > worst) worst = w;
+    }
+    ok(all_fine,
+       "one token at a time: logits equal the full forward at all %d positions "
+       "(max abs diff %.2g)",
+       T, worst);
+    is_int(g.pos, T, "cache filled");
+
+    generate_rewind(&g, 0);
+    const float *got = generate_feed(&g, tokens, T);
+    ok(logits_near(got, full + (size_t)(T - 1) * Vp, Vp, 1e-4, 1e-4, &w),
+       "all %d tokens in one feed (two chunks): last logits equal (max abs diff %.2g)", T, w);
+
+    generate_rewind(&g, 10);
+    got = generate_feed(&g, tokens + 10, 50);
+    ok(logits_near(got, full + 59 * Vp, Vp, 1e-4, 1e-4, &w),
+       "rewind to 10, feed 50 more: logits at 59 equal (max abs diff %.2g)", w);
+    got = generate_feed(&g, tokens + 60, 1);
+    ok(logits_near(got, full + 60 * Vp, Vp, 1e-4, 1e-4, &w),
+       "then one more: logits at 60 equal (max abs diff %.2g)", w);
+
+    /* the padded vocabulary rows are zero, so their logits are exactly 0 */
+    int pad_zero = 1;
+    for (int v = cfg.vocab_size; v < Vp; v++) pad_zero &= got[v] == 0;
+    ok(pad_zero, "padding logits are 0");
+
+    generate_free(&g);
+    free(tokens);
+    gpt2_free(&m);
+    return done_testing();
+}
