@@ -169,6 +169,8 @@ static int eval_checkpoint(const char *path, const int *tasks, Data *d, const Op
     }
     if (T < 1) T = 1;
     Backend *be = device_open(o->device, &m, B, T, o->fp32);
+    if (o->verbose && o->device == DEVICE_AUTO && !strcmp(be->name, "cpu"))
+        warn("--device auto: using the CPU");
     CkptInfo info;
     ckptinfo_read(path, &info);
     for (int t = 0; t < NUM_TASKS; t++) {
