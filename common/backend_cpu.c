@@ -69,7 +69,6 @@ Backend *backend_cpu_create(GPT2 *model, int B, int T) {
     GPT2 *m = xmalloc(sizeof *m);
     *m = *model; /* take over its allocations */
     memset(model, 0, sizeof *model);
-    gpt2_zero_grad(m);
     *be = (Backend){.name = "cpu",
                     .config = m->config,
                     .B = B,

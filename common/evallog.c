@@ -4,7 +4,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,16 +11,6 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -1;
-}
 
 /* "NA" for what does not apply, so that R and pandas read the column as numbers */
 static void put_num(char *buf, size_t n, const char *fmt, double v) {
@@ -70,8 +59,8 @@ static int read_done(EvalLog *log, char *err, size_t errlen) {
     size_t hlen = strlen(EVALLOG_HEADER);
     if (len < hlen || memcmp(text, EVALLOG_HEADER, hlen)) {
         free(text);
-        return fail(err, errlen, "%s: not a gpt2-eval log (its first line is not the header)",
-                    log->path);
+        return err_fail(err, errlen, "%s: not a gpt2-eval log (its first line is not the header)",
+                        log->path);
     }
     for (char *p = text + hlen, *nl; (nl = memchr(p, '\n', len - (size_t)(p - text))); p = nl + 1) {
         *nl = 0;
@@ -89,7 +78,7 @@ static int read_done(EvalLog *log, char *err, size_t errlen) {
 int evallog_open(EvalLog *log, const char *path, int wait, char *err, size_t errlen) {
     memset(log, 0, sizeof *log);
     log->fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    if (log->fd < 0) return fail(err, errlen, "%s: %s", path, strerror(errno));
+    if (log->fd < 0) return err_fail(err, errlen, "%s: %s", path, strerror(errno));
     log->path = xstrdup(path);
     int rc;
     while ((rc = flock(log->fd, LOCK_EX | (wait ? 0 : LOCK_NB))) < 0 && errno == EINTR) {
@@ -100,13 +89,13 @@ int evallog_open(EvalLog *log, const char *path, int wait, char *err, size_t err
     }
     struct stat st;
     if (rc < 0 || fstat(log->fd, &st) < 0) {
-        fail(err, errlen, "%s: %s", path, strerror(errno));
+        err_fail(err, errlen, "%s: %s", path, strerror(errno));
         evallog_close(log);
         return -1;
     }
     /* a new log gets its header under the lock, so two first runs write it once */
     if (st.st_size == 0 && write_all(log->fd, EVALLOG_HEADER, strlen(EVALLOG_HEADER)) < 0) {
-        fail(err, errlen, "%s: %s", path, strerror(errno));
+        err_fail(err, errlen, "%s: %s", path, strerror(errno));
         evallog_close(log);
         return -1;
     }

@@ -50,7 +50,8 @@ static void attention_cached(float *out, float *att, const float *qkv, const flo
                              int threads) {
     int hs = C / NH;
     float scale = 1.0f / sqrtf((float)hs);
-#pragma omp parallel for collapse(2) num_threads(threads) if ((size_t)n * (pos + n) * C > 1 << 16)
+#pragma omp parallel for collapse(2)                                                               \
+    num_threads(threads) if ((size_t)n * (pos + n) * C > KERNELS_PARALLEL_MIN)
     for (int i = 0; i < n; i++)
         for (int h = 0; h < NH; h++) {
             const float *q = qkv + (size_t)i * 3 * C + h * hs;

@@ -3,20 +3,9 @@
 
 #include <errno.h>
 #include <jansson.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -1;
-}
 
 /* The official file writes label as a number; some copies (Hugging Face's) as a string. */
 static int parse_label(json_t *v) {
@@ -34,23 +23,23 @@ static int parse_record(const char *line, size_t len, const BPE *bpe, HellaSwagE
                         char *err, size_t errlen) {
     json_error_t jerr;
     json_t *root = json_loadb(line, len, 0, &jerr);
-    if (!root) return fail(err, errlen, "bad JSON: %s", jerr.text);
+    if (!root) return err_fail(err, errlen, "bad JSON: %s", jerr.text);
     int rc = -1;
     json_t *ctx = json_object_get(root, "ctx"), *endings = json_object_get(root, "endings");
     json_t *ind = json_object_get(root, "ind");
     if (!json_is_object(root)) {
-        fail(err, errlen, "not a JSON object");
+        err_fail(err, errlen, "not a JSON object");
     } else if (!json_is_string(ctx)) {
-        fail(err, errlen, "no \"ctx\" string");
+        err_fail(err, errlen, "no \"ctx\" string");
     } else if (!json_is_array(endings) || json_array_size(endings) != HELLASWAG_ENDINGS) {
-        fail(err, errlen, "\"endings\" is not an array of %d strings", HELLASWAG_ENDINGS);
+        err_fail(err, errlen, "\"endings\" is not an array of %d strings", HELLASWAG_ENDINGS);
     } else if ((ex->label = parse_label(json_object_get(root, "label"))) < 0) {
-        fail(err, errlen, "no \"label\" in 0..%d", HELLASWAG_ENDINGS - 1);
+        err_fail(err, errlen, "no \"label\" in 0..%d", HELLASWAG_ENDINGS - 1);
     } else {
         rc = 0;
         for (int i = 0; i < HELLASWAG_ENDINGS; i++)
             if (!json_is_string(json_array_get(endings, i)))
-                rc = fail(err, errlen, "ending %d is not a string", i);
+                rc = err_fail(err, errlen, "ending %d is not a string", i);
     }
     if (rc == 0) {
         ex->ind = json_is_integer(ind) ? (long)json_integer_value(ind) : -1;
@@ -95,7 +84,7 @@ int hellaswag_load(HellaSwag *hs, const char *path, const BPE *bpe, size_t limit
                    size_t errlen) {
     memset(hs, 0, sizeof *hs);
     FILE *f = strcmp(path, "-") ? fopen(path, "r") : stdin;
-    if (!f) return fail(err, errlen, "%s: %s", path, strerror(errno));
+    if (!f) return err_fail(err, errlen, "%s: %s", path, strerror(errno));
     char *line = NULL, why[256];
     size_t linecap = 0, cap = 0, lineno = 0;
     ssize_t len;
@@ -109,14 +98,14 @@ int hellaswag_load(HellaSwag *hs, const char *path, const BPE *bpe, size_t limit
         }
         HellaSwagExample *ex = &hs->ex[hs->n];
         if (parse_record(line, (size_t)len, bpe, ex, why, sizeof why)) {
-            rc = fail(err, errlen, "%s:%zu: %s", path, lineno, why);
+            rc = err_fail(err, errlen, "%s:%zu: %s", path, lineno, why);
             break;
         }
         ex->index = hs->n++;
         if (longest_row(ex) > hs->max_len) hs->max_len = longest_row(ex);
     }
-    if (rc == 0 && ferror(f)) rc = fail(err, errlen, "%s: %s", path, strerror(errno));
-    if (rc == 0 && hs->n == 0) rc = fail(err, errlen, "%s: no HellaSwag records", path);
+    if (rc == 0 && ferror(f)) rc = err_fail(err, errlen, "%s: %s", path, strerror(errno));
+    if (rc == 0 && hs->n == 0) rc = err_fail(err, errlen, "%s: no HellaSwag records", path);
     free(line);
     if (f != stdin) fclose(f);
     if (rc) hellaswag_free(hs);

@@ -305,7 +305,7 @@ float gpt2_forward(GPT2 *m, const int *inputs, const int *targets, int B, int T)
 
 /* memset over the threads: large buffers clear faster in parallel */
 static void zero_floats(float *p, size_t n) {
-#pragma omp parallel for
+#pragma omp parallel for if (n > KERNELS_PARALLEL_MIN)
     for (size_t i = 0; i < n; i += 1 << 16)
         memset(p + i, 0, sizeof(float) * (n - i < 1 << 16 ? n - i : 1 << 16));
 }

@@ -23,6 +23,9 @@ void util_init(const char *name);
 _Noreturn void die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 _Noreturn void die_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* printf into the caller's error buffer err[errlen]; returns -1, for `return err_fail(...)`
+ * in functions that report errors through such a buffer. */
+int err_fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 void *xmalloc(size_t n);
 void *xcalloc(size_t count, size_t size);

@@ -3,20 +3,9 @@
 #include "util.h"
 
 #include <glob.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -1;
-}
 
 /* Appends up to `want` windows of one shard; -1 with err on a bad shard. */
 static int load_shard(ValSet *vs, const char *path, size_t want, int vocab_size, char *err,
@@ -32,8 +21,8 @@ static int load_shard(ValSet *vs, const char *path, size_t want, int vocab_size,
         rc = shard_read(r, (uint64_t)w * vs->T, W, dst, err, errlen);
         for (size_t k = 0; k < W && rc == 0; k++)
             if (dst[k] >= vocab_size)
-                rc = fail(err, errlen, "%s: token %u at %llu is outside the vocabulary (%d)", path,
-                          dst[k], (unsigned long long)(w * vs->T + k), vocab_size);
+                rc = err_fail(err, errlen, "%s: token %u at %llu is outside the vocabulary (%d)",
+                              path, dst[k], (unsigned long long)(w * vs->T + k), vocab_size);
     }
     if (rc == 0) vs->n += take;
     shard_close(r);
@@ -46,14 +35,14 @@ int valset_load(ValSet *vs, const char *pattern, int T, size_t windows, int voca
     vs->T = T;
     glob_t g;
     int grc = glob(pattern, 0, NULL, &g);
-    if (grc == GLOB_NOMATCH) return fail(err, errlen, "%s: no such shard", pattern);
-    if (grc) return fail(err, errlen, "%s: glob failed", pattern);
+    if (grc == GLOB_NOMATCH) return err_fail(err, errlen, "%s: no such shard", pattern);
+    if (grc) return err_fail(err, errlen, "%s: glob failed", pattern);
     int rc = 0;
     for (size_t i = 0; i < g.gl_pathc && rc == 0 && (windows == 0 || vs->n < windows); i++)
         rc = load_shard(vs, g.gl_pathv[i], windows ? windows - vs->n : SIZE_MAX, vocab_size, err,
                         errlen);
     if (rc == 0 && vs->n == 0)
-        rc = fail(err, errlen, "%s: no shard holds %d tokens (one window)", pattern, T + 1);
+        rc = err_fail(err, errlen, "%s: no shard holds %d tokens (one window)", pattern, T + 1);
     globfree(&g);
     if (rc) valset_free(vs);
     return rc;

@@ -12,7 +12,8 @@ void attention_forward(float *out, float *preatt, float *att, const float *qkv, 
                        int NH) {
     int hs = C / NH, C3 = 3 * C;
     float scale = 1.0f / sqrtf((float)hs);
-#pragma omp parallel for collapse(3)
+    size_t work = (size_t)B * T * T * C;
+#pragma omp parallel for collapse(3) if (parallel : work > KERNELS_PARALLEL_MIN)
     for (int b = 0; b < B; b++)
         for (int t = 0; t < T; t++)
             for (int h = 0; h < NH; h++) {
@@ -50,7 +51,8 @@ void attention_backward(float *dqkv, float *dpreatt, float *datt, const float *d
                         const float *qkv, const float *att, int B, int T, int C, int NH) {
     int hs = C / NH, C3 = 3 * C;
     float scale = 1.0f / sqrtf((float)hs);
-#pragma omp parallel for collapse(2)
+    size_t work = (size_t)B * T * T * C;
+#pragma omp parallel for collapse(2) if (parallel : work > KERNELS_PARALLEL_MIN)
     for (int b = 0; b < B; b++)
         for (int h = 0; h < NH; h++)
             for (int t = 0; t < T; t++) {

@@ -3,7 +3,7 @@
 #include "vecmath.h"
 
 void softmax_forward(float *probs, const float *logits, int N, int V, int Vp) {
-#pragma omp parallel for
+#pragma omp parallel for if (parallel : (size_t)N * V > KERNELS_PARALLEL_MIN)
     for (int r = 0; r < N; r++) {
         const float *l = logits + (size_t)r * Vp;
         float *p = probs + (size_t)r * Vp;
@@ -25,7 +25,7 @@ void crossentropy_forward(float *losses, const float *probs, const int *targets,
 
 void crossentropy_softmax_backward(float *dlogits, const float *dlosses, const float *probs,
                                    const int *targets, int N, int V, int Vp) {
-#pragma omp parallel for
+#pragma omp parallel for if (parallel : (size_t)N * V > KERNELS_PARALLEL_MIN)
     for (int r = 0; r < N; r++) {
         float *dl = dlogits + (size_t)r * Vp;
         const float *p = probs + (size_t)r * Vp;

@@ -3,7 +3,7 @@
 
 void encoder_forward(float *out, const int *inp, const float *wte, const float *wpe, int B, int T,
                      int C) {
-#pragma omp parallel for collapse(2)
+#pragma omp parallel for collapse(2) if (parallel : (size_t)B * T * C > KERNELS_PARALLEL_MIN)
     for (int b = 0; b < B; b++)
         for (int t = 0; t < T; t++) {
             float *o = out + ((size_t)b * T + t) * C;

@@ -6,7 +6,7 @@
 #define GELU_K 0.7978845608028654f /* sqrt(2/pi) */
 
 void gelu_forward(float *out, const float *inp, size_t n) {
-#pragma omp parallel for simd
+#pragma omp parallel for simd if (parallel : n > KERNELS_PARALLEL_MIN)
     for (size_t i = 0; i < n; i++) {
         float x = inp[i];
         out[i] = 0.5f * x * (1.0f + tanhf(GELU_K * (x + 0.044715f * x * x * x)));
@@ -14,7 +14,7 @@ void gelu_forward(float *out, const float *inp, size_t n) {
 }
 
 void gelu_backward(float *dinp, const float *inp, const float *dout, size_t n) {
-#pragma omp parallel for simd
+#pragma omp parallel for simd if (parallel : n > KERNELS_PARALLEL_MIN)
     for (size_t i = 0; i < n; i++) {
         float x = inp[i], th = tanhf(GELU_K * (x + 0.044715f * x * x * x));
         float du = GELU_K * (1.0f + 3.0f * 0.044715f * x * x);

@@ -12,6 +12,12 @@
 
 #include <stddef.h>
 
+/* Work (elements; multiply-adds for attention) up to which a kernel stays on the calling
+ * thread: waking OpenMP's threads costs more than such small calls gain, far more on a
+ * loaded machine (generation with a tiny model). Every kernel splits its work so that
+ * each element is computed the same way on any number of threads. */
+#define KERNELS_PARALLEL_MIN ((size_t)1 << 16)
+
 /* out[b,t,:] = wte[inp[b,t],:] + wpe[t,:] */
 void encoder_forward(float *out, const int *inp, const float *wte, const float *wpe, int B, int T,
                      int C);

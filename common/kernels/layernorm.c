@@ -7,7 +7,7 @@
 
 void layernorm_forward(float *out, float *mean, float *rstd, const float *inp, const float *weight,
                        const float *bias, int N, int C) {
-#pragma omp parallel for
+#pragma omp parallel for if (parallel : (size_t)N * C > KERNELS_PARALLEL_MIN)
     for (int r = 0; r < N; r++) {
         const float *x = inp + (size_t)r * C;
         float m = 0, v = 0;
@@ -28,7 +28,7 @@ void layernorm_forward(float *out, float *mean, float *rstd, const float *inp, c
 void layernorm_backward(float *dinp, float *dweight, float *dbias, const float *dout,
                         const float *inp, const float *weight, const float *mean, const float *rstd,
                         int N, int C) {
-#pragma omp parallel for
+#pragma omp parallel for if (parallel : (size_t)N * C > KERNELS_PARALLEL_MIN)
     for (int r = 0; r < N; r++) {
         const float *x = inp + (size_t)r * C, *d = dout + (size_t)r * C;
         float m = mean[r], s = rstd[r], gmean = 0, gnmean = 0;
@@ -43,7 +43,7 @@ void layernorm_backward(float *dinp, float *dweight, float *dbias, const float *
             dx[i] += s * (d[i] * weight[i] - gmean - n * gnmean);
         }
     }
-#pragma omp parallel
+#pragma omp parallel if (parallel : (size_t)N * C > KERNELS_PARALLEL_MIN)
     {
         /* each thread takes a contiguous range of channels and walks all rows */
         int nth = omp_get_num_threads(), id = omp_get_thread_num();

@@ -27,7 +27,7 @@ train --stop-at 4
 ok "gpt2-train wrote checkpoints 2 and 4" [ -e "$ck/DONE_00000004" ]
 cp "$ck/model_00000004.bin" "$ck/model_00000098.bin" # its DONE marker comes later
 head -c 5000 "$ck/model_00000004.bin" >"$ck/model_00000099.bin.tmp.Ab12Cd" # a write in progress
-cron() { gpt2-eval -m "$ck/model_*" --hellaswag "$hs" --val "$T/tr_val_*.bin" -T 16 -w 6 --log "$log" "$@"; }
+cron() { gpt2-eval -m "$ck/model_*" --hellaswag "$hs" --val "$T/tr_val_*.bin" -T 16 -w 6 --log "$log" --device cpu "$@"; }
 lines_for() { awk -F'\t' -v p="$ck/$1" '$1 == p' "$log" | wc -l; }
 task_lines() { awk -F'\t' -v t="$1" '$4 == t' "$log" | wc -l; }
 

@@ -19,7 +19,7 @@ ok "reference script exits 0" [ "$ref_rc" -eq 0 ]
 [ "$ref_rc" -eq 0 ] || sed 's/^/# /' "$T/ref.err" | tail -n 5
 model=$T/tiny.bin hs=$T/hs.jsonl
 
-run gpt2-eval -m "$model" --hellaswag "$hs" --limit 2
+run gpt2-eval -m "$model" --hellaswag "$hs" --limit 2 --device cpu
 ok "--limit 2: exit 0" exits 0
 ok "--limit 2: 2 examples" [ "$(awk -F'\t' 'NR==2 {print $4, $8}' "$out")" = "hellaswag 2" ]
 ok "no output on stderr without --verbose" [ ! -s "$err" ]
@@ -61,5 +61,14 @@ if exits 0; then
     ok "--device cuda runs (a GPU is present)" grep -q hellaswag "$out"
 else
     ok "--device cuda without a usable GPU: exit 1 with a reason" eval 'exits 1 && [ -s "$err" ]'
+fi
+# the tiny model's heads are of size 8: a GPU, if there is one, refuses it
+if grep -q "head size 64" "$err"; then
+    run gpt2-eval -m "$model" --hellaswag "$hs" --limit 1
+    ok "--device auto, a GPU that cannot run the model: the CPU, with a one-line note" \
+        eval 'exits 0 && stderr_has "using the CPU" && [ "$(wc -l <"$err")" -eq 1 ]'
+else
+    run gpt2-eval -m "$model" --hellaswag "$hs" --limit 1
+    ok "--device auto without a usable GPU: the CPU, silently" eval 'exits 0 && [ ! -s "$err" ]'
 fi
 done_testing

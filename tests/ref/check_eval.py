@@ -16,23 +16,10 @@ import torch
 
 import gpt2_ref as ref
 import hellaswag_ref as hs
+from tap import ok, failures, plan
 
 CFG = dict(maxT=64, V=50257, Vp=50304, L=2, NH=4, C=32)
 VAL_T, VAL_WINDOWS = 32, 6
-
-n_test = n_fail = 0
-
-
-def ok(cond, name, detail=""):
-    global n_test, n_fail
-    n_test += 1
-    print(("ok" if cond else "not ok") + f" {n_test} - {name}")
-    if detail:
-        print(f"#   {detail}")
-    if not cond:
-        n_fail += 1
-    sys.stdout.flush()
-
 
 RECORDS = [  # context, endings (labels are chosen below)
     ("A man is sitting on a roof. he", ["is using wrap to wrap a pair of skis.",
@@ -103,7 +90,7 @@ def main():
     verbose = {int(v[0]): v for v in (l.split("\t") for l in run.stderr.splitlines()
                                       if l and l[0].isdigit())}
     ok(sorted(verbose) == list(range(len(RECORDS))), f"{len(RECORDS)} per-example lines")
-    if n_fail:
+    if failures():
         return
 
     correct = correct_norm = 0
@@ -147,5 +134,4 @@ def main():
 if __name__ == "__main__":
     torch.manual_seed(0)
     main()
-    print(f"1..{n_test}")
-    sys.exit(1 if n_fail else 0)
+    sys.exit(plan())

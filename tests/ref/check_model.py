@@ -20,23 +20,10 @@ import numpy as np
 import torch
 
 import gpt2_ref as ref
+from tap import ok, failures, plan
 
 CFG = dict(maxT=32, V=100, Vp=128, L=2, NH=4, C=64)
 B, T, STEPS, LR, WD, CLIP = 2, 16, 10, 1e-3, 0.1, 1.0
-
-n_test = n_fail = 0
-
-
-def ok(cond, name, detail=""):
-    global n_test, n_fail
-    n_test += 1
-    print(("ok" if cond else "not ok") + f" {n_test} - {name}")
-    if detail:
-        print(f"#   {detail}")
-    if not cond:
-        n_fail += 1
-    sys.stdout.flush()
-
 
 def close(got, want, rtol, name):
     """max abs error relative to the largest reference magnitude"""
@@ -129,8 +116,7 @@ def main():
     close(logits, rlogits.numpy(), 1e-4, "safetensors (HF layout): logits agree")
     close(np.array([loss]), np.array([rloss.item()]), 1e-5, "safetensors (HF layout): loss agrees")
 
-    print(f"1..{n_test}")
-    return 1 if n_fail else 0
+    return plan()
 
 
 if __name__ == "__main__":

@@ -214,6 +214,8 @@ static void test_backend(void) {
     gpt2_create(&c, &tiny);
     Backend *be2 = backend_cpu_create(&c, 2, 8);
     be2->set_state(be2, p, mm, vv);
+    be2->eval_losses(be2, in, tg, 2, 8, NULL);
+    ok(!((GPT2 *)be2->impl)->grads_memory, "no gradient memory before the first train_step");
     be->train_step(be, in, tg, 2, 8, 1.0f), be->update(be, &opt, 2);
     be2->train_step(be2, in, tg, 2, 8, 1.0f), be2->update(be2, &opt, 2);
     float *p2 = malloc(n * sizeof *p2);

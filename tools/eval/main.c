@@ -11,6 +11,7 @@
 #include "checkpoint.h"
 #include "ckptinfo.h"
 #include "cli.h"
+#include "device.h"
 #include "evallog.h"
 #include "hellaswag.h"
 #include "util.h"
@@ -46,8 +47,6 @@ static const char usage[] =
     "  -V, --version         show the version and exit\n"
     "\n"
     "Exit status: 0 done (or nothing to do), 1 an error, 2 a usage error.\n";
-
-typedef enum { DEVICE_AUTO, DEVICE_CPU, DEVICE_CUDA } Device;
 
 typedef struct {
     const char *hellaswag, *val, *log;
@@ -96,25 +95,6 @@ static char **list_checkpoints(char **patterns, int np, size_t *n) {
         globfree(&g);
     }
     return out;
-}
-
-static Backend *open_backend(GPT2 *m, int B, int T, const Options *o) {
-#ifdef GPT2_CUDA
-    if (o->device != DEVICE_CPU) {
-        char err[512];
-        Backend *be =
-            backend_cuda_create(&m->config, m->params_memory, B, T, o->fp32, err, sizeof err);
-        if (be) {
-            gpt2_free(m);
-            return be;
-        }
-        if (o->device == DEVICE_CUDA) die("cuda: %s", err);
-        if (o->verbose) warn("no CUDA device (%s): using the CPU", err);
-    }
-#else
-    if (o->device == DEVICE_CUDA) die("--device=cuda: this gpt2-eval was built without CUDA");
-#endif
-    return backend_cpu_create(m, B, T);
 }
 
 static void eval_hellaswag(Backend *be, const HellaSwag *hs, const Options *o, EvalRecord *r) {
@@ -188,7 +168,9 @@ static int eval_checkpoint(const char *path, const int *tasks, Data *d, const Op
         if (d->vs.T > T) T = d->vs.T;
     }
     if (T < 1) T = 1;
-    Backend *be = open_backend(&m, B, T, o);
+    Backend *be = device_open(o->device, &m, B, T, o->fp32);
+    if (o->verbose && o->device == DEVICE_AUTO && !strcmp(be->name, "cpu"))
+        warn("--device auto: using the CPU");
     CkptInfo info;
     ckptinfo_read(path, &info);
     for (int t = 0; t < NUM_TASKS; t++) {
@@ -275,14 +257,7 @@ int main(int argc, char **argv) {
             o.wait = 0;
             break;
         case 'd':
-            if (!strcmp(optarg, "auto"))
-                o.device = DEVICE_AUTO;
-            else if (!strcmp(optarg, "cpu"))
-                o.device = DEVICE_CPU;
-            else if (!strcmp(optarg, "cuda"))
-                o.device = DEVICE_CUDA;
-            else
-                die_usage("--device: expected auto, cpu or cuda, not '%s'", optarg);
+            o.device = device_parse(optarg);
             break;
         case OPT_FP32:
             o.fp32 = 1;

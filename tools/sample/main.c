@@ -5,6 +5,7 @@
 #include "bpe.h"
 #include "checkpoint.h"
 #include "cli.h"
+#include "device.h"
 #include "generate.h"
 #include "sampler.h"
 #include "textstream.h"
@@ -48,7 +49,8 @@ static const char usage[] =
     "Threads: OMP_NUM_THREADS (default: all cores).\n";
 
 typedef struct {
-    const char *model, *prompt, *prompt_file, *format, *device;
+    const char *model, *prompt, *prompt_file, *format;
+    Device device;
     const char **stops;
     int nstops, length, top_k, num_samples, ignore_eot, echo, tokens, no_cache, stats;
     float temperature, top_p;
@@ -88,7 +90,12 @@ static void options_parse(Options *o, int argc, char **argv) {
                                           {"help", no_argument, 0, 'h'},
                                           {"version", no_argument, 0, 'V'},
                                           {0, 0, 0, 0}};
-    *o = (Options){.length = 256, .num_samples = 1, .temperature = 1, .top_p = 1, .seed = 1337};
+    *o = (Options){.length = 256,
+                   .num_samples = 1,
+                   .temperature = 1,
+                   .top_p = 1,
+                   .seed = 1337,
+                   .device = DEVICE_CPU};
     o->stops = xmalloc(sizeof(char *) * argc);
     int c;
     while ((c = getopt_long(argc, argv, "m:p:n:t:k:s:hV", longs, NULL)) != -1) {
@@ -142,9 +149,10 @@ static void options_parse(Options *o, int argc, char **argv) {
             o->stats = 1;
             break;
         case OPT_DEVICE:
-            if (strcmp(optarg, "cpu") && strcmp(optarg, "cuda"))
+            /* no auto: the cache makes the CPU the better default here */
+            o->device = device_parse(optarg);
+            if (o->device == DEVICE_AUTO)
                 die_usage("--device: '%s' is neither cpu nor cuda", optarg);
-            o->device = optarg;
             break;
         case 'h':
             cli_help(usage);
@@ -161,10 +169,6 @@ static void options_parse(Options *o, int argc, char **argv) {
         o->prompt_file = argv[optind];
     }
     if (o->format && !o->tokens) die_usage("--format goes with --tokens");
-#ifndef GPT2_CUDA
-    if (o->device && !strcmp(o->device, "cuda"))
-        die_usage("--device cuda: this build has no CUDA (built without nvcc)");
-#endif
     if (o->tokens && o->prompt)
         die_usage("--tokens reads ids from a file or standard input, not -p");
 }
@@ -284,14 +288,8 @@ int main(int argc, char **argv) {
     int np = (int)n_prompt;
 
     Engine e = {.maxT = maxT, .Vp = Vp};
-    if (o.device && !strcmp(o.device, "cuda")) {
-#ifdef GPT2_CUDA
-        e.be = backend_cuda_create(cfg, model->params_memory, 1, maxT, 1, err, sizeof err);
-        if (!e.be) die("--device cuda: %s", err);
-        gpt2_free(model); /* the backend has its own copy */
-#endif
-    } else if (o.no_cache) {
-        e.be = backend_cpu_create(model, 1, maxT); /* takes over the model's allocations */
+    if (o.device == DEVICE_CUDA || o.no_cache) {
+        e.be = device_open(o.device, model, 1, maxT, 1); /* takes over the model */
     } else {
         generate_init(&e.gen, model, np + o.length < maxT ? np + o.length : maxT);
     }

@@ -5,6 +5,7 @@
 #include "checkpoint.h"
 #include "cli.h"
 #include "dataloader.h"
+#include "device.h"
 #include "model.h"
 #include "schedule.h"
 #include "train_ckpt.h"
@@ -63,7 +64,8 @@ static const char usage[] =
     "  -h, --help, -V, --version\n";
 
 typedef struct {
-    const char *train, *val, *out, *init, *device;
+    const char *train, *val, *out, *init;
+    Device device;
     int B, T, vocab, max_seq_len, steps, warmup, val_every, val_batches, ckpt_every, keep;
     int resume, shuffle, threads, progress, stop_at;
     uint64_t total_batch, seed;
@@ -123,7 +125,6 @@ static void parse_args(Options *o, int argc, char **argv) {
     *o = (Options){
         .B = 4,
         .init = "d12",
-        .device = "auto",
         .T = 1024,
         .vocab = 50257,
         .max_seq_len = 1024,
@@ -218,7 +219,7 @@ static void parse_args(Options *o, int argc, char **argv) {
             o->keep = (int)cli_int(optarg, "--keep", 0, 1 << 30);
             break;
         case OPT_DEVICE:
-            o->device = optarg;
+            o->device = device_parse(optarg);
             break;
         case OPT_THREADS:
             o->threads = (int)cli_int(optarg, "--threads", 1, 4096);
@@ -249,8 +250,6 @@ static void parse_args(Options *o, int argc, char **argv) {
                   argv[optind]);
     if (!o->train) die_usage("-i TRAIN_GLOB is required");
     if (!o->out) die_usage("-o OUT_DIR is required");
-    if (strcmp(o->device, "auto") && strcmp(o->device, "cpu") && strcmp(o->device, "cuda"))
-        die_usage("--device: '%s' is not auto, cpu or cuda", o->device);
     if (o->resume && o->explicit_init && file_exists(o->init))
         die_usage("--resume continues from OUT_DIR; it cannot start from the file %s", o->init);
 }
@@ -332,26 +331,6 @@ static void check_config(const GPT2Config *got, const char *what, const Options 
             o->max_seq_len);
     if (o->T > got->max_seq_len)
         die("-t %d is above the model's maximum sequence length %d", o->T, got->max_seq_len);
-}
-
-/* Device selection: "auto" takes CUDA when this build has it and a device answers. */
-static Backend *open_backend(const Options *o, const GPT2 *host, int B, int T) {
-    int want_cuda = !strcmp(o->device, "cuda");
-#ifdef GPT2_CUDA
-    if (want_cuda || !strcmp(o->device, "auto")) {
-        char err[256];
-        Backend *be =
-            backend_cuda_create(&host->config, host->params_memory, B, T, 0, err, sizeof err);
-        if (be) return be;
-        if (want_cuda) die("--device cuda: %s", err);
-    }
-#else
-    if (want_cuda) die("--device cuda: not available in this build (built without CUDA)");
-#endif
-    GPT2 m;
-    gpt2_create(&m, &host->config);
-    memcpy(m.params_memory, host->params_memory, host->num_params * sizeof(float));
-    return backend_cpu_create(&m, B, T);
 }
 
 /* Mean validation loss over up to M batches from the start of the validation data. */
@@ -533,7 +512,10 @@ int main(int argc, char **argv) {
     check_config(&host.config, what, &o);
     Run r = {.o = &o, .accum = (int)(o.total_batch / micro), .step = st.step, .tokens = st.tokens};
     r.val_batches = open_data(&o, host.config.vocab_size, &st, &r.train, &r.val);
-    r.be = open_backend(&o, &host, o.B, o.T);
+    GPT2 copy; /* host stays for --resume's set_state */
+    gpt2_create(&copy, &host.config);
+    memcpy(copy.params_memory, host.params_memory, host.num_params * sizeof(float));
+    r.be = device_open(o.device, &copy, o.B, o.T, 0);
     if (o.resume) r.be->set_state(r.be, host.params_memory, st.m, st.v);
     train_state_free(&st);
     gpt2_free(&host);
