@@ -18,6 +18,13 @@ void cli_help(const char *usage) {
     exit(0);
 }
 
+void cli_standard_option(int opt, const char *usage) {
+    if (opt == 'h') cli_help(usage);
+    if (opt == 'V') cli_version();
+    fprintf(stderr, "Try '%s --help' for more information.\n", progname);
+    exit(EXIT_USAGE);
+}
+
 long long cli_int(const char *arg, const char *opt, long long min, long long max) {
     char *end;
     errno = 0;

@@ -13,6 +13,9 @@
 _Noreturn void cli_version(void);
 /* Prints `usage` to stdout and exits 0 (for --help). */
 _Noreturn void cli_help(const char *usage);
+/* The last case of every tool's getopt switch: -h/--help, -V/--version, and otherwise
+ * the option getopt has already complained about: a hint, exit 2. */
+_Noreturn void cli_standard_option(int opt, const char *usage);
 
 /* Integer and float options: out of range or trailing junk is a usage error naming `opt`. */
 long long cli_int(const char *arg, const char *opt, long long min, long long max);

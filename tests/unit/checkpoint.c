@@ -177,34 +177,23 @@ static void st_build(St *st, const GPT2 *m, const char *prefix) {
     ADD("wpe.weight", p->wpe, c->max_seq_len, C, 0);
     ADD("ln_f.weight", p->lnfw, C, 0, 0);
     ADD("ln_f.bias", p->lnfb, C, 0, 0);
+#define ADD_LAYER(n, ...)                                                                          \
+    (snprintf(name, sizeof name, "%sh.%d." n, prefix, l), st_add(st, name, __VA_ARGS__))
     for (int l = 0; l < c->num_layers; l++) {
-        char h[64];
-        snprintf(h, sizeof h, "h.%d.", l);
-        snprintf(name, sizeof name, "%s%sln_1.weight", prefix, h),
-            st_add(st, name, p->ln1w + l * C, C, 0, 0);
-        snprintf(name, sizeof name, "%s%sln_1.bias", prefix, h),
-            st_add(st, name, p->ln1b + l * C, C, 0, 0);
-        snprintf(name, sizeof name, "%s%sattn.c_attn.weight", prefix, h);
-        st_add(st, name, p->qkvw + l * 3 * C * C, C, 3 * C, 1);
-        snprintf(name, sizeof name, "%s%sattn.c_attn.bias", prefix, h);
-        st_add(st, name, p->qkvb + l * 3 * C, 3 * C, 0, 0);
-        snprintf(name, sizeof name, "%s%sattn.c_proj.weight", prefix, h);
-        st_add(st, name, p->attprojw + l * C * C, C, C, 1);
-        snprintf(name, sizeof name, "%s%sattn.c_proj.bias", prefix, h);
-        st_add(st, name, p->attprojb + l * C, C, 0, 0);
-        snprintf(name, sizeof name, "%s%sln_2.weight", prefix, h),
-            st_add(st, name, p->ln2w + l * C, C, 0, 0);
-        snprintf(name, sizeof name, "%s%sln_2.bias", prefix, h),
-            st_add(st, name, p->ln2b + l * C, C, 0, 0);
-        snprintf(name, sizeof name, "%s%smlp.c_fc.weight", prefix, h);
-        st_add(st, name, p->fcw + l * 4 * C * C, C, 4 * C, 1);
-        snprintf(name, sizeof name, "%s%smlp.c_fc.bias", prefix, h);
-        st_add(st, name, p->fcb + l * 4 * C, 4 * C, 0, 0);
-        snprintf(name, sizeof name, "%s%smlp.c_proj.weight", prefix, h);
-        st_add(st, name, p->fcprojw + l * 4 * C * C, 4 * C, C, 1);
-        snprintf(name, sizeof name, "%s%smlp.c_proj.bias", prefix, h);
-        st_add(st, name, p->fcprojb + l * C, C, 0, 0);
+        ADD_LAYER("ln_1.weight", p->ln1w + l * C, C, 0, 0);
+        ADD_LAYER("ln_1.bias", p->ln1b + l * C, C, 0, 0);
+        ADD_LAYER("attn.c_attn.weight", p->qkvw + l * 3 * C * C, C, 3 * C, 1);
+        ADD_LAYER("attn.c_attn.bias", p->qkvb + l * 3 * C, 3 * C, 0, 0);
+        ADD_LAYER("attn.c_proj.weight", p->attprojw + l * C * C, C, C, 1);
+        ADD_LAYER("attn.c_proj.bias", p->attprojb + l * C, C, 0, 0);
+        ADD_LAYER("ln_2.weight", p->ln2w + l * C, C, 0, 0);
+        ADD_LAYER("ln_2.bias", p->ln2b + l * C, C, 0, 0);
+        ADD_LAYER("mlp.c_fc.weight", p->fcw + l * 4 * C * C, C, 4 * C, 1);
+        ADD_LAYER("mlp.c_fc.bias", p->fcb + l * 4 * C, 4 * C, 0, 0);
+        ADD_LAYER("mlp.c_proj.weight", p->fcprojw + l * 4 * C * C, 4 * C, C, 1);
+        ADD_LAYER("mlp.c_proj.bias", p->fcprojb + l * C, C, 0, 0);
     }
+#undef ADD_LAYER
 #undef ADD
 }
 

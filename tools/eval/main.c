@@ -271,12 +271,8 @@ int main(int argc, char **argv) {
         case OPT_NO_PROGRESS:
             o.progress = 0;
             break;
-        case 'h':
-            cli_help(usage);
-        case 'V':
-            cli_version();
         default:
-            die_usage("unknown option");
+            cli_standard_option(c, usage);
         }
     }
     if (optind < argc) die_usage("unexpected argument '%s'", argv[optind]);

@@ -154,12 +154,8 @@ static void options_parse(Options *o, int argc, char **argv) {
             if (o->device == DEVICE_AUTO)
                 die_usage("--device: '%s' is neither cpu nor cuda", optarg);
             break;
-        case 'h':
-            cli_help(usage);
-        case 'V':
-            cli_version();
         default:
-            die_usage("unknown option");
+            cli_standard_option(c, usage);
         }
     }
     if (!o->model) die_usage("no model file (-m MODEL)");

@@ -264,13 +264,8 @@ int main(int argc, char **argv) {
         case OPT_VERIFY:
             mode = VERIFY;
             break;
-        case 'h':
-            cli_help(usage);
-        case 'V':
-            cli_version();
-        default: /* getopt has said what is wrong */
-            fprintf(stderr, "Try '%s --help' for more information.\n", progname);
-            return EXIT_USAGE;
+        default:
+            cli_standard_option(c, usage);
         }
     }
     if (mode != PACK) {

@@ -318,12 +318,8 @@ int main(int argc, char **argv) {
         case OPT_NO_PROGRESS:
             progress = 0;
             break;
-        case 'h':
-            cli_help(usage);
-        case 'V':
-            cli_version();
         default:
-            die_usage("unknown option");
+            cli_standard_option(o, usage);
         }
     }
     if (c.chunk < 64 || c.chunk > ((size_t)1 << 32)) die_usage("--chunk must be 64..4Gi bytes");

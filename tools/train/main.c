@@ -236,12 +236,8 @@ static void parse_args(Options *o, int argc, char **argv) {
         case OPT_STOP_AT:
             o->stop_at = (int)cli_int(optarg, "--stop-at", 1, 1 << 30);
             break;
-        case 'h':
-            cli_help(usage);
-        case 'V':
-            cli_version();
         default:
-            die_usage("unknown option");
+            cli_standard_option(c, usage);
         }
     }
     if (optind < argc)
