@@ -73,8 +73,8 @@ cublasHandle_t cuda_cublas(void) {
     return cublas;
 }
 
-static const char *lever_names[LEVER_COUNT] = {"attn_fwd_tc", "attn_bwd_tc", "gelu_fused", "ce_vec",
-                                               "bias_vec"};
+static const char *lever_names[LEVER_COUNT] = {"attn_fwd_tc", "attn_bwd_tc", "gelu_fused",
+                                               "ce_vec",      "bias_vec",    "ln_vec"};
 static int levers[LEVER_COUNT], levers_read;
 
 /* a name that is not a lever is an error: a typo must not leave the lever on unnoticed */
@@ -90,7 +90,7 @@ static void levers_init(void) {
             if (!strcmp(name, "all") || !strcmp(name, lever_names[i])) levers[i] = 0, found = 1;
         if (!found)
             die("GPT2_CUDA_OFF: unknown lever '%s' (known: all, attn_fwd_tc, attn_bwd_tc, "
-                "gelu_fused, ce_vec, bias_vec)",
+                "gelu_fused, ce_vec, bias_vec, ln_vec)",
                 name);
     }
     free(list);
