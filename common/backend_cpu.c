@@ -69,6 +69,7 @@ Backend *backend_cpu_create(GPT2 *model, int B, int T) {
     GPT2 *m = xmalloc(sizeof *m);
     *m = *model; /* take over its allocations */
     memset(model, 0, sizeof *model);
+    if (m->grads_memory) gpt2_zero_grad(m); /* a new backend has no gradients yet */
     *be = (Backend){.name = "cpu",
                     .config = m->config,
                     .B = B,

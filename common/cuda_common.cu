@@ -1,6 +1,7 @@
 /* cuda_common: checked CUDA calls, the allocator, the stream and the cuBLASLt handle. */
 #include "cuda_common.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -73,8 +74,9 @@ cublasHandle_t cuda_cublas(void) {
     return cublas;
 }
 
-static const char *lever_names[LEVER_COUNT] = {"attn_fwd_tc", "attn_bwd_tc", "gelu_fused",
-                                               "ce_vec",      "bias_vec",    "ln_vec"};
+static const char *lever_names[LEVER_COUNT] = {"attn_fwd_tc",  "attn_bwd_tc", "attn_fwd_mma",
+                                               "attn_bwd_mma", "gelu_fused",  "ce_vec",
+                                               "bias_vec",     "ln_vec"};
 static int levers[LEVER_COUNT], levers_read;
 
 /* a name that is not a lever is an error: a typo must not leave the lever on unnoticed */
@@ -88,10 +90,13 @@ static void levers_init(void) {
         int found = 0;
         for (int i = 0; i < LEVER_COUNT; i++)
             if (!strcmp(name, "all") || !strcmp(name, lever_names[i])) levers[i] = 0, found = 1;
-        if (!found)
-            die("GPT2_CUDA_OFF: unknown lever '%s' (known: all, attn_fwd_tc, attn_bwd_tc, "
-                "gelu_fused, ce_vec, bias_vec, ln_vec)",
-                name);
+        if (!found) {
+            char known[256] = "all";
+            for (int i = 0; i < LEVER_COUNT; i++)
+                snprintf(known + strlen(known), sizeof known - strlen(known), ", %s",
+                         lever_names[i]);
+            die("GPT2_CUDA_OFF: unknown lever '%s' (known: %s)", name, known);
+        }
     }
     free(list);
 }

@@ -15,8 +15,10 @@
 #                 off (the before/after table); the bf16 GEMM ceiling
 #   6 profile     per-kernel time of two steps at B=16 (nsys or ncu) -> $OUT/kernels.txt
 #   7 pytorch     bench/gpu.sh: PyTorch GPT-2 of the same shape and the ratio ours/PyTorch
-# usage: scripts/gpu-check.sh [--build] [--quick]   (--quick: skips 6 and 7)
-# env: OUT (default ./gpu-check-out). Binaries may be built elsewhere (make, then
+# usage: scripts/gpu-check.sh [--build] [--quick] [--only LIST]
+#   --quick: skips 6 and 7; --only: a comma list of the checks to run (kernels, model,
+#   train, timing, profile, pytorch), for a second run that repeats only what changed
+# env: OUT (default ./gpu-check-out), GPU_CHECK_LEVERS (see below). Binaries may be built elsewhere (make, then
 # scripts/gpu-carry.sh, which copies the shared libraries they need into build/libs/)
 # and carried in with bin/ and build/.
 # $OUT at the end: summary.txt, kernels.txt, logs.tar.gz (every log) and a copy of the log
@@ -34,19 +36,28 @@ summary=$OUT/summary.txt
 work=$(mktemp -d) # training shards and checkpoints: bulky, never under $OUT
 trap 'rm -rf "$work"' EXIT
 # the speed levers of common/cuda_common.cu (gpt2-cuda(7))
-levers="attn_fwd_tc attn_bwd_tc gelu_fused ce_vec bias_vec ln_vec"
+# (GPU_CHECK_LEVERS narrows the retries and the timings to some of them)
+levers=${GPU_CHECK_LEVERS:-attn_fwd_tc attn_bwd_tc attn_fwd_mma attn_bwd_mma gelu_fused ce_vec bias_vec ln_vec}
 # libraries copied by scripts/gpu-carry.sh serve our programs; python gets the original path
 orig_ld=${LD_LIBRARY_PATH-}
 [ -d "$root/build/libs" ] && export LD_LIBRARY_PATH="$root/build/libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 py() { env LD_LIBRARY_PATH="$orig_ld" python3 "$@"; }
-force_build=0 quick=0
-for a in "$@"; do
-    case $a in
+force_build=0 quick=0 only=""
+usage() { echo "usage: $0 [--build] [--quick] [--only LIST]" >&2; exit 2; }
+while [ $# -gt 0 ]; do
+    case $1 in
     --build) force_build=1 ;;
     --quick) quick=1 ;;
-    *) echo "usage: $0 [--build] [--quick]" >&2; exit 2 ;;
+    --only) [ $# -ge 2 ] || usage; only=",$2,"; shift ;;
+    *) usage ;;
     esac
+    shift
 done
+# want CHECK: whether this run includes the check
+want() {
+    case $1 in profile | pytorch) [ $quick = 0 ] || return 1 ;; esac
+    [ -z "$only" ] || [ "${only#*,"$1",}" != "$only" ]
+}
 t_start=$(date +%s)
 
 result() { # STATUS NAME DETAIL
@@ -116,6 +127,7 @@ done >"$LOGS/ldd.log"
 
 # 2, 3 correctness
 for t in kernels model; do
+    want $t || continue
     tap_check $t 240 build/tests/gpu/${t}_cuda
     [ $? = 1 ] && lever_retry $t 240 build/tests/gpu/${t}_cuda
 done
@@ -192,7 +204,9 @@ except Exception as e:
     print("OFF BAD no run with the levers off: %r" % e)
 PY
 }
-if train_check; then
+if ! want train; then
+    :
+elif train_check; then
     for k in FALL RESUME CPU OFF; do
         line=$(grep -m1 "^$k " "$LOGS/train.log")
         case $line in
@@ -215,17 +229,19 @@ timing() { # B OFF
         result FAIL timing "$label (see timing.log; B=64 needs ~30 GB)"
     fi
 }
-timing 16 ""
-timing 64 ""
-for lv in $levers all; do timing 64 "$lv"; done
-if run timing 60 build/bench/gpu_step --gemm -s 8192 -n 20; then
-    result INFO timing "$(grep '^gemm' "$LOGS/timing.log" | tail -1)"
-else
-    result FAIL timing "gemm (see timing.log)"
+if want timing; then
+    timing 16 ""
+    timing 64 ""
+    for lv in $levers all; do timing 64 "$lv"; done
+    if run timing 60 build/bench/gpu_step --gemm -s 8192 -n 20; then
+        result INFO timing "$(grep '^gemm' "$LOGS/timing.log" | tail -1)"
+    else
+        result FAIL timing "gemm (see timing.log)"
+    fi
 fi
 
-if [ $quick = 0 ]; then
-    # 6 per-kernel breakdown
+# 6 per-kernel breakdown
+if want profile; then
     if command -v nsys >/dev/null 2>&1; then
         if run profile 150 nsys profile -o "$LOGS/step" --force-overwrite true -t cuda --stats=false \
             build/bench/gpu_step -b 16 -t 1024 -n 5 -w 2 &&
@@ -269,7 +285,9 @@ PY
     else
         result SKIP profile "neither nsys nor ncu installed"
     fi
-    # 7 PyTorch baseline and ratio
+fi
+# 7 PyTorch baseline and ratio
+if want pytorch; then
     if run pytorch 300 env LD_LIBRARY_PATH="$orig_ld" GPU_BENCH_B=64 GPU_BENCH_STEPS=10 \
         BUILD="$root/build" bash bench/gpu.sh; then
         result INFO pytorch "$(grep -E '^(torch|ratio)' "$LOGS/pytorch.log" | tr '\n' ' ')"

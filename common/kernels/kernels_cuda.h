@@ -74,6 +74,12 @@ int attention_forward_tc(bf16 *out, float *lse, const bf16 *qkv, int B, int Tn, 
 int attention_backward_tc(bf16 *dqkv, float *delta, const bf16 *dout, const bf16 *qkv,
                           const bf16 *out, const float *lse, int B, int Tn, int C, int NH,
                           bool accumulate);
+/* the same on the warp-level mma.sync instruction (attention_mma.cu), taken first, when
+ * the levers LEVER_ATTN_FWD_MMA / LEVER_ATTN_BWD_MMA are on */
+int attention_forward_mma(bf16 *out, float *lse, const bf16 *qkv, int B, int Tn, int C, int NH);
+int attention_backward_mma(bf16 *dqkv, float *delta, const bf16 *dout, const bf16 *qkv,
+                           const bf16 *out, const float *lse, int B, int Tn, int C, int NH,
+                           bool accumulate);
 
 template <typename T> void gelu_forward_cuda(T *out, const T *inp, size_t n);
 template <typename T>

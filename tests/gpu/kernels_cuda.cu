@@ -138,16 +138,26 @@ template <typename T> static bool same_bits(const T *a, const T *b, size_t n) {
     return same;
 }
 
-/* tc: 0 the CUDA-core kernels, 1 the tensor-core forward, 2 tensor cores both ways (bf16).
- * With tensor cores, the kernel called directly must report that it ran and give the
- * same bits as the dispatching attention_*_cuda: the dispatch really took it. */
-template <typename T> static void test_attention(Tol tol, int tc) {
-    int B = 2, Tn = 70, NH = 2, C = 128; /* T crosses every tile size */
+/* Attention paths: 0 the CUDA-core kernels, TC the WMMA tensor-core kernels, MMA the
+ * mma.sync ones (bf16), chosen per direction through the levers. Whichever tensor-core
+ * kernel a direction uses, called directly, must report that it ran and give the same
+ * bits as the dispatching attention_*_cuda: the dispatch really took it. Mixed pairs
+ * check that the paths share the logsumexp convention. */
+enum { PLAIN, TC, MMA };
+static void attention_levers(int fwd, int bwd) {
+    cuda_lever_set(LEVER_ATTN_FWD_TC, fwd == TC);
+    cuda_lever_set(LEVER_ATTN_FWD_MMA, fwd == MMA);
+    cuda_lever_set(LEVER_ATTN_BWD_TC, bwd == TC);
+    cuda_lever_set(LEVER_ATTN_BWD_MMA, bwd == MMA);
+}
+
+template <typename T> static void test_attention(Tol tol, int fwd, int bwd, int Tn) {
+    int B = 2, NH = 2, C = 128;
     size_t nqkv = (size_t)B * Tn * 3 * C, nout = (size_t)B * Tn * C,
            natt = (size_t)B * NH * Tn * Tn, nlse = (size_t)B * NH * Tn;
-    const char *how = tc == 2 ? " (tensor cores, both)" : tc ? " (tensor-core forward)" : "";
-    cuda_lever_set(LEVER_ATTN_FWD_TC, tc >= 1);
-    cuda_lever_set(LEVER_ATTN_BWD_TC, tc >= 2);
+    static const char *names[] = {"plain", "tc", "mma"};
+    char *how = xasprintf(" (T=%d, forward %s, backward %s)", Tn, names[fwd], names[bwd]);
+    attention_levers(fwd, bwd);
     float *qkv = rnd<T>(nqkv, 2), *out = (float *)xmalloc(nout * 4);
     float *preatt = (float *)xmalloc(natt * 4), *att = (float *)xmalloc(natt * 4);
     attention_forward(out, preatt, att, qkv, B, Tn, C, NH);
@@ -158,11 +168,12 @@ template <typename T> static void test_attention(Tol tol, int tc) {
     attention_forward_cuda(dout, lse, dqkv, B, Tn, C, NH);
     CMP(xasprintf("attention_forward%s", how), download(dout, nout), out, nout);
     if constexpr (std::is_same<T, bf16>::value)
-        if (tc >= 1) {
-            int ran = attention_forward_tc(dout2, lse2, dqkv, B, Tn, C, NH);
+        if (fwd != PLAIN) {
+            int ran = fwd == TC ? attention_forward_tc(dout2, lse2, dqkv, B, Tn, C, NH)
+                                : attention_forward_mma(dout2, lse2, dqkv, B, Tn, C, NH);
             ok(ran == 1 && same_bits(dout, dout2, nout) && same_bits(lse, lse2, nlse),
-               "bf16 attention_forward_tc ran (%d) and attention_forward_cuda dispatched to it",
-               ran);
+               "bf16 attention_forward_%s ran (%d) and attention_forward_cuda dispatched to it",
+               names[fwd], ran);
         }
 
     /* the GPU backward reads its own (T-rounded) output, as in training */
@@ -173,14 +184,26 @@ template <typename T> static void test_attention(Tol tol, int tc) {
     attention_backward_cuda(dgq, delta, dg, dqkv, dout, lse, B, Tn, C, NH);
     CMP(xasprintf("attention_backward dqkv%s", how), download(dgq, nqkv), gq, nqkv);
     if constexpr (std::is_same<T, bf16>::value)
-        if (tc >= 2) {
-            int ran = attention_backward_tc(dgq2, delta, dg, dqkv, dout, lse, B, Tn, C, NH, true);
+        if (bwd != PLAIN) {
+            int ran =
+                bwd == TC
+                    ? attention_backward_tc(dgq2, delta, dg, dqkv, dout, lse, B, Tn, C, NH, true)
+                    : attention_backward_mma(dgq2, delta, dg, dqkv, dout, lse, B, Tn, C, NH, true);
             ok(ran == 1 && same_bits(dgq, dgq2, nqkv),
-               "bf16 attention_backward_tc ran (%d) and attention_backward_cuda dispatched to it",
-               ran);
+               "bf16 attention_backward_%s ran (%d) and attention_backward_cuda dispatched to it",
+               names[bwd], ran);
+            /* overwrite mode (the backend's): the result without the starting gradient */
+            T *dgz = upload<T>(gq, nqkv);
+            float *want = (float *)xcalloc(nqkv, 4);
+            memset(dpre, 0, natt * 4), memset(datt, 0, natt * 4);
+            attention_backward(want, dpre, datt, g, qkv, att, B, Tn, C, NH);
+            attention_backward_cuda(dgz, delta, dg, dqkv, dout, lse, B, Tn, C, NH, false);
+            CMP(xasprintf("attention_backward dqkv, overwrite%s", how), download(dgz, nqkv), want,
+                nqkv);
+            free(want);
         }
-    cuda_lever_set(LEVER_ATTN_FWD_TC, 1);
-    cuda_lever_set(LEVER_ATTN_BWD_TC, 1);
+    attention_levers(MMA, MMA);
+    free(how);
 }
 
 /* a linear layer into GELU, and the next layer's backward through the GELU, with the GELU
@@ -303,8 +326,13 @@ template <typename T> static void test_all(Tol tol) {
     test_matmul<T>(tol, 0);
     test_matmul_gelu<T>(tol, 0);
     if (sizeof(T) == 2) test_matmul_gelu<T>(tol, 1);
-    test_attention<T>(tol, 0);
-    if (sizeof(T) == 2) test_attention<T>(tol, 1), test_attention<T>(tol, 2);
+    test_attention<T>(tol, PLAIN, PLAIN, 70); /* T=70 crosses every tile size */
+    if (sizeof(T) == 2) {
+        int paths[][2] = {{TC, PLAIN}, {TC, TC}, {MMA, MMA}, {MMA, TC}, {TC, MMA}, {MMA, PLAIN}};
+        for (auto &p : paths) test_attention<T>(tol, p[0], p[1], 70);
+        test_attention<T>(tol, MMA, MMA, 200); /* several tiles before the diagonal */
+        test_attention<T>(tol, MMA, MMA, 64);  /* exactly one tile */
+    }
     test_gelu<T>(tol);
     test_crossentropy<T>(tol, 1);
     test_crossentropy<T>(tol, 0);

@@ -171,11 +171,14 @@ static void test_backend(void) {
     gpt2_init_params(a.params_memory, &tiny, 5);
     gpt2_create(&b, &tiny);
     memcpy(b.params_memory, a.params_memory, a.num_params * sizeof(float));
+    int in[16], tg[16];
+    tokens(in, 16, tiny.vocab_size, 9), tokens(tg, 16, tiny.vocab_size, 10);
+    /* gradients the model holds already: a new backend starts from zero all the same */
+    gpt2_forward(&b, in, tg, 2, 8);
+    gpt2_backward(&b, 1.0f);
     Backend *be = backend_cpu_create(&b, 2, 8);
     ok(!strcmp(be->name, "cpu") && be->B == 2 && be->T == 8 && be->config.channels == 16,
        "backend_cpu_create: name, shape, config");
-    int in[16], tg[16];
-    tokens(in, 16, tiny.vocab_size, 9), tokens(tg, 16, tiny.vocab_size, 10);
     AdamWConfig opt = {.lr = 1e-3f,
                        .beta1 = 0.9f,
                        .beta2 = 0.95f,
