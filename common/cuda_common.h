@@ -56,6 +56,7 @@ typedef enum {
     LEVER_GELU_FUSED,   /* GELU and its gradient in the cuBLASLt epilogues (bf16) */
     LEVER_CE_VEC,       /* cross-entropy reads and writes logits 16 bytes at a time */
     LEVER_BIAS_VEC,     /* bias gradients summed from 16-byte loads */
+    LEVER_LN_VEC,       /* LayerNorm rows in registers, 16-byte loads, register gradient sums */
     LEVER_COUNT
 } CudaLever;
 int cuda_lever(CudaLever lever);

@@ -24,17 +24,19 @@ template <typename T>
 void encoder_backward_cuda(float *dwte, float *dwpe, const T *dout, const int *inp, int B, int Tn,
                            int C);
 
+/* They return 1 when the faster register kernels of the lever LEVER_LN_VEC ran, 0 when
+ * the plain ones did (lever off, or a shape or alignment they do not take). */
 template <typename T>
-void layernorm_forward_cuda(T *out, float *mean, float *rstd, const T *inp, const T *weight,
-                            const T *bias, int N, int C);
+int layernorm_forward_cuda(T *out, float *mean, float *rstd, const T *inp, const T *weight,
+                           const T *bias, int N, int C);
 /* residual = a + b, then out = LayerNorm(residual) */
 template <typename T>
-void residual_layernorm_forward_cuda(T *residual, T *out, float *mean, float *rstd, const T *a,
-                                     const T *b, const T *weight, const T *bias, int N, int C);
+int residual_layernorm_forward_cuda(T *residual, T *out, float *mean, float *rstd, const T *a,
+                                    const T *b, const T *weight, const T *bias, int N, int C);
 template <typename T>
-void layernorm_backward_cuda(T *dinp, float *dweight, float *dbias, const T *dout, const T *inp,
-                             const T *weight, const float *mean, const float *rstd, int N, int C,
-                             bool accumulate = true);
+int layernorm_backward_cuda(T *dinp, float *dweight, float *dbias, const T *dout, const T *inp,
+                            const T *weight, const float *mean, const float *rstd, int N, int C,
+                            bool accumulate = true);
 
 /* cuBLASLt, fp32 accumulation; the bias rides in the GEMM epilogue; the backward's dinp
  * may be NULL (no input gradient wanted) */

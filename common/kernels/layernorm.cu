@@ -1,9 +1,49 @@
 /* LayerNorm on the GPU: one warp per row, statistics in fp32; optionally fused with the
- * residual add that precedes it in every block. */
+ * residual add that precedes it in every block. Two versions of each kernel: the plain
+ * ones take one element per lane per step and any C; with the lever LEVER_LN_VEC the
+ * register ones hold the row in 16-byte vectors (below). */
 #include "kernels_cuda.h"
+
+#include <initializer_list>
+#include <stdint.h>
+#include <type_traits>
 
 #define LN_EPS 1e-5f
 #define LN_THREADS 256
+/* vectors per lane of the register kernels at most: C up to 32 * 6 * Vec16<T>::n = 768
+ * (fp32), 1536 (bf16); wider rows would spill the backward's register sums */
+#define LN_VEC_MAX 6
+
+/* The register kernels' lane -> column map: lane L holds vectors j = L + 32 i (i = 0 ..
+ * VPL-1), vector j being columns j*VN .. j*VN + VN-1, so element k of its vector i is
+ * column (L + 32 i) VN + k. Each step i covers 32 VN adjacent columns (512 bytes, one
+ * coalesced load per warp), and a lane's columns are the same in every row, which lets
+ * the backward sum its weight/bias gradients in registers. C % VN == 0, so a vector is
+ * whole or absent: j exists when its first column is below C (the last lanes of the
+ * last step idle when C / VN is not a multiple of 32). */
+template <typename T> __device__ __forceinline__ int ln_vec_col(int lane, int i) {
+    return (lane + 32 * i) * Vec16<T>::n;
+}
+
+/* vectors per lane the register kernels need for rows of C, or 0 for the plain kernels:
+ * lever off, C not whole vectors, a tensor (NULL ones aside) not 16-byte aligned, or
+ * the row too wide */
+template <typename T> static int ln_vec_lanes(int C, std::initializer_list<const void *> tensors) {
+    constexpr int VN = Vec16<T>::n;
+    uintptr_t bits = 0;
+    for (const void *p : tensors) bits |= (uintptr_t)p;
+    int vpl = (C / VN + 31) / 32;
+    if (!cuda_lever(LEVER_LN_VEC) || C % VN != 0 || bits % 16 != 0 || vpl > LN_VEC_MAX) return 0;
+    return vpl;
+}
+
+/* f(std::integral_constant<int, V>()) for V = vpl: the kernels are instantiated for
+ * every count up to LN_VEC_MAX so that each keeps exactly the registers it needs */
+template <int V = 1, typename F> static void ln_with_vpl(int vpl, F f) {
+    if constexpr (V < LN_VEC_MAX)
+        if (vpl > V) return ln_with_vpl<V + 1>(vpl, f);
+    f(std::integral_constant<int, V>());
+}
 
 /* With b != NULL the input row is a + b, rounded to T and stored in residual (backward
  * reads that stored value, so forward normalises exactly it). */
@@ -36,24 +76,107 @@ __global__ void layernorm_forward_kernel(T *residual, T *out, float *mean, float
     }
 }
 
+/* The same with the row in registers (VPL vectors per lane, ln_vec_col): read once, the
+ * residual rounded to T before anything uses it, mean and variance both from the
+ * registers (two passes, not E[x^2] - mean^2, which cancels badly). Absent vectors are
+ * zeros that add nothing to the mean and are left out of the variance. */
+template <typename T, int VPL>
+__global__ void __launch_bounds__(LN_THREADS)
+    layernorm_forward_vec_kernel(T *residual, T *out, float *mean, float *rstd, const T *a,
+                                 const T *b, const T *weight, const T *bias, int N, int C) {
+    constexpr int VN = Vec16<T>::n;
+    int row = blockIdx.x * (LN_THREADS / 32) + threadIdx.x / 32, lane = threadIdx.x % 32;
+    if (row >= N) return;
+    size_t off = (size_t)row * C;
+    float x[VPL][VN], sum = 0.0f;
+#pragma unroll
+    for (int i = 0; i < VPL; i++) {
+        int c = ln_vec_col<T>(lane, i);
+        Vec16<T> v;
+        v.raw = make_uint4(0, 0, 0, 0);
+        if (c < C) {
+            v.raw = *(const uint4 *)(a + off + c);
+            if (b) {
+                Vec16<T> vb;
+                vb.raw = *(const uint4 *)(b + off + c);
+#pragma unroll
+                for (int k = 0; k < VN; k++)
+                    v.v[k] = from_float<T>(to_float(v.v[k]) + to_float(vb.v[k]));
+                *(uint4 *)(residual + off + c) = v.raw;
+            }
+        }
+#pragma unroll
+        for (int k = 0; k < VN; k++) sum += x[i][k] = to_float(v.v[k]);
+    }
+    float mu = warp_sum(sum) / C, var = 0.0f;
+#pragma unroll
+    for (int i = 0; i < VPL; i++)
+        if (ln_vec_col<T>(lane, i) < C)
+#pragma unroll
+            for (int k = 0; k < VN; k++) var += (x[i][k] - mu) * (x[i][k] - mu);
+    float s = rsqrtf(warp_sum(var) / C + LN_EPS);
+#pragma unroll
+    for (int i = 0; i < VPL; i++) {
+        int c = ln_vec_col<T>(lane, i);
+        if (c >= C) continue;
+        Vec16<T> w, bi, o;
+        w.raw = *(const uint4 *)(weight + c);
+        bi.raw = *(const uint4 *)(bias + c);
+#pragma unroll
+        for (int k = 0; k < VN; k++)
+            o.v[k] = from_float<T>((x[i][k] - mu) * s * to_float(w.v[k]) + to_float(bi.v[k]));
+        *(uint4 *)(out + off + c) = o.raw;
+    }
+    if (lane == 0) {
+        if (mean) mean[row] = mu;
+        if (rstd) rstd[row] = s;
+    }
+}
+
+/* returns 1 when the register kernel ran, 0 for the plain one */
 template <typename T>
-static void layernorm_forward_launch(T *residual, T *out, float *mean, float *rstd, const T *a,
-                                     const T *b, const T *weight, const T *bias, int N, int C) {
-    layernorm_forward_kernel<<<cuda_blocks(N, LN_THREADS / 32), LN_THREADS, 0, cuda_stream()>>>(
-        residual, out, mean, rstd, a, b, weight, bias, N, C);
+static int layernorm_forward_launch(T *residual, T *out, float *mean, float *rstd, const T *a,
+                                    const T *b, const T *weight, const T *bias, int N, int C) {
+    int vpl = ln_vec_lanes<T>(C, {residual, out, a, b, weight, bias});
+    unsigned blocks = cuda_blocks(N, LN_THREADS / 32);
+    if (vpl)
+        ln_with_vpl(vpl, [&](auto v) {
+            layernorm_forward_vec_kernel<T, decltype(v)::value>
+                <<<blocks, LN_THREADS, 0, cuda_stream()>>>(residual, out, mean, rstd, a, b, weight,
+                                                           bias, N, C);
+        });
+    else
+        layernorm_forward_kernel<<<blocks, LN_THREADS, 0, cuda_stream()>>>(
+            residual, out, mean, rstd, a, b, weight, bias, N, C);
     CUDA_CHECK_LAUNCH();
+    return vpl > 0;
 }
 
 template <typename T>
-void layernorm_forward_cuda(T *out, float *mean, float *rstd, const T *inp, const T *weight,
-                            const T *bias, int N, int C) {
-    layernorm_forward_launch<T>(NULL, out, mean, rstd, inp, NULL, weight, bias, N, C);
+int layernorm_forward_cuda(T *out, float *mean, float *rstd, const T *inp, const T *weight,
+                           const T *bias, int N, int C) {
+    return layernorm_forward_launch<T>(NULL, out, mean, rstd, inp, NULL, weight, bias, N, C);
 }
 
 template <typename T>
-void residual_layernorm_forward_cuda(T *residual, T *out, float *mean, float *rstd, const T *a,
-                                     const T *b, const T *weight, const T *bias, int N, int C) {
-    layernorm_forward_launch<T>(residual, out, mean, rstd, a, b, weight, bias, N, C);
+int residual_layernorm_forward_cuda(T *residual, T *out, float *mean, float *rstd, const T *a,
+                                    const T *b, const T *weight, const T *bias, int N, int C) {
+    return layernorm_forward_launch<T>(residual, out, mean, rstd, a, b, weight, bias, N, C);
+}
+
+/* A block's weight/bias gradient sums, in shared memory between these two, reach the
+ * global fp32 gradients with one atomicAdd per column per block. */
+__device__ __forceinline__ void ln_partials_zero(float *sdw, float *sdb, int C) {
+    for (int c = threadIdx.x; c < C; c += blockDim.x) sdw[c] = sdb[c] = 0.0f;
+    __syncthreads();
+}
+__device__ __forceinline__ void ln_partials_flush(float *dweight, float *dbias, const float *sdw,
+                                                  const float *sdb, int C) {
+    __syncthreads();
+    for (int c = threadIdx.x; c < C; c += blockDim.x) {
+        atomicAdd(&dweight[c], sdw[c]);
+        atomicAdd(&dbias[c], sdb[c]);
+    }
 }
 
 /* Rows are spread over a fixed grid; each block sums its rows' weight/bias gradients in
@@ -64,8 +187,7 @@ __global__ void layernorm_backward_kernel(T *dinp, float *dweight, float *dbias,
                                           const float *rstd, int N, int C, bool accumulate) {
     extern __shared__ float ln_shared[];
     float *sdw = ln_shared, *sdb = ln_shared + C;
-    for (int c = threadIdx.x; c < C; c += blockDim.x) sdw[c] = sdb[c] = 0.0f;
-    __syncthreads();
+    ln_partials_zero(sdw, sdb, C);
     int warps = blockDim.x / 32, lane = threadIdx.x % 32;
     for (int row = blockIdx.x * warps + threadIdx.x / 32; row < N; row += gridDim.x * warps) {
         size_t off = (size_t)row * C;
@@ -90,32 +212,120 @@ __global__ void layernorm_backward_kernel(T *dinp, float *dweight, float *dbias,
             atomicAdd(&sdb[c], d);
         }
     }
-    __syncthreads();
-    for (int c = threadIdx.x; c < C; c += blockDim.x) {
-        atomicAdd(&dweight[c], sdw[c]);
-        atomicAdd(&dbias[c], sdb[c]);
-    }
+    ln_partials_flush(dweight, dbias, sdw, sdb, C);
 }
 
+/* The same with 16-byte loads (lane -> column map at ln_vec_col): a lane's columns are
+ * fixed, so it sums their weight/bias gradients over all its warp's rows in registers
+ * and adds them to shared memory once, at the end, instead of twice per element. The
+ * weights stay in registers too; a row's inp and dout are read once. */
+template <typename T, int VPL>
+__global__ void __launch_bounds__(LN_THREADS)
+    layernorm_backward_vec_kernel(T *dinp, float *dweight, float *dbias, const T *dout,
+                                  const T *inp, const T *weight, const float *mean,
+                                  const float *rstd, int N, int C, bool accumulate) {
+    constexpr int VN = Vec16<T>::n, warps = LN_THREADS / 32;
+    extern __shared__ float ln_shared[];
+    float *sdw = ln_shared, *sdb = ln_shared + C;
+    ln_partials_zero(sdw, sdb, C);
+    int lane = threadIdx.x % 32;
+    Vec16<T> w[VPL], x[VPL], d[VPL];
+    float dw[VPL][VN] = {}, db[VPL][VN] = {};
+#pragma unroll
+    for (int i = 0; i < VPL; i++) {
+        int c = ln_vec_col<T>(lane, i);
+        w[i].raw = c < C ? *(const uint4 *)(weight + c) : make_uint4(0, 0, 0, 0);
+    }
+    for (int row = blockIdx.x * warps + threadIdx.x / 32; row < N; row += gridDim.x * warps) {
+        size_t off = (size_t)row * C;
+        float mu = mean[row], s = rstd[row], dsum = 0.0f, dxsum = 0.0f;
+#pragma unroll
+        for (int i = 0; i < VPL; i++) {
+            int c = ln_vec_col<T>(lane, i);
+            if (c >= C) continue;
+            x[i].raw = *(const uint4 *)(inp + off + c);
+            d[i].raw = *(const uint4 *)(dout + off + c);
+#pragma unroll
+            for (int k = 0; k < VN; k++) {
+                float xhat = (to_float(x[i].v[k]) - mu) * s, dy = to_float(d[i].v[k]);
+                float dn = to_float(w[i].v[k]) * dy;
+                dsum += dn;
+                dxsum += dn * xhat;
+                dw[i][k] += dy * xhat;
+                db[i][k] += dy;
+            }
+        }
+        dsum = warp_sum(dsum) / C;
+        dxsum = warp_sum(dxsum) / C;
+#pragma unroll
+        for (int i = 0; i < VPL; i++) {
+            int c = ln_vec_col<T>(lane, i);
+            if (c >= C) continue;
+            Vec16<T> g;
+            g.raw = accumulate ? *(const uint4 *)(dinp + off + c) : make_uint4(0, 0, 0, 0);
+#pragma unroll
+            for (int k = 0; k < VN; k++) {
+                float xhat = (to_float(x[i].v[k]) - mu) * s;
+                float dn = to_float(w[i].v[k]) * to_float(d[i].v[k]);
+                float v = (dn - dsum - xhat * dxsum) * s;
+                if (accumulate) v += to_float(g.v[k]);
+                g.v[k] = from_float<T>(v);
+            }
+            *(uint4 *)(dinp + off + c) = g.raw;
+        }
+    }
+#pragma unroll
+    for (int i = 0; i < VPL; i++) {
+        int c = ln_vec_col<T>(lane, i);
+        if (c >= C) continue;
+#pragma unroll
+        for (int k = 0; k < VN; k++) {
+            atomicAdd(&sdw[c + k], dw[i][k]);
+            atomicAdd(&sdb[c + k], db[i][k]);
+        }
+    }
+    ln_partials_flush(dweight, dbias, sdw, sdb, C);
+}
+
+/* The register kernel gets one full wave of blocks: every warp then walks the most rows
+ * per register sum, and the per-block flush happens the fewest times. Returns 1 when it
+ * ran, 0 for the plain kernel. */
 template <typename T>
-void layernorm_backward_cuda(T *dinp, float *dweight, float *dbias, const T *dout, const T *inp,
-                             const T *weight, const float *mean, const float *rstd, int N, int C,
-                             bool accumulate) {
+int layernorm_backward_cuda(T *dinp, float *dweight, float *dbias, const T *dout, const T *inp,
+                            const T *weight, const float *mean, const float *rstd, int N, int C,
+                            bool accumulate) {
+    int vpl = ln_vec_lanes<T>(C, {dinp, dout, inp, weight});
     unsigned blocks = cuda_blocks(N, LN_THREADS / 32);
-    if (blocks > 512) blocks = 512;
     size_t smem = 2 * (size_t)C * sizeof(float);
-    layernorm_backward_kernel<<<blocks, LN_THREADS, smem, cuda_stream()>>>(
-        dinp, dweight, dbias, dout, inp, weight, mean, rstd, N, C, accumulate);
+    if (vpl) {
+        ln_with_vpl(vpl, [&](auto v) {
+            auto kernel = layernorm_backward_vec_kernel<T, decltype(v)::value>;
+            int dev = 0, sms = 0, per_sm = 0;
+            CUDA_CHECK(cudaGetDevice(&dev));
+            CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev));
+            CUDA_CHECK(
+                cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, LN_THREADS, smem));
+            unsigned wave = (unsigned)(sms * (per_sm > 0 ? per_sm : 1));
+            if (blocks > wave) blocks = wave;
+            kernel<<<blocks, LN_THREADS, smem, cuda_stream()>>>(
+                dinp, dweight, dbias, dout, inp, weight, mean, rstd, N, C, accumulate);
+        });
+    } else {
+        if (blocks > 512) blocks = 512;
+        layernorm_backward_kernel<<<blocks, LN_THREADS, smem, cuda_stream()>>>(
+            dinp, dweight, dbias, dout, inp, weight, mean, rstd, N, C, accumulate);
+    }
     CUDA_CHECK_LAUNCH();
+    return vpl > 0;
 }
 
 #define INSTANTIATE(T)                                                                             \
-    template void layernorm_forward_cuda<T>(T *, float *, float *, const T *, const T *,           \
-                                            const T *, int, int);                                  \
-    template void residual_layernorm_forward_cuda<T>(T *, T *, float *, float *, const T *,        \
-                                                     const T *, const T *, const T *, int, int);   \
-    template void layernorm_backward_cuda<T>(T *, float *, float *, const T *, const T *,          \
-                                             const T *, const float *, const float *, int, int,    \
-                                             bool);
+    template int layernorm_forward_cuda<T>(T *, float *, float *, const T *, const T *, const T *, \
+                                           int, int);                                              \
+    template int residual_layernorm_forward_cuda<T>(T *, T *, float *, float *, const T *,         \
+                                                    const T *, const T *, const T *, int, int);    \
+    template int layernorm_backward_cuda<T>(T *, float *, float *, const T *, const T *,           \
+                                            const T *, const float *, const float *, int, int,     \
+                                            bool);
 INSTANTIATE(float)
 INSTANTIATE(bf16)

@@ -46,8 +46,15 @@ template <typename T> static void test_encoder(Tol tol) {
     CMP("encoder_backward dwpe", download(dgp, (size_t)Tn * C), gwpe, (size_t)Tn * C);
 }
 
-template <typename T> static void test_layernorm(Tol tol) {
-    int N = 37, C = 200; /* C not a multiple of 32 */
+/* vec: the lever LEVER_LN_VEC. With it every entry point must report the register
+ * kernels wherever they apply (gpt2-cuda(7): C whole 16-byte vectors, at most 768
+ * channels in fp32, 1536 in bf16) and the plain ones elsewhere. C = 200 leaves the last
+ * lanes a vector short (fp32) or idle (bf16); 768 fills every lane; 202 is not whole
+ * vectors; 1600 is too wide. */
+template <typename T> static void test_layernorm(Tol tol, int C, int vec) {
+    int N = 37, VN = Vec16<T>::n, want = vec && C % VN == 0 && C <= 32 * 6 * VN;
+    const char *how = xasprintf(" C=%d%s", C, vec ? "" : " (lever off)");
+    cuda_lever_set(LEVER_LN_VEC, vec);
     size_t n = (size_t)N * C;
     float *a = rnd<T>(n, 2), *b = rnd<T>(n, 1), *w = rnd<T>(C, 1), *bias = rnd<T>(C, 1);
     float *res = (float *)xmalloc(n * 4), *out = (float *)xmalloc(n * 4);
@@ -59,23 +66,34 @@ template <typename T> static void test_layernorm(Tol tol) {
       *dbias = upload<T>(bias, C);
     T *dres = upload<T>(a, n), *dout = upload<T>(a, n);
     float *dmean = upload<float>(mean, N), *drstd = upload<float>(rstd, N);
-    residual_layernorm_forward_cuda(dres, dout, dmean, drstd, da, db, dw, dbias, N, C);
-    CMP("residual_layernorm_forward residual", download(dres, n), res, n);
-    CMP("residual_layernorm_forward out", download(dout, n), out, n);
-    CMP("residual_layernorm_forward mean", download(dmean, N), mean, N);
-    CMP("residual_layernorm_forward rstd", download(drstd, N), rstd, N);
+    int ran[4];
+    ran[0] = residual_layernorm_forward_cuda(dres, dout, dmean, drstd, da, db, dw, dbias, N, C);
+    CMP(xasprintf("residual_layernorm_forward residual%s", how), download(dres, n), res, n);
+    CMP(xasprintf("residual_layernorm_forward out%s", how), download(dout, n), out, n);
+    CMP(xasprintf("residual_layernorm_forward mean%s", how), download(dmean, N), mean, N);
+    CMP(xasprintf("residual_layernorm_forward rstd%s", how), download(drstd, N), rstd, N);
     /* plain LayerNorm on the rounded residual gives the same */
-    layernorm_forward_cuda(dout, dmean, drstd, dres, dw, dbias, N, C);
-    CMP("layernorm_forward out", download(dout, n), out, n);
+    ran[1] = layernorm_forward_cuda(dout, dmean, drstd, dres, dw, dbias, N, C);
+    CMP(xasprintf("layernorm_forward out%s", how), download(dout, n), out, n);
 
     float *g = rnd<T>(n, 1), *dinp = rnd<T>(n, 1), *gw = rand_array(C, 1), *gb = rand_array(C, 1);
     T *dg = upload<T>(g, n), *ddinp = upload<T>(dinp, n);
     float *dgw = upload<float>(gw, C), *dgb = upload<float>(gb, C);
     layernorm_backward(dinp, gw, gb, g, res, w, mean, rstd, N, C);
-    layernorm_backward_cuda(ddinp, dgw, dgb, dg, dres, dw, dmean, drstd, N, C);
-    CMP("layernorm_backward dinp", download(ddinp, n), dinp, n);
-    CMP("layernorm_backward dweight", download(dgw, C), gw, C);
-    CMP("layernorm_backward dbias", download(dgb, C), gb, C);
+    ran[2] = layernorm_backward_cuda(ddinp, dgw, dgb, dg, dres, dw, dmean, drstd, N, C);
+    CMP(xasprintf("layernorm_backward dinp%s", how), download(ddinp, n), dinp, n);
+    CMP(xasprintf("layernorm_backward dweight%s", how), download(dgw, C), gw, C);
+    CMP(xasprintf("layernorm_backward dbias%s", how), download(dgb, C), gb, C);
+    /* overwrite mode: dinp from zero, the parameter gradients still accumulate */
+    float *zero = (float *)xcalloc(n, 4);
+    layernorm_backward(zero, gw, gb, g, res, w, mean, rstd, N, C);
+    ran[3] = layernorm_backward_cuda(ddinp, dgw, dgb, dg, dres, dw, dmean, drstd, N, C, false);
+    CMP(xasprintf("layernorm_backward dinp (overwrite)%s", how), download(ddinp, n), zero, n);
+    CMP(xasprintf("layernorm_backward dweight (twice)%s", how), download(dgw, C), gw, C);
+    ok(ran[0] == want && ran[1] == want && ran[2] == want && ran[3] == want,
+       "%s layernorm%s: the %s kernels ran (%d %d %d %d)", tol.mode, how,
+       want ? "register" : "plain", ran[0], ran[1], ran[2], ran[3]);
+    cuda_lever_set(LEVER_LN_VEC, 1);
 }
 
 /* vec: the lever LEVER_BIAS_VEC (bias gradients from 16-byte loads) */
@@ -302,7 +320,8 @@ template <typename T> static void test_adamw(Tol tol) {
 
 template <typename T> static void test_all(Tol tol) {
     test_encoder<T>(tol);
-    test_layernorm<T>(tol);
+    for (int C : {200, 768, 202, 1600}) test_layernorm<T>(tol, C, 1);
+    test_layernorm<T>(tol, 200, 0);
     test_matmul<T>(tol, 1);
     test_matmul<T>(tol, 0);
     test_matmul_gelu<T>(tol, 0);
