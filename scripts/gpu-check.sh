@@ -11,8 +11,8 @@
 #                 by gpt2-shard: falling loss; --stop-at 150 + --resume gives the same
 #                 losses; the GPU checkpoint continues on the CPU with the same loss;
 #                 the run with every lever off (GPT2_CUDA_OFF=all) follows the same losses
-#   5 timing      GPT-2 124M, T=1024: B=16, and B=64 with all levers on, each one off, all
-#                 off (the before/after table); the bf16 GEMM ceiling
+#   5 timing      GPT-2 124M, T=1024: B=16 and B=128, and B=64 with all levers on, each one
+#                 off, all off (the before/after table); the bf16 GEMM ceiling
 #   6 profile     per-kernel time of two steps at B=16 (nsys or ncu) -> $OUT/kernels.txt
 #   7 pytorch     bench/gpu.sh: PyTorch GPT-2 of the same shape and the ratio ours/PyTorch
 # usage: scripts/gpu-check.sh [--build] [--quick] [--only LIST]
@@ -232,6 +232,7 @@ timing() { # B OFF
 if want timing; then
     timing 16 ""
     timing 64 ""
+    timing 128 "" # the largest micro-batch that fits 80 GB
     for lv in $levers all; do timing 64 "$lv"; done
     if run timing 60 build/bench/gpu_step --gemm -s 8192 -n 20; then
         result INFO timing "$(grep '^gemm' "$LOGS/timing.log" | tail -1)"
