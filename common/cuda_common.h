@@ -52,7 +52,6 @@ typedef enum {
     LEVER_ATTN_BWD_TC,  /* attention backward on tensor cores (bf16) */
     LEVER_ATTN_FWD_MMA, /* attention forward on mma.sync, scores in registers (bf16) */
     LEVER_ATTN_BWD_MMA, /* attention backward on mma.sync, scores in registers (bf16) */
-    LEVER_ATTN_WIDE,    /* the mma attention in blocks of 128 rows (8 warps), not 64 */
     LEVER_GELU_FUSED,   /* GELU and its gradient in the cuBLASLt epilogues (bf16) */
     LEVER_CE_VEC,       /* cross-entropy reads and writes logits 16 bytes at a time */
     LEVER_BIAS_VEC,     /* bias gradients summed from 16-byte loads */

@@ -5,9 +5,8 @@
  * Taken when the levers attn_fwd_mma and attn_bwd_mma are on (cuda_common.h); same
  * results and logsumexp convention as attention.cu.
  *
- * A block of W warps owns 16 W rows (16 per warp: 64, or 128 with the lever attn_wide,
- * which halves the tiles every block streams in) and streams the 64-row tiles of the
- * other side through double-buffered shared memory (cp.async). A warp's 16 x 64
+ * A block of 4 warps owns a 64-row tile (16 rows per warp) and streams the 64-row tiles
+ * of the other side through double-buffered shared memory (cp.async). A warp's 16 x 64
  * fp32 tile is float[8][4]: fragment n holds columns 8n..8n+7, and lane (g = lane/4,
  * t = lane%4) holds rows g and g+8, columns 2t and 2t+1 (elements 0,1 and 2,3).
  * Softmax runs in base 2: x = s * log2(e) / 8, p = 2^(x - m). */
@@ -17,7 +16,9 @@
 #include <stdint.h>
 
 #define HS 64
-#define TILE 64 /* rows of a streamed tile */
+#define TILE 64 /* rows of a tile, either side */
+#define WARPS 4 /* 16 rows each */
+#define THREADS (WARPS * 32)
 #define LDS                                                                                        \
     72 /* smem row stride in bf16: 144 bytes put the 8 rows one ldmatrix reads in distinct banks   \
         */
@@ -80,32 +81,15 @@ __device__ __forceinline__ uint32_t pack_bf16(float lo, float hi) {
 
 /* ---- tiles ---- */
 
-/* one warp's relation to a streamed tile: the causal mask cuts none, some or all of it */
-enum { TILE_FULL, TILE_MASKED, TILE_EMPTY };
-/* rows r0..r0+15 (queries) against keys k0..k0+63: a key counts when key <= query */
-__device__ __forceinline__ int causal_tile(int q_first, int k_first) {
-    return k_first > q_first + 15         ? TILE_EMPTY
-           : k_first + TILE - 1 > q_first ? TILE_MASKED
-                                          : TILE_FULL;
-}
-
 /* 64 rows from row0 (64 columns of src, rows stride apart) into a shared tile, async;
- * rows at or past Tn become zeros; tiles of `rows` rows take rows / 64 calls */
+ * rows at or past Tn become zeros */
 __device__ __forceinline__ void load_tile_async(bf16 *dst, const bf16 *src, size_t stride, int row0,
                                                 int Tn) {
-    for (int e = threadIdx.x; e < TILE * 8; e += blockDim.x) {
+    for (int e = threadIdx.x; e < TILE * 8; e += THREADS) {
         int r = e / 8, part = e % 8, j = row0 + r;
         bool ok = j < Tn;
         cp_async16(dst + r * LDS + part * 8, src + (size_t)(ok ? j : 0) * stride + part * 8, ok);
     }
-}
-
-template <int W>
-__device__ __forceinline__ void load_rows_async(bf16 *dst, const bf16 *src, size_t stride, int row0,
-                                                int Tn) {
-#pragma unroll
-    for (int i = 0; i < 16 * W / TILE; i++)
-        load_tile_async(dst + i * TILE * LDS, src, stride, row0 + i * TILE, Tn);
 }
 
 /* a warp's 16 rows x 64 columns of a shared tile as four A operands (16 columns each) */
@@ -176,29 +160,25 @@ __device__ __forceinline__ void store_rows(bf16 *dst, size_t stride, const float
 
 /* ---- forward ---- */
 
-template <int W>
-__global__ void __launch_bounds__(W * 32)
+__global__ void __launch_bounds__(THREADS)
     attention_forward_mma_kernel(bf16 *out, float *lse, const bf16 *qkv, int Tn, int C, int NH) {
-    extern __shared__ __align__(128) unsigned char smem[];
-    bf16 *Qs = (bf16 *)smem, *Ks = Qs + 16 * W * LDS, *Vs = Ks + 2 * TILE_ELEMS; /* K, V: 2 each */
-    int tile = gridDim.x - 1 - blockIdx.x, h = blockIdx.y, b = blockIdx.z;       /* longest first */
+    __shared__ __align__(128) bf16 Qs[TILE_ELEMS], Ks[2][TILE_ELEMS], Vs[2][TILE_ELEMS];
+    int tile = gridDim.x - 1 - blockIdx.x, h = blockIdx.y, b = blockIdx.z; /* longest first */
     int warp = threadIdx.x / 32, lane = threadIdx.x % 32, t = lane % 4;
-    int q0 = tile * 16 * W, r0 = q0 + warp * 16, row[2] = {r0 + lane / 4, r0 + lane / 4 + 8};
-    int nkt = min(q0 + 16 * W, Tn + TILE - 1) / TILE; /* key tiles up to the diagonal */
+    int q0 = tile * TILE, row[2] = {q0 + warp * 16 + lane / 4, q0 + warp * 16 + lane / 4 + 8};
     size_t stride = (size_t)3 * C;
     const bf16 *base = qkv + (size_t)b * Tn * stride + h * HS;
-    load_rows_async<W>(Qs, base, stride, q0, Tn);
-    load_tile_async(Ks, base + C, stride, 0, Tn);
-    load_tile_async(Vs, base + 2 * C, stride, 0, Tn);
+    load_tile_async(Qs, base, stride, q0, Tn);
+    load_tile_async(Ks[0], base + C, stride, 0, Tn);
+    load_tile_async(Vs[0], base + 2 * C, stride, 0, Tn);
     cp_async_commit();
     uint32_t qf[4][4];
     float o[8][4] = {}, m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f};
-    for (int kt = 0; kt < nkt; kt++) {
+    for (int kt = 0; kt <= tile; kt++) { /* key tiles up to the diagonal */
         int buf = kt & 1;
-        const bf16 *K = Ks + buf * TILE_ELEMS, *V = Vs + buf * TILE_ELEMS;
-        if (kt + 1 < nkt) { /* the next tile streams in while this one is used */
-            load_tile_async(Ks + (buf ^ 1) * TILE_ELEMS, base + C, stride, (kt + 1) * TILE, Tn);
-            load_tile_async(Vs + (buf ^ 1) * TILE_ELEMS, base + 2 * C, stride, (kt + 1) * TILE, Tn);
+        if (kt < tile) { /* the next tile streams in while this one is used */
+            load_tile_async(Ks[buf ^ 1], base + C, stride, (kt + 1) * TILE, Tn);
+            load_tile_async(Vs[buf ^ 1], base + 2 * C, stride, (kt + 1) * TILE, Tn);
             cp_async_commit();
             cp_async_wait<1>();
         } else {
@@ -206,48 +186,48 @@ __global__ void __launch_bounds__(W * 32)
         }
         __syncthreads();
         if (kt == 0) load_a(qf, Qs + warp * 16 * LDS);
-        int how = causal_tile(r0, kt * TILE);
-        if (how != TILE_EMPTY) {
-            float s[8][4];
-            mma_abt(s, qf, K);
-            /* online softmax per row; tile 0 holds key 0 for every row, so m is finite after it */
+        float s[8][4];
+        mma_abt(s, qf, Ks[buf]);
+        /* online softmax per row; every row has key 0, so m is finite after tile 0 */
 #pragma unroll
-            for (int r = 0; r < 2; r++) {
-                float mx = -INFINITY;
+        for (int r = 0; r < 2; r++) {
+            float mx = -INFINITY;
 #pragma unroll
-                for (int n = 0; n < 8; n++)
+            for (int n = 0; n < 8; n++)
 #pragma unroll
-                    for (int e = 0; e < 2; e++) {
-                        int j = kt * TILE + 8 * n + 2 * t + e;
-                        float x = how == TILE_MASKED && j > row[r] ? -INFINITY
-                                                                   : s[n][2 * r + e] * SCALE_LOG2;
-                        s[n][2 * r + e] = x;
-                        mx = fmaxf(mx, x);
-                    }
-                mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
-                mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
-                float mnew = fmaxf(m[r], mx), corr = exp2_approx(m[r] - mnew);
-                m[r] = mnew;
-                l[r] *= corr; /* this lane's share of the row sum; the 4 lanes add up at the end */
+                for (int e = 0; e < 2; e++) {
+                    int j = kt * TILE + 8 * n + 2 * t + e;
+                    float x = kt == tile && j > row[r] ? -INFINITY : s[n][2 * r + e] * SCALE_LOG2;
+                    s[n][2 * r + e] = x;
+                    mx = fmaxf(mx, x);
+                }
+            mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
+            mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
+            float mnew = fmaxf(m[r], mx), corr = exp2_approx(m[r] - mnew);
+            m[r] = mnew;
+            l[r] *= corr; /* this lane's share of the row sum; the 4 lanes add up at the end */
 #pragma unroll
-                for (int n = 0; n < 8; n++)
+            for (int n = 0; n < 8; n++)
 #pragma unroll
-                    for (int e = 0; e < 2; e++) {
-                        float p = exp2_approx(s[n][2 * r + e] - mnew);
-                        s[n][2 * r + e] = p;
-                        l[r] += p;
-                        o[n][2 * r + e] *= corr;
-                    }
-            }
-            mma_ab(o, s, V);
+                for (int e = 0; e < 2; e++) {
+                    float p = exp2_approx(s[n][2 * r + e] - mnew);
+                    s[n][2 * r + e] = p;
+                    l[r] += p;
+                    o[n][2 * r + e] *= corr;
+                }
         }
+        mma_ab(o, s, Vs[buf]);
         __syncthreads(); /* buf is refilled by the next iteration's prefetch */
     }
-    size_t srow = ((size_t)b * NH + h) * Tn;
 #pragma unroll
     for (int r = 0; r < 2; r++) {
         l[r] += __shfl_xor_sync(0xffffffffu, l[r], 1);
         l[r] += __shfl_xor_sync(0xffffffffu, l[r], 2);
+    }
+    int r0 = q0 + warp * 16;
+    size_t srow = ((size_t)b * NH + h) * Tn;
+#pragma unroll
+    for (int r = 0; r < 2; r++) {
         float inv = 1.0f / l[r];
 #pragma unroll
         for (int n = 0; n < 8; n++) o[n][2 * r] *= inv, o[n][2 * r + 1] *= inv;
@@ -256,27 +236,28 @@ __global__ void __launch_bounds__(W * 32)
     store_rows(out + (size_t)b * Tn * C + h * HS, C, o, r0, Tn, 1.0f, false);
 }
 
-/* ---- backward: dQ per query block (which also writes D_i = do_i.o_i), then dK, dV per
- * key block, each recomputing the probabilities from the logsumexp ---- */
+/* ---- backward: dQ per query tile (which also writes D_i = do_i.o_i), then dK, dV per
+ * key tile, each recomputing the probabilities from the logsumexp ---- */
 
-template <int W>
-__global__ void __launch_bounds__(W * 32)
+#define DQ_SMEM (6 * TILE_ELEMS * 2)
+#define DKV_SMEM (6 * TILE_ELEMS * 2 + 4 * TILE * 4)
+
+__global__ void __launch_bounds__(THREADS)
     attention_backward_dq_mma_kernel(bf16 *dqkv, float *delta, const bf16 *dout, const bf16 *qkv,
                                      const bf16 *out, const float *lse, int Tn, int C, int NH,
                                      bool accumulate) {
     extern __shared__ __align__(128) unsigned char smem[];
-    bf16 *Qs = (bf16 *)smem, *dOs = Qs + 16 * W * LDS, *Ks = dOs + 16 * W * LDS;
+    bf16 *Qs = (bf16 *)smem, *dOs = Qs + TILE_ELEMS, *Ks = dOs + TILE_ELEMS;
     bf16 *Vs = Ks + 2 * TILE_ELEMS; /* K and V double-buffered */
     int tile = gridDim.x - 1 - blockIdx.x, h = blockIdx.y, b = blockIdx.z;
     int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
-    int q0 = tile * 16 * W, r0 = q0 + warp * 16, row[2] = {r0 + g, r0 + g + 8};
-    int nkt = min(q0 + 16 * W, Tn + TILE - 1) / TILE;
+    int q0 = tile * TILE, r0 = q0 + warp * 16, row[2] = {r0 + g, r0 + g + 8};
     size_t stride = (size_t)3 * C, srow = ((size_t)b * NH + h) * Tn;
     const bf16 *base = qkv + (size_t)b * Tn * stride + h * HS;
-    const bf16 *obase = out + (size_t)b * Tn * C + h * HS;
-    const bf16 *dobase = dout + (size_t)b * Tn * C + h * HS;
-    load_rows_async<W>(Qs, base, stride, q0, Tn);
-    load_rows_async<W>(dOs, dobase, C, q0, Tn);
+    const bf16 *obase = out + (size_t)b * Tn * C + h * HS,
+               *dobase = dout + (size_t)b * Tn * C + h * HS;
+    load_tile_async(Qs, base, stride, q0, Tn);
+    load_tile_async(dOs, dobase, C, q0, Tn);
     load_tile_async(Ks, base + C, stride, 0, Tn);
     load_tile_async(Vs, base + 2 * C, stride, 0, Tn);
     cp_async_commit();
@@ -303,12 +284,13 @@ __global__ void __launch_bounds__(W * 32)
     for (int r = 0; r < 2; r++) lse2[r] = row[r] < Tn ? lse[srow + row[r]] * LOG2E : 0.0f;
     uint32_t qf[4][4], dof[4][4];
     float dq[8][4] = {};
-    for (int kt = 0; kt < nkt; kt++) {
+    for (int kt = 0; kt <= tile; kt++) {
         int buf = kt & 1;
-        const bf16 *K = Ks + buf * TILE_ELEMS, *V = Vs + buf * TILE_ELEMS;
-        if (kt + 1 < nkt) {
-            load_tile_async(Ks + (buf ^ 1) * TILE_ELEMS, base + C, stride, (kt + 1) * TILE, Tn);
-            load_tile_async(Vs + (buf ^ 1) * TILE_ELEMS, base + 2 * C, stride, (kt + 1) * TILE, Tn);
+        bf16 *K = Ks + buf * TILE_ELEMS, *V = Vs + buf * TILE_ELEMS;
+        if (kt < tile) {
+            int nb = (buf ^ 1) * TILE_ELEMS;
+            load_tile_async(Ks + nb, base + C, stride, (kt + 1) * TILE, Tn);
+            load_tile_async(Vs + nb, base + 2 * C, stride, (kt + 1) * TILE, Tn);
             cp_async_commit();
             cp_async_wait<1>();
         } else {
@@ -316,42 +298,36 @@ __global__ void __launch_bounds__(W * 32)
         }
         __syncthreads();
         if (kt == 0) load_a(qf, Qs + warp * 16 * LDS), load_a(dof, dOs + warp * 16 * LDS);
-        int how = causal_tile(r0, kt * TILE);
-        if (how != TILE_EMPTY) {
-            float s[8][4], dp[8][4];
-            mma_abt(s, qf, K);   /* S = Q K^T */
-            mma_abt(dp, dof, V); /* dP = dO V^T */
+        float s[8][4], dp[8][4];
+        mma_abt(s, qf, K);   /* S = Q K^T */
+        mma_abt(dp, dof, V); /* dP = dO V^T */
 #pragma unroll
-            for (int n = 0; n < 8; n++)
+        for (int n = 0; n < 8; n++)
 #pragma unroll
-                for (int e = 0; e < 4; e++) {
-                    int r = e / 2, j = kt * TILE + 8 * n + 2 * t + e % 2;
-                    float p = how == TILE_MASKED && j > row[r]
-                                  ? 0.0f
-                                  : exp2_approx(s[n][e] * SCALE_LOG2 - lse2[r]);
-                    s[n][e] = p * (dp[n][e] - D[r]); /* dS */
-                }
-            mma_ab(dq, s, K); /* dQ += dS K */
-        }
+            for (int e = 0; e < 4; e++) {
+                int r = e / 2, j = kt * TILE + 8 * n + 2 * t + e % 2;
+                float p =
+                    kt == tile && j > row[r] ? 0.0f : exp2_approx(s[n][e] * SCALE_LOG2 - lse2[r]);
+                s[n][e] = p * (dp[n][e] - D[r]); /* dS */
+            }
+        mma_ab(dq, s, K); /* dQ += dS K */
         __syncthreads();
     }
     store_rows(dqkv + (size_t)b * Tn * stride + h * HS, stride, dq, r0, Tn, SCALE, accumulate);
 }
 
-template <int W>
-__global__ void __launch_bounds__(W * 32)
+__global__ void __launch_bounds__(THREADS)
     attention_backward_dkv_mma_kernel(bf16 *dqkv, const float *delta, const bf16 *dout,
                                       const bf16 *qkv, const float *lse, int Tn, int C, int NH,
                                       bool accumulate) {
     extern __shared__ __align__(128) unsigned char smem[];
-    bf16 *Ks = (bf16 *)smem, *Vs = Ks + 16 * W * LDS, *Qs = Vs + 16 * W * LDS;
+    bf16 *Ks = (bf16 *)smem, *Vs = Ks + TILE_ELEMS, *Qs = Vs + TILE_ELEMS;
     bf16 *dOs = Qs + 2 * TILE_ELEMS;             /* Q and dO double-buffered */
     float *ls = (float *)(dOs + 2 * TILE_ELEMS); /* [2][TILE] logsumexp * log2(e) */
     float *Ds = ls + 2 * TILE;                   /* [2][TILE] */
-    int h = blockIdx.y, b = blockIdx.z;          /* blockIdx.x 0, the longest, first */
+    int kt = blockIdx.x, nt = gridDim.x, h = blockIdx.y, b = blockIdx.z; /* longest first */
     int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
-    int k0 = blockIdx.x * 16 * W, r0 = k0 + warp * 16, key[2] = {r0 + g, r0 + g + 8};
-    int qt0 = k0 / TILE, nqt = (Tn + TILE - 1) / TILE; /* query tiles from the diagonal on */
+    int k0 = kt * TILE, r0 = k0 + warp * 16, key[2] = {r0 + g, r0 + g + 8};
     size_t stride = (size_t)3 * C, srow = ((size_t)b * NH + h) * Tn;
     const bf16 *base = qkv + (size_t)b * Tn * stride + h * HS;
     const bf16 *dobase = dout + (size_t)b * Tn * C + h * HS;
@@ -359,23 +335,23 @@ __global__ void __launch_bounds__(W * 32)
     auto load_queries = [&](int qt, int buf) {
         load_tile_async(Qs + buf * TILE_ELEMS, base, stride, qt * TILE, Tn);
         load_tile_async(dOs + buf * TILE_ELEMS, dobase, C, qt * TILE, Tn);
-        for (int c = threadIdx.x; c < TILE; c += blockDim.x) {
-            int i = qt * TILE + c;
-            ls[buf * TILE + c] = i < Tn ? lse[srow + i] * LOG2E : INFINITY;
-            Ds[buf * TILE + c] = i < Tn ? delta[srow + i] : 0.0f;
+        if (threadIdx.x < TILE) {
+            int i = qt * TILE + threadIdx.x;
+            ls[buf * TILE + threadIdx.x] = i < Tn ? lse[srow + i] * LOG2E : INFINITY;
+            Ds[buf * TILE + threadIdx.x] = i < Tn ? delta[srow + i] : 0.0f;
         }
     };
-    load_rows_async<W>(Ks, base + C, stride, k0, Tn);
-    load_rows_async<W>(Vs, base + 2 * C, stride, k0, Tn);
-    load_queries(qt0, 0);
+    load_tile_async(Ks, base + C, stride, k0, Tn);
+    load_tile_async(Vs, base + 2 * C, stride, k0, Tn);
+    load_queries(kt, 0);
     cp_async_commit();
     uint32_t kf[4][4], vf[4][4];
     float dk[8][4] = {}, dv[8][4] = {};
-    for (int qt = qt0; qt < nqt; qt++) {
-        int buf = (qt - qt0) & 1;
+    for (int qt = kt; qt < nt; qt++) { /* query tiles from the diagonal on */
+        int buf = (qt - kt) & 1;
         const bf16 *Q = Qs + buf * TILE_ELEMS, *dO = dOs + buf * TILE_ELEMS;
         const float *lq = ls + buf * TILE, *Dq = Ds + buf * TILE;
-        if (qt + 1 < nqt) {
+        if (qt + 1 < nt) {
             load_queries(qt + 1, buf ^ 1);
             cp_async_commit();
             cp_async_wait<1>();
@@ -383,29 +359,22 @@ __global__ void __launch_bounds__(W * 32)
             cp_async_wait<0>();
         }
         __syncthreads();
-        if (qt == qt0) load_a(kf, Ks + warp * 16 * LDS), load_a(vf, Vs + warp * 16 * LDS);
-        /* keys r0..r0+15 meet queries qt*64..: the mask is key <= query, seen from the keys */
-        int first_q = qt * TILE, how = first_q + TILE - 1 < r0 ? TILE_EMPTY
-                                       : first_q < r0 + 15     ? TILE_MASKED
-                                                               : TILE_FULL;
-        if (how != TILE_EMPTY) {
-            float st[8][4], dpt[8][4];
-            mma_abt(st, kf, Q);   /* S^T = K Q^T: rows keys, columns queries */
-            mma_abt(dpt, vf, dO); /* dP^T = V dO^T */
+        if (qt == kt) load_a(kf, Ks + warp * 16 * LDS), load_a(vf, Vs + warp * 16 * LDS);
+        float st[8][4], dpt[8][4];
+        mma_abt(st, kf, Q);   /* S^T = K Q^T: rows keys, columns queries */
+        mma_abt(dpt, vf, dO); /* dP^T = V dO^T */
 #pragma unroll
-            for (int n = 0; n < 8; n++)
+        for (int n = 0; n < 8; n++)
 #pragma unroll
-                for (int e = 0; e < 4; e++) {
-                    int c = 8 * n + 2 * t + e % 2, i = first_q + c;
-                    float p = how == TILE_MASKED && i < key[e / 2]
-                                  ? 0.0f
-                                  : exp2_approx(st[n][e] * SCALE_LOG2 - lq[c]);
-                    st[n][e] = p;                        /* P^T */
-                    dpt[n][e] = p * (dpt[n][e] - Dq[c]); /* dS^T */
-                }
-            mma_ab(dv, st, dO); /* dV += P^T dO */
-            mma_ab(dk, dpt, Q); /* dK += dS^T Q */
-        }
+            for (int e = 0; e < 4; e++) {
+                int c = 8 * n + 2 * t + e % 2, i = qt * TILE + c;
+                float p =
+                    qt == kt && i < key[e / 2] ? 0.0f : exp2_approx(st[n][e] * SCALE_LOG2 - lq[c]);
+                st[n][e] = p;                        /* P^T */
+                dpt[n][e] = p * (dpt[n][e] - Dq[c]); /* dS^T */
+            }
+        mma_ab(dv, st, dO); /* dV += P^T dO */
+        mma_ab(dk, dpt, Q); /* dK += dS^T Q */
         __syncthreads();
     }
     bf16 *gbase = dqkv + (size_t)b * Tn * stride + h * HS;
@@ -419,51 +388,11 @@ static bool aligned16(const void *p) {
     return (uintptr_t)p % 16 == 0;
 }
 
-/* shared memory: the block's own rows (one or two tiles of them) and the streamed tiles */
-#define OWN_BYTES(W) (16 * (W)*LDS * 2)
-#define STREAM_BYTES (4 * TILE_ELEMS * 2)
-
-/* the kernels for W warps: their shared memory limits are raised once */
-template <int W> struct AttentionMma {
-    static void forward(bf16 *out, float *lse, const bf16 *qkv, int B, int Tn, int C, int NH) {
-        size_t smem = OWN_BYTES(W) + STREAM_BYTES;
-        static bool ready;
-        if (!ready) configure(attention_forward_mma_kernel<W>, smem), ready = true;
-        dim3 grid((Tn + 16 * W - 1) / (16 * W), NH, B);
-        attention_forward_mma_kernel<W>
-            <<<grid, W * 32, smem, cuda_stream()>>>(out, lse, qkv, Tn, C, NH);
-        CUDA_CHECK_LAUNCH();
-    }
-    static void backward(bf16 *dqkv, float *delta, const bf16 *dout, const bf16 *qkv,
-                         const bf16 *out, const float *lse, int B, int Tn, int C, int NH,
-                         bool accumulate) {
-        size_t smem = 2 * OWN_BYTES(W) + STREAM_BYTES, smem_kv = smem + 4 * TILE * sizeof(float);
-        static bool ready;
-        if (!ready) {
-            configure(attention_backward_dq_mma_kernel<W>, smem);
-            configure(attention_backward_dkv_mma_kernel<W>, smem_kv);
-            ready = true;
-        }
-        dim3 grid((Tn + 16 * W - 1) / (16 * W), NH, B);
-        attention_backward_dq_mma_kernel<W><<<grid, W * 32, smem, cuda_stream()>>>(
-            dqkv, delta, dout, qkv, out, lse, Tn, C, NH, accumulate);
-        CUDA_CHECK_LAUNCH();
-        attention_backward_dkv_mma_kernel<W><<<grid, W * 32, smem_kv, cuda_stream()>>>(
-            dqkv, delta, dout, qkv, lse, Tn, C, NH, accumulate);
-        CUDA_CHECK_LAUNCH();
-    }
-    template <typename K> static void configure(K kernel, size_t smem) {
-        CUDA_CHECK(
-            cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
-    }
-};
-
 int attention_forward_mma(bf16 *out, float *lse, const bf16 *qkv, int B, int Tn, int C, int NH) {
     if (C % 8 || !aligned16(qkv) || !aligned16(out)) return 0;
-    if (cuda_lever(LEVER_ATTN_WIDE))
-        AttentionMma<8>::forward(out, lse, qkv, B, Tn, C, NH);
-    else
-        AttentionMma<4>::forward(out, lse, qkv, B, Tn, C, NH);
+    dim3 grid((Tn + TILE - 1) / TILE, NH, B);
+    attention_forward_mma_kernel<<<grid, THREADS, 0, cuda_stream()>>>(out, lse, qkv, Tn, C, NH);
+    CUDA_CHECK_LAUNCH();
     return 1;
 }
 
@@ -472,9 +401,20 @@ int attention_backward_mma(bf16 *dqkv, float *delta, const bf16 *dout, const bf1
                            bool accumulate) {
     if (C % 8 || !aligned16(dqkv) || !aligned16(dout) || !aligned16(qkv) || !aligned16(out))
         return 0;
-    if (cuda_lever(LEVER_ATTN_WIDE))
-        AttentionMma<8>::backward(dqkv, delta, dout, qkv, out, lse, B, Tn, C, NH, accumulate);
-    else
-        AttentionMma<4>::backward(dqkv, delta, dout, qkv, out, lse, B, Tn, C, NH, accumulate);
+    static bool configured;
+    if (!configured) {
+        CUDA_CHECK(cudaFuncSetAttribute(attention_backward_dq_mma_kernel,
+                                        cudaFuncAttributeMaxDynamicSharedMemorySize, DQ_SMEM));
+        CUDA_CHECK(cudaFuncSetAttribute(attention_backward_dkv_mma_kernel,
+                                        cudaFuncAttributeMaxDynamicSharedMemorySize, DKV_SMEM));
+        configured = true;
+    }
+    dim3 grid((Tn + TILE - 1) / TILE, NH, B);
+    attention_backward_dq_mma_kernel<<<grid, THREADS, DQ_SMEM, cuda_stream()>>>(
+        dqkv, delta, dout, qkv, out, lse, Tn, C, NH, accumulate);
+    CUDA_CHECK_LAUNCH();
+    attention_backward_dkv_mma_kernel<<<grid, THREADS, DKV_SMEM, cuda_stream()>>>(
+        dqkv, delta, dout, qkv, lse, Tn, C, NH, accumulate);
+    CUDA_CHECK_LAUNCH();
     return 1;
 }
