@@ -99,39 +99,56 @@ __device__ __forceinline__ void load_a(uint32_t a[4][4], const bf16 *rows) {
     for (int kk = 0; kk < 4; kk++) ldsm_x4(a[kk], rows + (l % 16) * LDS + kk * 16 + 8 * (l / 16));
 }
 
-/* acc = A Y^T: A a warp's 16 x 64 operand, Y a shared 64 x 64 tile (row j of Y is
- * column j of the result) */
-__device__ __forceinline__ void mma_abt(float acc[8][4], const uint32_t a[4][4], const bf16 *Y) {
+/* acc[i] = A[i] Y^T for MT row tiles of a warp (16 x 64 operands), Y a shared 64 x 64
+ * tile (row j of Y is column j of the result); each fragment of Y serves all MT */
+template <int MT>
+__device__ __forceinline__ void mma_abt(float acc[MT][8][4], const uint32_t a[MT][4][4],
+                                        const bf16 *Y) {
     int l = threadIdx.x % 32;
 #pragma unroll
-    for (int n = 0; n < 8; n++) acc[n][0] = acc[n][1] = acc[n][2] = acc[n][3] = 0.0f;
+    for (int i = 0; i < MT; i++)
+#pragma unroll
+        for (int n = 0; n < 8; n++)
+            acc[i][n][0] = acc[i][n][1] = acc[i][n][2] = acc[i][n][3] = 0.0f;
 #pragma unroll
     for (int kk = 0; kk < 4; kk++)
 #pragma unroll
         for (int np = 0; np < 4; np++) { /* Y rows 16np..16np+15: two n fragments */
             uint32_t b[4];
             ldsm_x4(b, Y + (np * 16 + l % 8 + 8 * (l / 16)) * LDS + kk * 16 + 8 * (l / 8 % 2));
-            mma_bf16(acc[2 * np], a[kk], b[0], b[1]);
-            mma_bf16(acc[2 * np + 1], a[kk], b[2], b[3]);
+#pragma unroll
+            for (int i = 0; i < MT; i++) {
+                mma_bf16(acc[i][2 * np], a[i][kk], b[0], b[1]);
+                mma_bf16(acc[i][2 * np + 1], a[i][kk], b[2], b[3]);
+            }
         }
 }
 
-/* acc += P Y: P a warp's 16 x 64 fp32 tile (rounded to bf16 here), Y a shared 64 x 64
- * tile (row k of Y meets column k of P) */
-__device__ __forceinline__ void mma_ab(float acc[8][4], const float p[8][4], const bf16 *Y) {
+/* acc[i] += P[i] Y: P[i] a warp's 16 x 64 fp32 tiles (rounded to bf16 here), Y a shared
+ * 64 x 64 tile (row k of Y meets column k of P) */
+template <int MT>
+__device__ __forceinline__ void mma_ab(float acc[MT][8][4], const float p[MT][8][4],
+                                       const bf16 *Y) {
     int l = threadIdx.x % 32;
 #pragma unroll
     for (int kk = 0; kk < 4; kk++) { /* P columns 16kk..16kk+15 = fragments 2kk, 2kk+1 */
-        uint32_t a[4] = {pack_bf16(p[2 * kk][0], p[2 * kk][1]),
-                         pack_bf16(p[2 * kk][2], p[2 * kk][3]),
-                         pack_bf16(p[2 * kk + 1][0], p[2 * kk + 1][1]),
-                         pack_bf16(p[2 * kk + 1][2], p[2 * kk + 1][3])};
+        uint32_t a[MT][4];
+#pragma unroll
+        for (int i = 0; i < MT; i++) {
+            a[i][0] = pack_bf16(p[i][2 * kk][0], p[i][2 * kk][1]);
+            a[i][1] = pack_bf16(p[i][2 * kk][2], p[i][2 * kk][3]);
+            a[i][2] = pack_bf16(p[i][2 * kk + 1][0], p[i][2 * kk + 1][1]);
+            a[i][3] = pack_bf16(p[i][2 * kk + 1][2], p[i][2 * kk + 1][3]);
+        }
 #pragma unroll
         for (int np = 0; np < 4; np++) {
             uint32_t b[4];
             ldsm_x4_trans(b, Y + (kk * 16 + l % 16) * LDS + np * 16 + 8 * (l / 16));
-            mma_bf16(acc[2 * np], a, b[0], b[1]);
-            mma_bf16(acc[2 * np + 1], a, b[2], b[3]);
+#pragma unroll
+            for (int i = 0; i < MT; i++) {
+                mma_bf16(acc[i][2 * np], a[i], b[0], b[1]);
+                mma_bf16(acc[i][2 * np + 1], a[i], b[2], b[3]);
+            }
         }
     }
 }
@@ -160,80 +177,99 @@ __device__ __forceinline__ void store_rows(bf16 *dst, size_t stride, const float
 
 /* ---- forward ---- */
 
+/* MT row tiles per warp (16 MT rows; blocks of 64 MT query rows): MT = 2, the lever
+ * attn_fwd_32rows, reads each K and V fragment from shared memory once for 32 rows */
+template <int MT>
 __global__ void __launch_bounds__(THREADS)
     attention_forward_mma_kernel(bf16 *out, float *lse, const bf16 *qkv, int Tn, int C, int NH) {
-    __shared__ __align__(128) bf16 Qs[TILE_ELEMS], Ks[2][TILE_ELEMS], Vs[2][TILE_ELEMS];
+    extern __shared__ __align__(128) unsigned char smem[];
+    bf16 *Qs = (bf16 *)smem, *Ks = Qs + MT * TILE_ELEMS, *Vs = Ks + 2 * TILE_ELEMS; /* K, V: 2 */
     int tile = gridDim.x - 1 - blockIdx.x, h = blockIdx.y, b = blockIdx.z; /* longest first */
     int warp = threadIdx.x / 32, lane = threadIdx.x % 32, t = lane % 4;
-    int q0 = tile * TILE, row[2] = {q0 + warp * 16 + lane / 4, q0 + warp * 16 + lane / 4 + 8};
+    int q0 = tile * MT * TILE, r0 = q0 + warp * 16 * MT; /* the warp's rows r0.. r0+16MT-1 */
+    int nkt = min(q0 + MT * TILE, Tn + TILE - 1) / TILE; /* key tiles up to the diagonal */
     size_t stride = (size_t)3 * C;
     const bf16 *base = qkv + (size_t)b * Tn * stride + h * HS;
-    load_tile_async(Qs, base, stride, q0, Tn);
-    load_tile_async(Ks[0], base + C, stride, 0, Tn);
-    load_tile_async(Vs[0], base + 2 * C, stride, 0, Tn);
+    for (int i = 0; i < MT; i++)
+        load_tile_async(Qs + i * TILE_ELEMS, base, stride, q0 + i * TILE, Tn);
+    load_tile_async(Ks, base + C, stride, 0, Tn);
+    load_tile_async(Vs, base + 2 * C, stride, 0, Tn);
     cp_async_commit();
-    uint32_t qf[4][4];
-    float o[8][4] = {}, m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f};
-    for (int kt = 0; kt <= tile; kt++) { /* key tiles up to the diagonal */
-        int buf = kt & 1;
-        if (kt < tile) { /* the next tile streams in while this one is used */
-            load_tile_async(Ks[buf ^ 1], base + C, stride, (kt + 1) * TILE, Tn);
-            load_tile_async(Vs[buf ^ 1], base + 2 * C, stride, (kt + 1) * TILE, Tn);
+    uint32_t qf[MT][4][4];
+    float o[MT][8][4] = {}, m[MT][2], l[MT][2] = {};
+#pragma unroll
+    for (int i = 0; i < MT; i++) m[i][0] = m[i][1] = -INFINITY;
+    for (int kt = 0; kt < nkt; kt++) {
+        int buf = kt & 1, k0 = kt * TILE;
+        const bf16 *K = Ks + buf * TILE_ELEMS, *V = Vs + buf * TILE_ELEMS;
+        if (kt + 1 < nkt) { /* the next tile streams in while this one is used */
+            load_tile_async(Ks + (buf ^ 1) * TILE_ELEMS, base + C, stride, k0 + TILE, Tn);
+            load_tile_async(Vs + (buf ^ 1) * TILE_ELEMS, base + 2 * C, stride, k0 + TILE, Tn);
             cp_async_commit();
             cp_async_wait<1>();
         } else {
             cp_async_wait<0>();
         }
         __syncthreads();
-        if (kt == 0) load_a(qf, Qs + warp * 16 * LDS);
-        float s[8][4];
-        mma_abt(s, qf, Ks[buf]);
-        /* online softmax per row; every row has key 0, so m is finite after tile 0 */
+        if (kt == 0)
+            for (int i = 0; i < MT; i++) load_a(qf[i], Qs + (warp * 16 * MT + 16 * i) * LDS);
+        /* keys past the warp's last row: nothing to do (tile 0 always has work, so every
+         * row's m is finite after it); keys past its first row: mask */
+        if (k0 <= r0 + 16 * MT - 1) {
+            bool masked = k0 + TILE - 1 > r0;
+            float s[MT][8][4];
+            mma_abt<MT>(s, qf, K);
 #pragma unroll
-        for (int r = 0; r < 2; r++) {
-            float mx = -INFINITY;
+            for (int i = 0; i < MT; i++)
 #pragma unroll
-            for (int n = 0; n < 8; n++)
+                for (int r = 0; r < 2; r++) { /* online softmax of row r0 + 16i + lane/4 + 8r */
+                    int row = r0 + 16 * i + lane / 4 + 8 * r;
+                    float mx = -INFINITY;
 #pragma unroll
-                for (int e = 0; e < 2; e++) {
-                    int j = kt * TILE + 8 * n + 2 * t + e;
-                    float x = kt == tile && j > row[r] ? -INFINITY : s[n][2 * r + e] * SCALE_LOG2;
-                    s[n][2 * r + e] = x;
-                    mx = fmaxf(mx, x);
+                    for (int n = 0; n < 8; n++)
+#pragma unroll
+                        for (int e = 0; e < 2; e++) {
+                            int j = k0 + 8 * n + 2 * t + e;
+                            float x =
+                                masked && j > row ? -INFINITY : s[i][n][2 * r + e] * SCALE_LOG2;
+                            s[i][n][2 * r + e] = x;
+                            mx = fmaxf(mx, x);
+                        }
+                    mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
+                    mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
+                    float mnew = fmaxf(m[i][r], mx), corr = exp2_approx(m[i][r] - mnew);
+                    m[i][r] = mnew;
+                    l[i][r] *= corr; /* this lane's share; the 4 lanes of a row add up at the end */
+#pragma unroll
+                    for (int n = 0; n < 8; n++)
+#pragma unroll
+                        for (int e = 0; e < 2; e++) {
+                            float p = exp2_approx(s[i][n][2 * r + e] - mnew);
+                            s[i][n][2 * r + e] = p;
+                            l[i][r] += p;
+                            o[i][n][2 * r + e] *= corr;
+                        }
                 }
-            mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
-            mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
-            float mnew = fmaxf(m[r], mx), corr = exp2_approx(m[r] - mnew);
-            m[r] = mnew;
-            l[r] *= corr; /* this lane's share of the row sum; the 4 lanes add up at the end */
-#pragma unroll
-            for (int n = 0; n < 8; n++)
-#pragma unroll
-                for (int e = 0; e < 2; e++) {
-                    float p = exp2_approx(s[n][2 * r + e] - mnew);
-                    s[n][2 * r + e] = p;
-                    l[r] += p;
-                    o[n][2 * r + e] *= corr;
-                }
+            mma_ab<MT>(o, s, V);
         }
-        mma_ab(o, s, Vs[buf]);
         __syncthreads(); /* buf is refilled by the next iteration's prefetch */
     }
-#pragma unroll
-    for (int r = 0; r < 2; r++) {
-        l[r] += __shfl_xor_sync(0xffffffffu, l[r], 1);
-        l[r] += __shfl_xor_sync(0xffffffffu, l[r], 2);
-    }
-    int r0 = q0 + warp * 16;
     size_t srow = ((size_t)b * NH + h) * Tn;
 #pragma unroll
-    for (int r = 0; r < 2; r++) {
-        float inv = 1.0f / l[r];
+    for (int i = 0; i < MT; i++) {
 #pragma unroll
-        for (int n = 0; n < 8; n++) o[n][2 * r] *= inv, o[n][2 * r + 1] *= inv;
-        if (t == 0 && row[r] < Tn) lse[srow + row[r]] = (m[r] + log2f(l[r])) * LN2;
+        for (int r = 0; r < 2; r++) {
+            int row = r0 + 16 * i + lane / 4 + 8 * r;
+            float li = l[i][r];
+            li += __shfl_xor_sync(0xffffffffu, li, 1);
+            li += __shfl_xor_sync(0xffffffffu, li, 2);
+            float inv = 1.0f / li;
+#pragma unroll
+            for (int n = 0; n < 8; n++) o[i][n][2 * r] *= inv, o[i][n][2 * r + 1] *= inv;
+            if (t == 0 && row < Tn) lse[srow + row] = (m[i][r] + log2f(li)) * LN2;
+        }
+        store_rows(out + (size_t)b * Tn * C + h * HS, C, o[i], r0 + 16 * i, Tn, 1.0f, false);
     }
-    store_rows(out + (size_t)b * Tn * C + h * HS, C, o, r0, Tn, 1.0f, false);
 }
 
 /* ---- backward: dQ per query tile (which also writes D_i = do_i.o_i), then dK, dV per
@@ -282,8 +318,8 @@ __global__ void __launch_bounds__(THREADS)
     }
 #pragma unroll
     for (int r = 0; r < 2; r++) lse2[r] = row[r] < Tn ? lse[srow + row[r]] * LOG2E : 0.0f;
-    uint32_t qf[4][4], dof[4][4];
-    float dq[8][4] = {};
+    uint32_t qf[1][4][4], dof[1][4][4]; /* one row tile per warp (see mma_abt) */
+    float dq[1][8][4] = {};
     for (int kt = 0; kt <= tile; kt++) {
         int buf = kt & 1;
         bf16 *K = Ks + buf * TILE_ELEMS, *V = Vs + buf * TILE_ELEMS;
@@ -297,23 +333,23 @@ __global__ void __launch_bounds__(THREADS)
             cp_async_wait<0>();
         }
         __syncthreads();
-        if (kt == 0) load_a(qf, Qs + warp * 16 * LDS), load_a(dof, dOs + warp * 16 * LDS);
-        float s[8][4], dp[8][4];
-        mma_abt(s, qf, K);   /* S = Q K^T */
-        mma_abt(dp, dof, V); /* dP = dO V^T */
+        if (kt == 0) load_a(qf[0], Qs + warp * 16 * LDS), load_a(dof[0], dOs + warp * 16 * LDS);
+        float s[1][8][4], dp[1][8][4];
+        mma_abt<1>(s, qf, K);   /* S = Q K^T */
+        mma_abt<1>(dp, dof, V); /* dP = dO V^T */
 #pragma unroll
         for (int n = 0; n < 8; n++)
 #pragma unroll
             for (int e = 0; e < 4; e++) {
                 int r = e / 2, j = kt * TILE + 8 * n + 2 * t + e % 2;
-                float p =
-                    kt == tile && j > row[r] ? 0.0f : exp2_approx(s[n][e] * SCALE_LOG2 - lse2[r]);
-                s[n][e] = p * (dp[n][e] - D[r]); /* dS */
+                float p = kt == tile && j > row[r] ? 0.0f
+                                                   : exp2_approx(s[0][n][e] * SCALE_LOG2 - lse2[r]);
+                s[0][n][e] = p * (dp[0][n][e] - D[r]); /* dS */
             }
-        mma_ab(dq, s, K); /* dQ += dS K */
+        mma_ab<1>(dq, s, K); /* dQ += dS K */
         __syncthreads();
     }
-    store_rows(dqkv + (size_t)b * Tn * stride + h * HS, stride, dq, r0, Tn, SCALE, accumulate);
+    store_rows(dqkv + (size_t)b * Tn * stride + h * HS, stride, dq[0], r0, Tn, SCALE, accumulate);
 }
 
 __global__ void __launch_bounds__(THREADS)
@@ -345,8 +381,8 @@ __global__ void __launch_bounds__(THREADS)
     load_tile_async(Vs, base + 2 * C, stride, k0, Tn);
     load_queries(kt, 0);
     cp_async_commit();
-    uint32_t kf[4][4], vf[4][4];
-    float dk[8][4] = {}, dv[8][4] = {};
+    uint32_t kf[1][4][4], vf[1][4][4];
+    float dk[1][8][4] = {}, dv[1][8][4] = {};
     for (int qt = kt; qt < nt; qt++) { /* query tiles from the diagonal on */
         int buf = (qt - kt) & 1;
         const bf16 *Q = Qs + buf * TILE_ELEMS, *dO = dOs + buf * TILE_ELEMS;
@@ -359,27 +395,28 @@ __global__ void __launch_bounds__(THREADS)
             cp_async_wait<0>();
         }
         __syncthreads();
-        if (qt == kt) load_a(kf, Ks + warp * 16 * LDS), load_a(vf, Vs + warp * 16 * LDS);
-        float st[8][4], dpt[8][4];
-        mma_abt(st, kf, Q);   /* S^T = K Q^T: rows keys, columns queries */
-        mma_abt(dpt, vf, dO); /* dP^T = V dO^T */
+        if (qt == kt) load_a(kf[0], Ks + warp * 16 * LDS), load_a(vf[0], Vs + warp * 16 * LDS);
+        float st[1][8][4], dpt[1][8][4];
+        mma_abt<1>(st, kf, Q);   /* S^T = K Q^T: rows keys, columns queries */
+        mma_abt<1>(dpt, vf, dO); /* dP^T = V dO^T */
 #pragma unroll
         for (int n = 0; n < 8; n++)
 #pragma unroll
             for (int e = 0; e < 4; e++) {
                 int c = 8 * n + 2 * t + e % 2, i = qt * TILE + c;
-                float p =
-                    qt == kt && i < key[e / 2] ? 0.0f : exp2_approx(st[n][e] * SCALE_LOG2 - lq[c]);
-                st[n][e] = p;                        /* P^T */
-                dpt[n][e] = p * (dpt[n][e] - Dq[c]); /* dS^T */
+                float p = qt == kt && i < key[e / 2]
+                              ? 0.0f
+                              : exp2_approx(st[0][n][e] * SCALE_LOG2 - lq[c]);
+                st[0][n][e] = p;                           /* P^T */
+                dpt[0][n][e] = p * (dpt[0][n][e] - Dq[c]); /* dS^T */
             }
-        mma_ab(dv, st, dO); /* dV += P^T dO */
-        mma_ab(dk, dpt, Q); /* dK += dS^T Q */
+        mma_ab<1>(dv, st, dO); /* dV += P^T dO */
+        mma_ab<1>(dk, dpt, Q); /* dK += dS^T Q */
         __syncthreads();
     }
     bf16 *gbase = dqkv + (size_t)b * Tn * stride + h * HS;
-    store_rows(gbase + C, stride, dk, r0, Tn, SCALE, accumulate);
-    store_rows(gbase + 2 * C, stride, dv, r0, Tn, 1.0f, accumulate);
+    store_rows(gbase + C, stride, dk[0], r0, Tn, SCALE, accumulate);
+    store_rows(gbase + 2 * C, stride, dv[0], r0, Tn, 1.0f, accumulate);
 }
 
 /* ---- launchers: 0 (and nothing run) unless every row is 16-byte aligned ---- */
@@ -388,11 +425,27 @@ static bool aligned16(const void *p) {
     return (uintptr_t)p % 16 == 0;
 }
 
+template <int MT>
+static void forward_launch(bf16 *out, float *lse, const bf16 *qkv, int B, int Tn, int C, int NH) {
+    size_t smem = (MT + 4) * TILE_ELEMS * sizeof(bf16);
+    static bool configured;
+    if (!configured) {
+        CUDA_CHECK(cudaFuncSetAttribute(attention_forward_mma_kernel<MT>,
+                                        cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+        configured = true;
+    }
+    dim3 grid((Tn + MT * TILE - 1) / (MT * TILE), NH, B);
+    attention_forward_mma_kernel<MT>
+        <<<grid, THREADS, smem, cuda_stream()>>>(out, lse, qkv, Tn, C, NH);
+    CUDA_CHECK_LAUNCH();
+}
+
 int attention_forward_mma(bf16 *out, float *lse, const bf16 *qkv, int B, int Tn, int C, int NH) {
     if (C % 8 || !aligned16(qkv) || !aligned16(out)) return 0;
-    dim3 grid((Tn + TILE - 1) / TILE, NH, B);
-    attention_forward_mma_kernel<<<grid, THREADS, 0, cuda_stream()>>>(out, lse, qkv, Tn, C, NH);
-    CUDA_CHECK_LAUNCH();
+    if (cuda_lever(LEVER_ATTN_FWD_32ROWS))
+        forward_launch<2>(out, lse, qkv, B, Tn, C, NH);
+    else
+        forward_launch<1>(out, lse, qkv, B, Tn, C, NH);
     return 1;
 }
 

@@ -339,8 +339,15 @@ template <typename T> static void test_all(Tol tol) {
     if (sizeof(T) == 2) {
         int paths[][2] = {{TC, PLAIN}, {TC, TC}, {MMA, MMA}, {MMA, TC}, {TC, MMA}, {MMA, PLAIN}};
         for (auto &p : paths) test_attention<T>(tol, p[0], p[1], 70);
-        test_attention<T>(tol, MMA, MMA, 200); /* several tiles before the diagonal */
-        test_attention<T>(tol, MMA, MMA, 64);  /* exactly one tile */
+        for (int rows32 = 1; rows32 >= 0; rows32--) { /* 32 query rows per warp, then 16 */
+            cuda_lever_set(LEVER_ATTN_FWD_32ROWS, rows32);
+            diag("mma attention forward with %d rows per warp", rows32 ? 32 : 16);
+            test_attention<T>(tol, MMA, MMA, 70);
+            test_attention<T>(tol, MMA, MMA, 200); /* several tiles before the diagonal */
+            test_attention<T>(tol, MMA, MMA, 64);  /* exactly one tile */
+            test_attention<T>(tol, MMA, MMA, 128); /* exactly one block of 32-row warps */
+        }
+        cuda_lever_set(LEVER_ATTN_FWD_32ROWS, 1);
     }
     test_gelu<T>(tol);
     test_crossentropy<T>(tol, 1);
