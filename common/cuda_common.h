@@ -57,7 +57,6 @@ typedef enum {
     LEVER_CE_VEC,          /* cross-entropy reads and writes logits 16 bytes at a time */
     LEVER_BIAS_VEC,        /* bias gradients summed from 16-byte loads */
     LEVER_LN_VEC,          /* LayerNorm rows in registers, 16-byte loads, register gradient sums */
-    LEVER_BIAS_EPILOGUE,   /* bias gradients from the weight-gradient GEMM epilogue (bf16) */
     LEVER_COUNT
 } CudaLever;
 int cuda_lever(CudaLever lever);

@@ -43,11 +43,9 @@ int layernorm_backward_cuda(T *dinp, float *dweight, float *dbias, const T *dout
 template <typename T>
 void matmul_forward_cuda(T *out, const T *inp, const T *weight, const T *bias, int N, int C,
                          int OC);
-/* returns 1 when the bias gradient came from the GEMM epilogue (lever LEVER_BIAS_EPILOGUE,
- * bf16), 0 when a separate kernel summed it (or there was none) */
 template <typename T>
-int matmul_backward_cuda(T *dinp, float *dweight, float *dbias, const T *dout, const T *inp,
-                         const T *weight, int N, int C, int OC, bool accumulate = true);
+void matmul_backward_cuda(T *dinp, float *dweight, float *dbias, const T *dout, const T *inp,
+                          const T *weight, int N, int C, int OC, bool accumulate = true);
 
 /* a linear layer followed by GELU: pre = inp W^T + bias, out = gelu(pre); and the backward
  * of the next linear layer, whose input was out = gelu(pre), carried through the GELU:

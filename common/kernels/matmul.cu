@@ -43,8 +43,7 @@ static void set_pref_align(cublasLtMatmulPreference_t pref, cublasLtMatmulPrefer
 
 /* Column-major D[m,n] = op(A)[m,k] op(B)[k,n] (+ bias[m]) + beta D, every matrix packed
  * (leading dimension = its stored row count). Row-major callers swap roles (see below).
- * epi: CUBLASLT_EPILOGUE_DEFAULT, _BIAS (bias read), _BGRADB (bias written: the sums of
- * op(B) over k), or a GELU one whose aux matrix (the GELU input,
+ * epi: CUBLASLT_EPILOGUE_DEFAULT or _BIAS, or a GELU one whose aux matrix (the GELU input,
  * written by GELU_AUX*, read by DGELU) is laid out as D. Returns false when cuBLASLt had no
  * algorithm: then a GELU epilogue ran nothing, the others ran cublasGemmEx without bias. */
 static bool gemm(void *d, cudaDataType d_type, const void *a, const void *b, cudaDataType ab_type,
@@ -208,46 +207,17 @@ template <typename T> static void bias_backward(float *dbias, const T *dout, int
     CUDA_CHECK_LAUNCH();
 }
 
-__global__ void add_kernel(float *dst, const float *src, int n) {
-    int i = blockIdx.x * blockDim.x + threadIdx.x;
-    if (i < n) dst[i] += src[i];
-}
-
-/* The bias gradient from the weight-gradient GEMM's epilogue (BGRADB sums its B operand,
- * dout, over k = the rows), when the lever is on and cuBLASLt has a kernel for it. The
- * epilogue overwrites its vector, so it lands in scratch and is added to dbias. */
 template <typename T>
-static bool weight_bias_grad_fused(float *dweight, float *dbias, const T *dout, const T *inp, int N,
-                                   int C, int OC) {
-    static float *scratch;
-    static int scratch_n;
-    if (!std::is_same<T, bf16>::value || !cuda_lever(LEVER_BIAS_EPILOGUE)) return false;
-    if (OC > scratch_n) {
-        if (scratch) CUDA_CHECK(cudaFree(scratch));
-        scratch = (float *)cuda_malloc((size_t)OC * sizeof(float), "bias gradient scratch");
-        scratch_n = OC;
-    }
-    if (!gemm(dweight, CUDA_R_32F, inp, dout, dtype_of<T>(), CUBLASLT_EPILOGUE_BGRADB, scratch,
-              NULL, C, OC, N, false, true, 1.0f))
-        return false; /* the plain GEMM ran instead */
-    add_kernel<<<cuda_blocks(OC, 256), 256, 0, cuda_stream()>>>(dbias, scratch, OC);
-    CUDA_CHECK_LAUNCH();
-    return true;
-}
-
-template <typename T>
-int matmul_backward_cuda(T *dinp, float *dweight, float *dbias, const T *dout, const T *inp,
-                         const T *weight, int N, int C, int OC, bool accumulate) {
+void matmul_backward_cuda(T *dinp, float *dweight, float *dbias, const T *dout, const T *inp,
+                          const T *weight, int N, int C, int OC, bool accumulate) {
     /* dinp^T[C,N] (+)= W^T[C,OC] dout^T[OC,N]; W as stored is column-major [C,OC] */
     if (dinp)
         gemm(dinp, dtype_of<T>(), weight, dout, dtype_of<T>(), CUBLASLT_EPILOGUE_DEFAULT, NULL,
              NULL, C, N, OC, false, false, accumulate ? 1.0f : 0.0f);
     /* dW^T[C,OC] += inp^T[C,N] dout[N,OC]; dout^T as stored is column-major [OC,N] */
-    if (dbias && weight_bias_grad_fused(dweight, dbias, dout, inp, N, C, OC)) return 1;
     gemm(dweight, CUDA_R_32F, inp, dout, dtype_of<T>(), CUBLASLT_EPILOGUE_DEFAULT, NULL, NULL, C,
          OC, N, false, true, 1.0f);
     if (dbias) bias_backward(dbias, dout, N, OC);
-    return 0;
 }
 
 /* DGELU: dpre^T[C,N] = (W^T dout^T) * gelu'(pre^T) in one GEMM; else the plain dinp GEMM
@@ -266,8 +236,8 @@ int matmul_dgelu_backward_cuda(T *dpre, float *dweight, float *dbias, const T *d
 
 #define INSTANTIATE(T)                                                                             \
     template void matmul_forward_cuda<T>(T *, const T *, const T *, const T *, int, int, int);     \
-    template int matmul_backward_cuda<T>(T *, float *, float *, const T *, const T *, const T *,   \
-                                         int, int, int, bool);                                     \
+    template void matmul_backward_cuda<T>(T *, float *, float *, const T *, const T *, const T *,  \
+                                          int, int, int, bool);                                    \
     template int matmul_gelu_forward_cuda<T>(T *, T *, const T *, const T *, const T *, int, int,  \
                                              int);                                                 \
     template int matmul_dgelu_backward_cuda<T>(T *, float *, float *, const T *, const T *,        \
