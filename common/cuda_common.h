@@ -57,6 +57,7 @@ typedef enum {
     LEVER_CE_VEC,          /* cross-entropy reads and writes logits 16 bytes at a time */
     LEVER_BIAS_VEC,        /* bias gradients summed from 16-byte loads */
     LEVER_LN_VEC,          /* LayerNorm rows in registers, 16-byte loads, register gradient sums */
+    LEVER_CE_REG,          /* cross-entropy with the row in registers, read once (bf16) */
     LEVER_COUNT
 } CudaLever;
 int cuda_lever(CudaLever lever);
@@ -91,6 +92,14 @@ template <typename T> struct Vec16 {
         T v[n];
     };
 };
+
+/* 2^x on the special-function unit (2^-inf = 0): exp(x) is exp2_approx(x * log2 e), and
+ * prescaling lets one FMA form the argument */
+__device__ __forceinline__ float exp2_approx(float x) {
+    float y;
+    asm("ex2.approx.ftz.f32 %0, %1;\n" : "=f"(y) : "f"(x));
+    return y;
+}
 
 __device__ __forceinline__ float warp_sum(float x) {
     for (int o = 16; o > 0; o >>= 1) x += __shfl_xor_sync(0xffffffffu, x, o);

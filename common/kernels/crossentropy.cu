@@ -5,6 +5,7 @@
 
 #include <math.h>
 #include <stdint.h>
+#include <type_traits>
 
 #define CE_THREADS 512
 
@@ -77,17 +78,112 @@ __global__ void __launch_bounds__(CE_THREADS)
     }
 }
 
+/* The row in registers (lever ce_reg), bf16 only. Thread t of the block holds the 16-byte
+ * vectors v = t + j * CE_REG_THREADS (j = 0 .. CE_REG_VECS-1), vector v being columns
+ * 8v .. 8v + 7: element k of its vector j is column 8 (t + 512 j) + k, and each step j
+ * reads 4096 adjacent columns (8 KB), coalesced. 13 vectors a thread hold rows of up to
+ * CE_REG_COLS = 53248 columns; GPT-2's Vp = 50304 is 12.3 vectors a thread. The row is read
+ * once: block max (no exps), one exp per element for the block sum, and one more for the
+ * gradient, written 16 bytes at a time. Keeping the exps instead (104 floats) spills at
+ * the 128 registers a 512-thread block may use (one block per SM); so does fitting two
+ * blocks per SM (64 registers) with the raw row alone.
+ * The padding columns (V and up) and the vectors past Vp hold -inf: no effect on the max,
+ * exp 0, gradient 0. Vp % 8 == 0, so every vector below Vp is whole. */
+#define CE_REG_THREADS 512
+#define CE_REG_VECS 13
+#define CE_REG_COLS (CE_REG_THREADS * CE_REG_VECS * 8)
+#define LOG2E 1.4426950408889634f
+
+/* every thread gets the block's max (or sum) of v; red holds a float per warp */
+template <bool MAX> __device__ __forceinline__ float ce_block_reduce(float v, float *red) {
+    v = MAX ? warp_max(v) : warp_sum(v);
+    if (threadIdx.x % 32 == 0) red[threadIdx.x / 32] = v;
+    __syncthreads();
+    v = red[0];
+    for (int w = 1; w < CE_REG_THREADS / 32; w++) v = MAX ? fmaxf(v, red[w]) : v + red[w];
+    return v;
+}
+
+__global__ void __launch_bounds__(CE_REG_THREADS, 1)
+    crossentropy_softmax_reg_kernel(bf16 *logits, float *losses, const int *targets, float dloss,
+                                    int V, int Vp, bool backward) {
+    constexpr int VN = Vec16<bf16>::n;
+    __shared__ float red_max[CE_REG_THREADS / 32], red_sum[CE_REG_THREADS / 32];
+    bf16 *x = logits + (size_t)blockIdx.x * Vp;
+    int target = targets[blockIdx.x];
+    Vec16<bf16> r[CE_REG_VECS];
+#pragma unroll
+    for (int j = 0; j < CE_REG_VECS; j++) {
+        int c = (threadIdx.x + j * CE_REG_THREADS) * VN;
+        if (c < V)
+            r[j].raw = *(const uint4 *)(x + c);
+        else
+#pragma unroll
+            for (int k = 0; k < VN; k++) r[j].v[k] = from_float<bf16>(-INFINITY);
+    }
+    float m = -INFINITY;
+#pragma unroll
+    for (int j = 0; j < CE_REG_VECS; j++) {
+        int c = (threadIdx.x + j * CE_REG_THREADS) * VN;
+        if (c < V && c + VN > V) /* the vector V falls in: mask its padding */
+#pragma unroll
+            for (int k = 0; k < VN; k++)
+                if (c + k >= V) r[j].v[k] = from_float<bf16>(-INFINITY);
+#pragma unroll
+        for (int k = 0; k < VN; k++) m = fmaxf(m, to_float(r[j].v[k]));
+    }
+    m = ce_block_reduce<true>(m, red_max);
+    float m2 = m * LOG2E, s = 0.0f; /* exps in base 2: an FMA forms each argument */
+#pragma unroll
+    for (int j = 0; j < CE_REG_VECS; j++)
+#pragma unroll
+        for (int k = 0; k < VN; k++) s += exp2_approx(to_float(r[j].v[k]) * LOG2E - m2);
+    s = ce_block_reduce<false>(s, red_sum);
+    float lse = m + logf(s), lse2 = m2 + log2f(s);
+#pragma unroll
+    for (int j = 0; j < CE_REG_VECS; j++) {
+        int c = (threadIdx.x + j * CE_REG_THREADS) * VN;
+        if (c >= Vp) break;
+        bool has_target = (unsigned)(target - c) < (unsigned)VN;
+        if (has_target) /* the one thread holding the target column */
+#pragma unroll
+            for (int k = 0; k < VN; k++)
+                if (c + k == target) losses[blockIdx.x] = lse - to_float(r[j].v[k]);
+        if (!backward) continue;
+        float g[VN];
+#pragma unroll
+        for (int k = 0; k < VN; k++) g[k] = dloss * exp2_approx(to_float(r[j].v[k]) * LOG2E - lse2);
+        if (has_target)
+#pragma unroll
+            for (int k = 0; k < VN; k++)
+                if (c + k == target) g[k] -= dloss;
+        Vec16<bf16> out;
+#pragma unroll
+        for (int k = 0; k < VN; k++) out.v[k] = from_float<bf16>(g[k]);
+        *(uint4 *)(x + c) = out.raw;
+    }
+}
+
+/* returns 1 when the register kernel ran, 0 for the others */
 template <typename T>
-void crossentropy_softmax_fused_cuda(T *logits, float *losses, const int *targets, float dloss,
-                                     int N, int V, int Vp, bool backward) {
-    bool vec =
-        cuda_lever(LEVER_CE_VEC) && (uintptr_t)logits % 16 == 0 && (size_t)Vp * sizeof(T) % 16 == 0;
+int crossentropy_softmax_fused_cuda(T *logits, float *losses, const int *targets, float dloss,
+                                    int N, int V, int Vp, bool backward) {
+    bool aligned = (uintptr_t)logits % 16 == 0 && (size_t)Vp * sizeof(T) % 16 == 0;
+    if constexpr (std::is_same<T, bf16>::value)
+        if (cuda_lever(LEVER_CE_REG) && aligned && Vp <= CE_REG_COLS) {
+            crossentropy_softmax_reg_kernel<<<N, CE_REG_THREADS, 0, cuda_stream()>>>(
+                logits, losses, targets, dloss, V, Vp, backward);
+            CUDA_CHECK_LAUNCH();
+            return 1;
+        }
+    bool vec = cuda_lever(LEVER_CE_VEC) && aligned;
     crossentropy_softmax_kernel<<<N, CE_THREADS, 0, cuda_stream()>>>(logits, losses, targets, dloss,
                                                                      V, Vp, backward, vec);
     CUDA_CHECK_LAUNCH();
+    return 0;
 }
 
-template void crossentropy_softmax_fused_cuda<float>(float *, float *, const int *, float, int, int,
-                                                     int, bool);
-template void crossentropy_softmax_fused_cuda<bf16>(bf16 *, float *, const int *, float, int, int,
+template int crossentropy_softmax_fused_cuda<float>(float *, float *, const int *, float, int, int,
                                                     int, bool);
+template int crossentropy_softmax_fused_cuda<bf16>(bf16 *, float *, const int *, float, int, int,
+                                                   int, bool);

@@ -88,10 +88,11 @@ void gelu_backward_cuda(T *dinp, const T *inp, const T *dout, size_t n, bool acc
 template <typename T> void residual_forward_cuda(T *out, const T *a, const T *b, size_t n);
 
 /* Per row of logits [N,Vp]: losses[i] = logsumexp over the first V - logits[i,targets[i]];
- * with backward, logits[i,:] becomes dloss * (softmax - onehot) (padding columns 0). */
+ * with backward, logits[i,:] becomes dloss * (softmax - onehot) (padding columns 0).
+ * Returns 1 when the register kernel (lever LEVER_CE_REG) ran, 0 for the others. */
 template <typename T>
-void crossentropy_softmax_fused_cuda(T *logits, float *losses, const int *targets, float dloss,
-                                     int N, int V, int Vp, bool backward);
+int crossentropy_softmax_fused_cuda(T *logits, float *losses, const int *targets, float dloss,
+                                    int N, int V, int Vp, bool backward);
 
 /* AdamW on fp32 master params; writes the compute copy (T, may be NULL) on the way. */
 template <typename T>

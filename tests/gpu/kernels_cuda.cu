@@ -264,34 +264,46 @@ template <typename T> static void test_gelu(Tol tol) {
     CMP("residual_forward", download(dout, n), out, n);
 }
 
-/* vec: the lever LEVER_CE_VEC (16-byte loads); V leaves a tail of single columns */
-template <typename T> static void test_crossentropy(Tol tol, int vec) {
-    int N = 6, V = 1003, Vp = 1024;
+/* reg, vec: the levers LEVER_CE_REG (row in registers, bf16, Vp <= 53248) and LEVER_CE_VEC
+ * (16-byte loads). V = 1003 leaves a tail of single columns and a vector V falls in;
+ * GPT-2's V = 50257, Vp = 50304 fills 13 vectors per thread of the register kernel. */
+template <typename T>
+static void test_crossentropy(Tol tol, int N, int V, int Vp, int reg, int vec) {
+    cuda_lever_set(LEVER_CE_REG, reg);
     cuda_lever_set(LEVER_CE_VEC, vec);
-    const char *how = vec ? "" : " (scalar loads)";
+    int want = reg && sizeof(T) == 2 && Vp % 8 == 0 && Vp <= 53248;
+    const char *how = xasprintf(" V=%d Vp=%d%s%s", V, Vp, reg ? "" : " (ce_reg off)",
+                                vec ? "" : " (scalar loads)");
     size_t n = (size_t)N * Vp;
     float *logits = rnd<T>(n, 5);
-    int targets[6] = {0, 999, 5, 5, 512, 77};
+    int pick[6] = {0, V - 1, 5, 5, V / 2, 77}, *targets = (int *)xmalloc(N * sizeof(int));
+    for (int i = 0; i < N; i++) targets[i] = pick[i % 6];
     float *probs = (float *)xmalloc(n * 4), *losses = (float *)xmalloc(N * 4);
-    float *dlogits = (float *)xcalloc(n, 4), dloss = 1.0f / 7, dlosses[6];
+    float *dlogits = (float *)xcalloc(n, 4), dloss = 1.0f / 7, *dlosses = (float *)xmalloc(N * 4);
     for (int i = 0; i < N; i++) dlosses[i] = dloss;
     softmax_forward(probs, logits, N, V, Vp);
     crossentropy_forward(losses, probs, targets, N, Vp);
     crossentropy_softmax_backward(dlogits, dlosses, probs, targets, N, V, Vp);
     int *dt;
-    CUDA_CHECK(cudaMalloc(&dt, sizeof targets));
-    CUDA_CHECK(cudaMemcpy(dt, targets, sizeof targets, cudaMemcpyHostToDevice));
+    CUDA_CHECK(cudaMalloc(&dt, N * sizeof(int)));
+    CUDA_CHECK(cudaMemcpy(dt, targets, N * sizeof(int), cudaMemcpyHostToDevice));
     T *dl = upload<T>(logits, n);
     float *dlosses_dev = (float *)cuda_malloc(N * 4, "losses");
-    crossentropy_softmax_fused_cuda(dl, dlosses_dev, dt, dloss, N, V, Vp, false);
+    int ran[2];
+    ran[0] = crossentropy_softmax_fused_cuda(dl, dlosses_dev, dt, dloss, N, V, Vp, false);
     CMP(xasprintf("crossentropy_softmax_fused losses (forward only)%s", how),
         download(dlosses_dev, N), losses, N);
     CMP(xasprintf("crossentropy_softmax_fused logits untouched%s", how), download(dl, n), logits,
         n);
-    crossentropy_softmax_fused_cuda(dl, dlosses_dev, dt, dloss, N, V, Vp, true);
+    ran[1] = crossentropy_softmax_fused_cuda(dl, dlosses_dev, dt, dloss, N, V, Vp, true);
     CMP(xasprintf("crossentropy_softmax_fused losses%s", how), download(dlosses_dev, N), losses, N);
     CMP(xasprintf("crossentropy_softmax_fused dlogits%s", how), download(dl, n), dlogits, n);
+    ok(ran[0] == want && ran[1] == want, "%s crossentropy%s: the %s kernel ran (%d %d)", tol.mode,
+       how, want ? "register" : "plain", ran[0], ran[1]);
+    cuda_lever_set(LEVER_CE_REG, 1);
     cuda_lever_set(LEVER_CE_VEC, 1);
+    CUDA_CHECK(cudaFree(dt));
+    free(logits), free(probs), free(losses), free(dlogits), free(dlosses), free(targets);
 }
 
 template <typename T> static void test_adamw(Tol tol) {
@@ -341,8 +353,11 @@ template <typename T> static void test_all(Tol tol) {
         cuda_lever_set(LEVER_ATTN_FWD_32ROWS, 1);
     }
     test_gelu<T>(tol);
-    test_crossentropy<T>(tol, 1);
-    test_crossentropy<T>(tol, 0);
+    test_crossentropy<T>(tol, 6, 1003, 1024, 1, 1);
+    test_crossentropy<T>(tol, 4, 50257, 50304, 1, 1);
+    test_crossentropy<T>(tol, 2, 60000, 60032, 1, 1); /* too wide: the plain kernel */
+    test_crossentropy<T>(tol, 6, 1003, 1024, 0, 1);
+    test_crossentropy<T>(tol, 6, 1003, 1024, 0, 0);
     test_adamw<T>(tol);
 }
 
