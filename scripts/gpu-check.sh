@@ -7,6 +7,7 @@
 #   3 model       whole model GPU vs CPU: logits, loss, gradients, 10 steps, resume
 #                 (a failing test binary runs again once per speed lever switched off,
 #                 GPT2_CUDA_OFF=<lever>, and once with all off: which setting passes)
+#   3b cli        gpt2-eval and gpt2-sample with --device cuda against the CPU
 #   4 train       300 steps of a 4-layer model with gpt2-train --device cuda on shards made
 #                 by gpt2-shard: falling loss; --stop-at 150 + --resume gives the same
 #                 losses; the GPU checkpoint continues on the CPU with the same loss;
@@ -17,7 +18,7 @@
 #   7 pytorch     bench/gpu.sh: PyTorch GPT-2 of the same shape and the ratio ours/PyTorch
 # usage: scripts/gpu-check.sh [--build] [--quick] [--only LIST]
 #   --quick: skips 6 and 7; --only: a comma list of the checks to run (kernels, model,
-#   train, timing, profile, pytorch), for a second run that repeats only what changed
+#   cli, train, timing, profile, pytorch), for a second run that repeats only what changed
 # env: OUT (default ./gpu-check-out), GPU_CHECK_LEVERS (see below). Binaries may be built elsewhere (make, then
 # scripts/gpu-carry.sh, which copies the shared libraries they need into build/libs/)
 # and carried in with bin/ and build/.
@@ -131,6 +132,13 @@ for t in kernels model; do
     tap_check $t 240 build/tests/gpu/${t}_cuda
     [ $? = 1 ] && lever_retry $t 240 build/tests/gpu/${t}_cuda
 done
+
+# 3b gpt2-eval and gpt2-sample on CUDA against the CPU (their TAP scripts; they need
+# /usr/bin/python3 with torch and numpy)
+if want cli; then
+    export TESTBIN=$root/build/tests
+    for t in eval-cuda sample-cuda; do tap_check "cli-$t" 240 "tests/cli/$t.sh"; done
+fi
 
 # 4 training runs on shards made by our tools (GPU_CHECK_DEVICE, _STEPS, _SEQ: for a dry
 # run of the script on a CPU)
