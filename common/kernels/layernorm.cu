@@ -215,89 +215,137 @@ __global__ void layernorm_backward_kernel(T *dinp, float *dweight, float *dbias,
     ln_partials_flush(dweight, dbias, sdw, sdb, C);
 }
 
-/* The same with 16-byte loads (lane -> column map at ln_vec_col): a lane's columns are
- * fixed, so it sums their weight/bias gradients over all its warp's rows in registers
- * and adds them to shared memory once, at the end, instead of twice per element. The
- * weights stay in registers too; a row's inp and dout are read once. */
+/* One row as the register backward holds it: a lane's vectors of inp and dout (absent
+ * ones left unset: nothing reads them) and the row's statistics. */
+template <typename T, int VPL> struct LnRow {
+    Vec16<T> x[VPL], d[VPL];
+    float mu, s;
+};
 template <typename T, int VPL>
-__global__ void __launch_bounds__(LN_THREADS)
+__device__ __forceinline__ void ln_row_load(LnRow<T, VPL> &r, const T *inp, const T *dout,
+                                            const float *mean, const float *rstd, int row, int lane,
+                                            int C) {
+    size_t off = (size_t)row * C;
+    r.mu = mean[row];
+    r.s = rstd[row];
+#pragma unroll
+    for (int i = 0; i < VPL; i++) {
+        int c = ln_vec_col<T>(lane, i);
+        if (c >= C) continue;
+        r.x[i].raw = *(const uint4 *)(inp + off + c);
+        r.d[i].raw = *(const uint4 *)(dout + off + c);
+    }
+}
+
+/* dinp of one row from r, its weight/bias gradients added to dw/db. The caller has the
+ * next row's loads in flight meanwhile. */
+template <typename T, int VPL>
+__device__ __forceinline__ void
+ln_row_backward(T *dinp, float (&dw)[VPL][Vec16<T>::n], float (&db)[VPL][Vec16<T>::n],
+                const LnRow<T, VPL> &r, const T *sw, int row, int lane, int C, bool accumulate) {
+    constexpr int VN = Vec16<T>::n;
+    size_t off = (size_t)row * C;
+    Vec16<T> g[VPL];
+    float dsum = 0.0f, dxsum = 0.0f;
+#pragma unroll
+    for (int i = 0; i < VPL; i++) {
+        int c = ln_vec_col<T>(lane, i);
+        if (c >= C) continue;
+        g[i].raw = accumulate ? *(const uint4 *)(dinp + off + c) : make_uint4(0, 0, 0, 0);
+        Vec16<T> w;
+        w.raw = *(const uint4 *)(sw + c);
+#pragma unroll
+        for (int k = 0; k < VN; k++) {
+            float xhat = (to_float(r.x[i].v[k]) - r.mu) * r.s, dy = to_float(r.d[i].v[k]);
+            float dn = to_float(w.v[k]) * dy;
+            dsum += dn;
+            dxsum += dn * xhat;
+            dw[i][k] += dy * xhat;
+            db[i][k] += dy;
+        }
+    }
+    dsum = warp_sum(dsum) / C;
+    dxsum = warp_sum(dxsum) / C;
+#pragma unroll
+    for (int i = 0; i < VPL; i++) {
+        int c = ln_vec_col<T>(lane, i);
+        if (c >= C) continue;
+        Vec16<T> w;
+        w.raw = *(const uint4 *)(sw + c);
+#pragma unroll
+        for (int k = 0; k < VN; k++) {
+            float xhat = (to_float(r.x[i].v[k]) - r.mu) * r.s;
+            float dn = to_float(w.v[k]) * to_float(r.d[i].v[k]);
+            float v = (dn - dsum - xhat * dxsum) * r.s;
+            if (accumulate) v += to_float(g[i].v[k]);
+            g[i].v[k] = from_float<T>(v);
+        }
+        *(uint4 *)(dinp + off + c) = g[i].raw;
+    }
+}
+
+/* The backward with 16-byte loads (lane -> column map at ln_vec_col): a lane's columns are
+ * fixed, so it sums their weight/bias gradients over all its warp's rows in registers
+ * and the block's warps add them to shared memory once, at the end, in turn (plain adds
+ * in a fixed order, no atomics). The weights wait in shared memory, out of the register
+ * budget. Rows are software-pipelined: the next row's inp and dout loads go out before
+ * this row's dinp load and reductions, so each warp keeps memory busy while it shuffles
+ * (two buffers that swap roles, so no copies). That doubles the row registers, which
+ * still fit in 128 (two blocks an SM) at up to three vectors a lane (C = 768 bf16). */
+template <typename T, int VPL>
+__global__ void __launch_bounds__(LN_THREADS, VPL <= 3 ? 2 : 1)
     layernorm_backward_vec_kernel(T *dinp, float *dweight, float *dbias, const T *dout,
                                   const T *inp, const T *weight, const float *mean,
                                   const float *rstd, int N, int C, bool accumulate) {
     constexpr int VN = Vec16<T>::n, warps = LN_THREADS / 32;
     extern __shared__ float ln_shared[];
     float *sdw = ln_shared, *sdb = ln_shared + C;
+    T *sw = (T *)(ln_shared + 2 * C);
+    for (int c = threadIdx.x; c < C; c += LN_THREADS) sw[c] = weight[c];
     ln_partials_zero(sdw, sdb, C);
-    int lane = threadIdx.x % 32;
-    Vec16<T> w[VPL], x[VPL], d[VPL];
+    int lane = threadIdx.x % 32, warp = threadIdx.x / 32, stride = gridDim.x * warps;
     float dw[VPL][VN] = {}, db[VPL][VN] = {};
-#pragma unroll
-    for (int i = 0; i < VPL; i++) {
-        int c = ln_vec_col<T>(lane, i);
-        w[i].raw = c < C ? *(const uint4 *)(weight + c) : make_uint4(0, 0, 0, 0);
+    LnRow<T, VPL> a, b;
+    int row = blockIdx.x * warps + warp;
+    if (row < N) ln_row_load(a, inp, dout, mean, rstd, row, lane, C);
+    for (; row < N; row += 2 * stride) {
+        if (row + stride < N) ln_row_load(b, inp, dout, mean, rstd, row + stride, lane, C);
+        ln_row_backward(dinp, dw, db, a, sw, row, lane, C, accumulate);
+        if (row + stride >= N) break;
+        if (row + 2 * stride < N) ln_row_load(a, inp, dout, mean, rstd, row + 2 * stride, lane, C);
+        ln_row_backward(dinp, dw, db, b, sw, row + stride, lane, C, accumulate);
     }
-    for (int row = blockIdx.x * warps + threadIdx.x / 32; row < N; row += gridDim.x * warps) {
-        size_t off = (size_t)row * C;
-        float mu = mean[row], s = rstd[row], dsum = 0.0f, dxsum = 0.0f;
+    for (int w = 0; w < warps; w++) {
+        if (w == warp)
 #pragma unroll
-        for (int i = 0; i < VPL; i++) {
-            int c = ln_vec_col<T>(lane, i);
-            if (c >= C) continue;
-            x[i].raw = *(const uint4 *)(inp + off + c);
-            d[i].raw = *(const uint4 *)(dout + off + c);
+            for (int i = 0; i < VPL; i++) {
+                int c = ln_vec_col<T>(lane, i);
+                if (c >= C) continue;
 #pragma unroll
-            for (int k = 0; k < VN; k++) {
-                float xhat = (to_float(x[i].v[k]) - mu) * s, dy = to_float(d[i].v[k]);
-                float dn = to_float(w[i].v[k]) * dy;
-                dsum += dn;
-                dxsum += dn * xhat;
-                dw[i][k] += dy * xhat;
-                db[i][k] += dy;
+                for (int k = 0; k < VN; k++) {
+                    sdw[c + k] += dw[i][k];
+                    sdb[c + k] += db[i][k];
+                }
             }
-        }
-        dsum = warp_sum(dsum) / C;
-        dxsum = warp_sum(dxsum) / C;
-#pragma unroll
-        for (int i = 0; i < VPL; i++) {
-            int c = ln_vec_col<T>(lane, i);
-            if (c >= C) continue;
-            Vec16<T> g;
-            g.raw = accumulate ? *(const uint4 *)(dinp + off + c) : make_uint4(0, 0, 0, 0);
-#pragma unroll
-            for (int k = 0; k < VN; k++) {
-                float xhat = (to_float(x[i].v[k]) - mu) * s;
-                float dn = to_float(w[i].v[k]) * to_float(d[i].v[k]);
-                float v = (dn - dsum - xhat * dxsum) * s;
-                if (accumulate) v += to_float(g.v[k]);
-                g.v[k] = from_float<T>(v);
-            }
-            *(uint4 *)(dinp + off + c) = g.raw;
-        }
-    }
-#pragma unroll
-    for (int i = 0; i < VPL; i++) {
-        int c = ln_vec_col<T>(lane, i);
-        if (c >= C) continue;
-#pragma unroll
-        for (int k = 0; k < VN; k++) {
-            atomicAdd(&sdw[c + k], dw[i][k]);
-            atomicAdd(&sdb[c + k], db[i][k]);
-        }
+        __syncthreads();
     }
     ln_partials_flush(dweight, dbias, sdw, sdb, C);
 }
 
-/* The register kernel gets one full wave of blocks: every warp then walks the most rows
- * per register sum, and the per-block flush happens the fewest times. Returns 1 when it
- * ran, 0 for the plain kernel. */
+/* The register kernel gets at most one full wave of blocks: every warp then walks the
+ * most rows per register sum, and the per-block flush happens the fewest times; the
+ * blocks are then as few as give every warp the same number of rows (the last one aside),
+ * so that no warp walks one row more than the rest. Returns 1 when it ran, 0 for the
+ * plain kernel. */
 template <typename T>
 int layernorm_backward_cuda(T *dinp, float *dweight, float *dbias, const T *dout, const T *inp,
                             const T *weight, const float *mean, const float *rstd, int N, int C,
                             bool accumulate) {
     int vpl = ln_vec_lanes<T>(C, {dinp, dout, inp, weight});
-    unsigned blocks = cuda_blocks(N, LN_THREADS / 32);
+    unsigned warps = LN_THREADS / 32, blocks = cuda_blocks(N, warps);
     size_t smem = 2 * (size_t)C * sizeof(float);
     if (vpl) {
+        smem += (size_t)C * sizeof(T); /* the weights */
         ln_with_vpl(vpl, [&](auto v) {
             auto kernel = layernorm_backward_vec_kernel<T, decltype(v)::value>;
             int dev = 0, sms = 0, per_sm = 0;
@@ -306,7 +354,8 @@ int layernorm_backward_cuda(T *dinp, float *dweight, float *dbias, const T *dout
             CUDA_CHECK(
                 cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, LN_THREADS, smem));
             unsigned wave = (unsigned)(sms * (per_sm > 0 ? per_sm : 1));
-            if (blocks > wave) blocks = wave;
+            unsigned rows = cuda_blocks(N, wave * warps); /* per warp */
+            blocks = cuda_blocks(N, warps * rows);
             kernel<<<blocks, LN_THREADS, smem, cuda_stream()>>>(
                 dinp, dweight, dbias, dout, inp, weight, mean, rstd, N, C, accumulate);
         });
