@@ -137,6 +137,10 @@ done
 # /usr/bin/python3 with torch and numpy)
 if want cli; then
     export TESTBIN=$root/build/tests
+    # their python gets the original library path, as py() does
+    printf '#!/bin/sh\nLD_LIBRARY_PATH="%s" exec python3 "$@"\n' "$orig_ld" >"$work/python3"
+    chmod +x "$work/python3"
+    export PYTHON=$work/python3
     for t in eval-cuda sample-cuda; do tap_check "cli-$t" 240 "tests/cli/$t.sh"; done
 fi
 

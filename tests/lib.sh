@@ -33,6 +33,15 @@ exits() { [ "$rc" -eq "$1" ]; }                 # exits N
 stderr_has() { grep -q -- "$1" "$err"; }        # stderr_has TEXT
 stdout_is() { printf '%s' "$1" | cmp -s - "$out"; } # stdout_is TEXT (exact)
 skip_all() { echo "1..0 # SKIP $*"; exit 0; }
+# need_python MODULE...: PY becomes the first of $PYTHON, python3 and /usr/bin/python3 that
+# imports every module (a pyenv python3 may lack the Debian packages), or the test skips
+need_python() {
+    local p code="import $(IFS=,; echo "$*")"
+    for p in ${PYTHON:-} python3 /usr/bin/python3; do
+        if "$p" -c "$code" 2>/dev/null; then PY=$p && return 0; fi
+    done
+    skip_all "no python3 with $*"
+}
 done_testing() {
     echo "1..$tap_n"
     [ "$tap_fail" -eq 0 ]

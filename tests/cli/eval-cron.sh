@@ -5,10 +5,10 @@
 # are never read; step and tokens from the train state; the validation loss equals the one
 # gpt2-train logged; the lock; exit statuses.
 . "$(dirname "$0")/../lib.sh"
-/usr/bin/python3 -c 'import numpy' 2>/dev/null || skip_all "python3 with numpy not available"
+need_python numpy
 
 ck=$T/out log=$T/evals.tsv hs=$T/hs.jsonl
-/usr/bin/python3 -c '
+"$PY" -c '
 import sys, numpy as np
 for name, n, seed in (("/tr_train_000001.bin", 3000, 1), ("/tr_val_000000.bin", 600, 2)):
     t = np.random.default_rng(seed).integers(0, 50257, n).astype("<u2")

@@ -2,9 +2,9 @@
 # gpt2-eval on CUDA against the CPU: every per-ending loss of --verbose and the predictions,
 # fp32 mode tight, bf16 loose. Skips without a CUDA device (or a build without CUDA).
 . "$(dirname "$0")/../lib.sh"
-/usr/bin/python3 -c 'import torch, numpy' 2>/dev/null || skip_all "python3 with torch and numpy not available"
+need_python torch numpy
 # head size 64, as the CUDA attention needs
-PYTHONPATH=$TOP/tests/ref /usr/bin/python3 -c '
+PYTHONPATH=$TOP/tests/ref "$PY" -c '
 import sys, gpt2_ref as r
 cfg = dict(maxT=64, V=50257, Vp=50304, L=2, NH=2, C=128)
 r.write_llmc(sys.argv[1], cfg, r.random_params(cfg, seed=5))' "$T/m.bin"

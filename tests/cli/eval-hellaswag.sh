@@ -2,11 +2,11 @@
 # gpt2-eval against the PyTorch reference scoring (tests/ref/check_eval.py: every
 # per-ending loss, prediction, acc, acc_norm, validation loss), then its command line.
 . "$(dirname "$0")/../lib.sh"
-/usr/bin/python3 -c 'import torch, numpy' 2>/dev/null || skip_all "python3 with torch and numpy not available"
+need_python torch numpy
 [ -f "$TOP/tests/ref/gpt2_ref.py" ] || skip_all "tests/ref/gpt2_ref.py (the model reference) missing"
 
 # the reference prints its own TAP lines; they are renumbered into this test's
-PYTHONPATH=$TOP/tests/ref OMP_NUM_THREADS=2 /usr/bin/python3 "$TOP/tests/ref/check_eval.py" "$BIN" "$T" >"$T/ref.tap" 2>"$T/ref.err"
+PYTHONPATH=$TOP/tests/ref OMP_NUM_THREADS=2 "$PY" "$TOP/tests/ref/check_eval.py" "$BIN" "$T" >"$T/ref.tap" 2>"$T/ref.err"
 ref_rc=$?
 while IFS= read -r line; do
     case $line in
@@ -47,7 +47,7 @@ run gpt2-eval -m "$T/trunc.bin" --hellaswag "$hs"
 ok "truncated model: exit 1, no result line" eval 'exits 1 && [ "$(wc -l <"$out")" -eq 1 ]'
 run gpt2-eval -m "$model" --val "$T/val_000000.bin" -T 128
 ok "val windows longer than the model: exit 1" eval 'exits 1 && stderr_has "seq-len"'
-/usr/bin/python3 -c '
+"$PY" -c '
 import sys, numpy as np
 for name, toks in (("short", [1, 2, 3]), ("badid", [1, 2, 60000, 4] * 20)):
     t = np.array(toks, "<u2"); h = np.zeros(256, "<i4"); h[:3] = [20240520, 1, len(t)]

@@ -5,11 +5,10 @@
 "$TESTBIN/helpers/sample_model" "$T/probe.bin" 1 1 64 16 || exit 1
 run gpt2-sample -m "$T/probe.bin" -p hi -n 1 --device cuda
 [ "$rc" -eq 0 ] || skip_all "no CUDA device"
-PY=/usr/bin/python3
-$PY -c 'import torch, numpy' 2>/dev/null || skip_all "no python3-torch"
+need_python torch numpy
 
 N=60
-run $PY "$TOP/tests/ref/sample_greedy.py" "$T" $N
+run "$PY" "$TOP/tests/ref/sample_greedy.py" "$T" $N
 ok "PyTorch reference decodes $N tokens" exits 0
 for model in model.bin model.safetensors; do
     run gpt2-sample -m "$T/$model" --device cuda --tokens --format text -t 0 -n $N "$T/prompt.txt"

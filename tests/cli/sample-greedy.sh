@@ -3,11 +3,10 @@
 # per token, no cache) for 60 tokens, from an llm.c file and from HF safetensors, with
 # and without the key/value cache, in both token stream formats.
 . "$(dirname "$0")/../lib.sh"
-PY=/usr/bin/python3
-$PY -c 'import torch, numpy' 2>/dev/null || skip_all "no python3-torch"
+need_python torch numpy
 
 N=60
-run $PY "$TOP/tests/ref/sample_greedy.py" "$T" $N
+run "$PY" "$TOP/tests/ref/sample_greedy.py" "$T" $N
 ok "PyTorch reference decodes $N tokens" exits 0
 sed 's/^/# /' "$out"
 ok "reference did not stop early" test "$(wc -l <"$T/expected.txt")" -eq $N

@@ -3,11 +3,7 @@
 # numpy), and shards written the way llm.c's scripts write them against ours.
 . "$(dirname "$0")/../lib.sh"
 
-PY=
-for p in ${PYTHON:-} python3 /usr/bin/python3; do
-    if "$p" -c 'import numpy' 2>/dev/null; then PY=$p && break; fi
-done
-[ -n "$PY" ] || skip_all "no python3 with numpy"
+need_python numpy
 REF=$TOP/tests/ref/shard_ref.py
 
 # 70001 tokens below 50257: random 16-bit values with the top bit cleared
