@@ -74,9 +74,9 @@ cublasHandle_t cuda_cublas(void) {
     return cublas;
 }
 
-static const char *lever_names[LEVER_COUNT] = {
-    "attn_fwd_tc", "attn_bwd_tc", "attn_fwd_mma", "attn_bwd_mma", "attn_fwd_32rows",
-    "gelu_fused",  "ce_vec",      "bias_vec",     "ln_vec",       "ce_reg"};
+static const char *lever_names[LEVER_COUNT] = {"attn_fwd_mma", "attn_bwd_mma", "attn_fwd_32rows",
+                                               "gelu_fused",   "ce_vec",       "bias_vec",
+                                               "ln_vec",       "ce_reg"};
 static int levers[LEVER_COUNT], levers_read;
 
 /* a name that is not a lever is an error: a typo must not leave the lever on unnoticed */

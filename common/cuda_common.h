@@ -48,10 +48,9 @@ cublasHandle_t cuda_cublas(void); /* fallback for GEMMs cuBLASLt has no algorith
  * GPT2_CUDA_OFF (a comma list of names, or "all"), so that one that misbehaves on some
  * GPU can be switched off without a rebuild. gpt2-cuda(7) lists them. */
 typedef enum {
-    LEVER_ATTN_FWD_TC,     /* attention forward on tensor cores (bf16) */
-    LEVER_ATTN_BWD_TC,     /* attention backward on tensor cores (bf16) */
-    LEVER_ATTN_FWD_MMA,    /* attention forward on mma.sync, scores in registers (bf16) */
-    LEVER_ATTN_BWD_MMA,    /* attention backward on mma.sync, scores in registers (bf16) */
+    LEVER_ATTN_FWD_MMA, /* attention forward on tensor cores (mma.sync), scores in registers (bf16)
+                         */
+    LEVER_ATTN_BWD_MMA, /* attention backward the same way (bf16) */
     LEVER_ATTN_FWD_32ROWS, /* the mma attention forward with 32 query rows per warp, not 16 */
     LEVER_GELU_FUSED,      /* GELU and its gradient in the cuBLASLt epilogues (bf16) */
     LEVER_CE_VEC,          /* cross-entropy reads and writes logits 16 bytes at a time */

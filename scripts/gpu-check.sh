@@ -38,7 +38,7 @@ work=$(mktemp -d) # training shards and checkpoints: bulky, never under $OUT
 trap 'rm -rf "$work"' EXIT
 # the speed levers of common/cuda_common.cu (gpt2-cuda(7))
 # (GPU_CHECK_LEVERS narrows the retries and the timings to some of them)
-levers=${GPU_CHECK_LEVERS:-attn_fwd_tc attn_bwd_tc attn_fwd_mma attn_bwd_mma attn_fwd_32rows gelu_fused ce_vec bias_vec ln_vec ce_reg}
+levers=${GPU_CHECK_LEVERS:-attn_fwd_mma attn_bwd_mma attn_fwd_32rows gelu_fused ce_vec bias_vec ln_vec ce_reg}
 # libraries copied by scripts/gpu-carry.sh serve our programs; python gets the original path
 orig_ld=${LD_LIBRARY_PATH-}
 [ -d "$root/build/libs" ] && export LD_LIBRARY_PATH="$root/build/libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"

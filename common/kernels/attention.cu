@@ -77,9 +77,7 @@ void attention_forward_cuda(T *out, float *lse, const T *qkv, int B, int Tn, int
     if (C != NH * HS)
         cuda_fail("attention_forward_cuda", "head size must be 64", __FILE__, __LINE__);
     if constexpr (std::is_same<T, bf16>::value)
-        if ((cuda_lever(LEVER_ATTN_FWD_MMA) &&
-             attention_forward_mma(out, lse, qkv, B, Tn, C, NH)) ||
-            (cuda_lever(LEVER_ATTN_FWD_TC) && attention_forward_tc(out, lse, qkv, B, Tn, C, NH)))
+        if (cuda_lever(LEVER_ATTN_FWD_MMA) && attention_forward_mma(out, lse, qkv, B, Tn, C, NH))
             return;
     dim3 grid((Tn + ROWS - 1) / ROWS, NH, B);
     attention_forward_kernel<<<grid, ROWS, 0, cuda_stream()>>>(out, lse, qkv, Tn, C, NH);
@@ -212,10 +210,8 @@ void attention_backward_cuda(T *dqkv, float *delta, const T *dout, const T *qkv,
     if (C != NH * HS)
         cuda_fail("attention_backward_cuda", "head size must be 64", __FILE__, __LINE__);
     if constexpr (std::is_same<T, bf16>::value)
-        if ((cuda_lever(LEVER_ATTN_BWD_MMA) &&
-             attention_backward_mma(dqkv, delta, dout, qkv, out, lse, B, Tn, C, NH, accumulate)) ||
-            (cuda_lever(LEVER_ATTN_BWD_TC) &&
-             attention_backward_tc(dqkv, delta, dout, qkv, out, lse, B, Tn, C, NH, accumulate)))
+        if (cuda_lever(LEVER_ATTN_BWD_MMA) &&
+            attention_backward_mma(dqkv, delta, dout, qkv, out, lse, B, Tn, C, NH, accumulate))
             return;
     dim3 grid((Tn + ROWS - 1) / ROWS, NH, B);
     attention_backward_dq_kernel<<<grid, ROWS, 0, cuda_stream()>>>(dqkv, delta, dout, qkv, out, lse,

@@ -67,15 +67,10 @@ void attention_backward_cuda(T *dqkv, float *delta, const T *dout, const T *qkv,
                              const float *lse, int B, int Tn, int C, int NH,
                              bool accumulate = true);
 
-/* the tensor-core kernels (attention_tc.cu), bf16 only; attention_*_cuda<bf16> take them
- * when the levers LEVER_ATTN_FWD_TC / LEVER_ATTN_BWD_TC are on (cuda_common.h). They
- * return 0 (and run nothing) when the data is not aligned for them. */
-int attention_forward_tc(bf16 *out, float *lse, const bf16 *qkv, int B, int Tn, int C, int NH);
-int attention_backward_tc(bf16 *dqkv, float *delta, const bf16 *dout, const bf16 *qkv,
-                          const bf16 *out, const float *lse, int B, int Tn, int C, int NH,
-                          bool accumulate);
-/* the same on the warp-level mma.sync instruction (attention_mma.cu), taken first, when
- * the levers LEVER_ATTN_FWD_MMA / LEVER_ATTN_BWD_MMA are on */
+/* the tensor-core kernels (attention_mma.cu: mma.sync, scores in registers), bf16 only;
+ * attention_*_cuda<bf16> take them when the levers LEVER_ATTN_FWD_MMA / LEVER_ATTN_BWD_MMA
+ * are on (cuda_common.h). They return 0 (and run nothing) when the data is not aligned
+ * for them. */
 int attention_forward_mma(bf16 *out, float *lse, const bf16 *qkv, int B, int Tn, int C, int NH);
 int attention_backward_mma(bf16 *dqkv, float *delta, const bf16 *dout, const bf16 *qkv,
                            const bf16 *out, const float *lse, int B, int Tn, int C, int NH,

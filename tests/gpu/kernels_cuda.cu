@@ -146,16 +146,13 @@ template <typename T> static bool same_bits(const T *a, const T *b, size_t n) {
     return same;
 }
 
-/* Attention paths: 0 the CUDA-core kernels, TC the WMMA tensor-core kernels, MMA the
- * mma.sync ones (bf16), chosen per direction through the levers. Whichever tensor-core
- * kernel a direction uses, called directly, must report that it ran and give the same
- * bits as the dispatching attention_*_cuda: the dispatch really took it. Mixed pairs
- * check that the paths share the logsumexp convention. */
-enum { PLAIN, TC, MMA };
+/* Attention paths: the CUDA-core kernels (PLAIN) or the tensor-core ones (MMA, bf16),
+ * chosen per direction through the levers. A tensor-core kernel called directly must
+ * report that it ran and give the same bits as the dispatching attention_*_cuda: the
+ * dispatch really took it. Mixed pairs check that both share the logsumexp convention. */
+enum { PLAIN, MMA };
 static void attention_levers(int fwd, int bwd) {
-    cuda_lever_set(LEVER_ATTN_FWD_TC, fwd == TC);
     cuda_lever_set(LEVER_ATTN_FWD_MMA, fwd == MMA);
-    cuda_lever_set(LEVER_ATTN_BWD_TC, bwd == TC);
     cuda_lever_set(LEVER_ATTN_BWD_MMA, bwd == MMA);
 }
 
@@ -163,7 +160,7 @@ template <typename T> static void test_attention(Tol tol, int fwd, int bwd, int 
     int B = 2, NH = 2, C = 128;
     size_t nqkv = (size_t)B * Tn * 3 * C, nout = (size_t)B * Tn * C,
            natt = (size_t)B * NH * Tn * Tn, nlse = (size_t)B * NH * Tn;
-    static const char *names[] = {"plain", "tc", "mma"};
+    static const char *names[] = {"plain", "mma"};
     char *how = xasprintf(" (T=%d, forward %s, backward %s)", Tn, names[fwd], names[bwd]);
     attention_levers(fwd, bwd);
     float *qkv = rnd<T>(nqkv, 2), *out = (float *)xmalloc(nout * 4);
@@ -177,8 +174,7 @@ template <typename T> static void test_attention(Tol tol, int fwd, int bwd, int 
     CMP(xasprintf("attention_forward%s", how), download(dout, nout), out, nout);
     if constexpr (std::is_same<T, bf16>::value)
         if (fwd != PLAIN) {
-            int ran = fwd == TC ? attention_forward_tc(dout2, lse2, dqkv, B, Tn, C, NH)
-                                : attention_forward_mma(dout2, lse2, dqkv, B, Tn, C, NH);
+            int ran = attention_forward_mma(dout2, lse2, dqkv, B, Tn, C, NH);
             ok(ran == 1 && same_bits(dout, dout2, nout) && same_bits(lse, lse2, nlse),
                "bf16 attention_forward_%s ran (%d) and attention_forward_cuda dispatched to it",
                names[fwd], ran);
@@ -193,10 +189,7 @@ template <typename T> static void test_attention(Tol tol, int fwd, int bwd, int 
     CMP(xasprintf("attention_backward dqkv%s", how), download(dgq, nqkv), gq, nqkv);
     if constexpr (std::is_same<T, bf16>::value)
         if (bwd != PLAIN) {
-            int ran =
-                bwd == TC
-                    ? attention_backward_tc(dgq2, delta, dg, dqkv, dout, lse, B, Tn, C, NH, true)
-                    : attention_backward_mma(dgq2, delta, dg, dqkv, dout, lse, B, Tn, C, NH, true);
+            int ran = attention_backward_mma(dgq2, delta, dg, dqkv, dout, lse, B, Tn, C, NH, true);
             ok(ran == 1 && same_bits(dgq, dgq2, nqkv),
                "bf16 attention_backward_%s ran (%d) and attention_backward_cuda dispatched to it",
                names[bwd], ran);
@@ -352,8 +345,8 @@ template <typename T> static void test_all(Tol tol) {
     if (sizeof(T) == 2) test_matmul_gelu<T>(tol, 1);
     test_attention<T>(tol, PLAIN, PLAIN, 70); /* T=70 crosses every tile size */
     if (sizeof(T) == 2) {
-        int paths[][2] = {{TC, PLAIN}, {TC, TC}, {MMA, MMA}, {MMA, TC}, {TC, MMA}, {MMA, PLAIN}};
-        for (auto &p : paths) test_attention<T>(tol, p[0], p[1], 70);
+        test_attention<T>(tol, MMA, PLAIN, 70);
+        test_attention<T>(tol, PLAIN, MMA, 70);
         for (int rows32 = 1; rows32 >= 0; rows32--) { /* 32 query rows per warp, then 16 */
             cuda_lever_set(LEVER_ATTN_FWD_32ROWS, rows32);
             diag("mma attention forward with %d rows per warp", rows32 ? 32 : 16);
