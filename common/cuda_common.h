@@ -9,6 +9,9 @@
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
 #include <stddef.h>
+#include <stdint.h>
+
+#include <initializer_list>
 
 typedef __nv_bfloat16 bf16;
 
@@ -92,7 +95,16 @@ template <typename T> struct Vec16 {
     };
 };
 
-/* 2^x on the special-function unit (2^-inf = 0): exp(x) is exp2_approx(x * log2 e), and
+/* whether every pointer is 16-byte aligned (NULL ones count as aligned): what the
+ * kernels that move 16-byte vectors need */
+static inline bool cuda_aligned16(std::initializer_list<const void *> ptrs) {
+    uintptr_t bits = 0;
+    for (const void *p : ptrs) bits |= (uintptr_t)p;
+    return bits % 16 == 0;
+}
+
+#define LOG2E 1.4426950408889634f
+/* 2^x on the special-function unit (2^-inf = 0): exp(x) is exp2_approx(x * LOG2E), and
  * prescaling lets one FMA form the argument */
 __device__ __forceinline__ float exp2_approx(float x) {
     float y;

@@ -21,6 +21,17 @@
 /* qkv row of token t in batch b: q at 0, k at C, v at 2C; head h at h*HS */
 #define QKV(base, t, C) ((base) + (size_t)(t)*3 * (C))
 
+/* keys and values of tokens k0 .. k0+KEYS-1 into shared memory as fp32, zeros past Tn */
+template <int KEYS, typename T>
+__device__ __forceinline__ void load_kv_tile(float (*ks)[HS], float (*vs)[HS], const T *base,
+                                             int k0, int Tn, int C) {
+    for (int e = threadIdx.x; e < KEYS * HS; e += ROWS) {
+        int r = e / HS, d = e % HS, j = k0 + r;
+        ks[r][d] = j < Tn ? to_float(QKV(base, j, C)[C + d]) : 0.0f;
+        vs[r][d] = j < Tn ? to_float(QKV(base, j, C)[2 * C + d]) : 0.0f;
+    }
+}
+
 template <typename T>
 __global__ void __launch_bounds__(ROWS)
     attention_forward_kernel(T *out, float *lse, const T *qkv, int Tn, int C, int NH) {
@@ -40,11 +51,7 @@ __global__ void __launch_bounds__(ROWS)
     int kend = min(Tn, (tile + 1) * ROWS);
     for (int k0 = 0; k0 < kend; k0 += FWD_KEYS) {
         __syncthreads();
-        for (int e = threadIdx.x; e < FWD_KEYS * HS; e += ROWS) {
-            int r = e / HS, d = e % HS, j = k0 + r;
-            ks[r][d] = j < Tn ? to_float(QKV(base, j, C)[C + d]) : 0.0f;
-            vs[r][d] = j < Tn ? to_float(QKV(base, j, C)[2 * C + d]) : 0.0f;
-        }
+        load_kv_tile<FWD_KEYS>(ks, vs, base, k0, Tn, C);
         __syncthreads();
         int nkeys = valid ? min(FWD_KEYS, i - k0 + 1) : 0;
         for (int r = 0; r < nkeys; r++) {
@@ -111,11 +118,7 @@ __global__ void __launch_bounds__(ROWS)
     int kend = min(Tn, (tile + 1) * ROWS);
     for (int k0 = 0; k0 < kend; k0 += BWD_KEYS) {
         __syncthreads();
-        for (int e = threadIdx.x; e < BWD_KEYS * HS; e += ROWS) {
-            int r = e / HS, d = e % HS, j = k0 + r;
-            ks[r][d] = j < Tn ? to_float(QKV(base, j, C)[C + d]) : 0.0f;
-            vs[r][d] = j < Tn ? to_float(QKV(base, j, C)[2 * C + d]) : 0.0f;
-        }
+        load_kv_tile<BWD_KEYS>(ks, vs, base, k0, Tn, C);
         __syncthreads();
         int nkeys = valid ? min(BWD_KEYS, i - k0 + 1) : 0;
         for (int r = 0; r < nkeys; r++) {

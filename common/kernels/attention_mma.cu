@@ -24,7 +24,6 @@
         */
 #define TILE_ELEMS (TILE * LDS)
 #define SCALE 0.125f /* 1/sqrt(HS) */
-#define LOG2E 1.4426950408889634f
 #define SCALE_LOG2 (SCALE * LOG2E)
 #define LN2 0.6931471805599453f
 
@@ -415,10 +414,6 @@ __global__ void __launch_bounds__(THREADS)
 
 /* ---- launchers: 0 (and nothing run) unless every row is 16-byte aligned ---- */
 
-static bool aligned16(const void *p) {
-    return (uintptr_t)p % 16 == 0;
-}
-
 template <int MT>
 static void forward_launch(bf16 *out, float *lse, const bf16 *qkv, int B, int Tn, int C, int NH) {
     size_t smem = (MT + 4) * TILE_ELEMS * sizeof(bf16);
@@ -435,7 +430,7 @@ static void forward_launch(bf16 *out, float *lse, const bf16 *qkv, int B, int Tn
 }
 
 int attention_forward_mma(bf16 *out, float *lse, const bf16 *qkv, int B, int Tn, int C, int NH) {
-    if (C % 8 || !aligned16(qkv) || !aligned16(out)) return 0;
+    if (C % 8 || !cuda_aligned16({qkv, out})) return 0;
     if (cuda_lever(LEVER_ATTN_FWD_32ROWS))
         forward_launch<2>(out, lse, qkv, B, Tn, C, NH);
     else
@@ -446,8 +441,7 @@ int attention_forward_mma(bf16 *out, float *lse, const bf16 *qkv, int B, int Tn,
 int attention_backward_mma(bf16 *dqkv, float *delta, const bf16 *dout, const bf16 *qkv,
                            const bf16 *out, const float *lse, int B, int Tn, int C, int NH,
                            bool accumulate) {
-    if (C % 8 || !aligned16(dqkv) || !aligned16(dout) || !aligned16(qkv) || !aligned16(out))
-        return 0;
+    if (C % 8 || !cuda_aligned16({dqkv, dout, qkv, out})) return 0;
     static bool configured;
     if (!configured) {
         CUDA_CHECK(cudaFuncSetAttribute(attention_backward_dq_mma_kernel,

@@ -92,7 +92,6 @@ __global__ void __launch_bounds__(CE_THREADS)
 #define CE_REG_THREADS 512
 #define CE_REG_VECS 13
 #define CE_REG_COLS (CE_REG_THREADS * CE_REG_VECS * 8)
-#define LOG2E 1.4426950408889634f
 
 /* every thread gets the block's max (or sum) of v; red holds a float per warp */
 template <bool MAX> __device__ __forceinline__ float ce_block_reduce(float v, float *red) {
@@ -168,7 +167,7 @@ __global__ void __launch_bounds__(CE_REG_THREADS, 1)
 template <typename T>
 int crossentropy_softmax_fused_cuda(T *logits, float *losses, const int *targets, float dloss,
                                     int N, int V, int Vp, bool backward) {
-    bool aligned = (uintptr_t)logits % 16 == 0 && (size_t)Vp * sizeof(T) % 16 == 0;
+    bool aligned = cuda_aligned16({logits}) && (size_t)Vp * sizeof(T) % 16 == 0;
     if constexpr (std::is_same<T, bf16>::value)
         if (cuda_lever(LEVER_CE_REG) && aligned && Vp <= CE_REG_COLS) {
             crossentropy_softmax_reg_kernel<<<N, CE_REG_THREADS, 0, cuda_stream()>>>(

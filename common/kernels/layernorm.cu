@@ -4,7 +4,6 @@
  * register ones hold the row in 16-byte vectors (below). */
 #include "kernels_cuda.h"
 
-#include <initializer_list>
 #include <stdint.h>
 #include <type_traits>
 
@@ -30,10 +29,9 @@ template <typename T> __device__ __forceinline__ int ln_vec_col(int lane, int i)
  * the row too wide */
 template <typename T> static int ln_vec_lanes(int C, std::initializer_list<const void *> tensors) {
     constexpr int VN = Vec16<T>::n;
-    uintptr_t bits = 0;
-    for (const void *p : tensors) bits |= (uintptr_t)p;
     int vpl = (C / VN + 31) / 32;
-    if (!cuda_lever(LEVER_LN_VEC) || C % VN != 0 || bits % 16 != 0 || vpl > LN_VEC_MAX) return 0;
+    if (!cuda_lever(LEVER_LN_VEC) || C % VN != 0 || !cuda_aligned16(tensors) || vpl > LN_VEC_MAX)
+        return 0;
     return vpl;
 }
 
@@ -348,12 +346,16 @@ int layernorm_backward_cuda(T *dinp, float *dweight, float *dbias, const T *dout
         smem += (size_t)C * sizeof(T); /* the weights */
         ln_with_vpl(vpl, [&](auto v) {
             auto kernel = layernorm_backward_vec_kernel<T, decltype(v)::value>;
-            int dev = 0, sms = 0, per_sm = 0;
-            CUDA_CHECK(cudaGetDevice(&dev));
-            CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev));
-            CUDA_CHECK(
-                cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, LN_THREADS, smem));
-            unsigned wave = (unsigned)(sms * (per_sm > 0 ? per_sm : 1));
+            static size_t wave_smem; /* the wave of the last shared-memory size asked */
+            static unsigned wave;
+            if (!wave || wave_smem != smem) {
+                int dev = 0, sms = 0, per_sm = 0;
+                CUDA_CHECK(cudaGetDevice(&dev));
+                CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev));
+                CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel,
+                                                                         LN_THREADS, smem));
+                wave = (unsigned)(sms * (per_sm > 0 ? per_sm : 1)), wave_smem = smem;
+            }
             unsigned rows = cuda_blocks(N, wave * warps); /* per warp */
             blocks = cuda_blocks(N, warps * rows);
             kernel<<<blocks, LN_THREADS, smem, cuda_stream()>>>(

@@ -196,7 +196,7 @@ __global__ void bias_backward_kernel(float *dbias, const T *dout, int N, int OC)
  * fill the GPU either way */
 template <typename T> static void bias_backward(float *dbias, const T *dout, int N, int OC) {
     constexpr int VN = Vec16<T>::n;
-    if (cuda_lever(LEVER_BIAS_VEC) && OC % VN == 0 && (uintptr_t)dout % 16 == 0) {
+    if (cuda_lever(LEVER_BIAS_VEC) && OC % VN == 0 && cuda_aligned16({dout})) {
         unsigned cols = cuda_blocks(OC, 32 * VN), rows = cuda_blocks(N, 64);
         dim3 grid(cols, rows < 256 ? rows : 256);
         bias_backward_kernel<T, VN><<<grid, dim3(32, 8), 0, cuda_stream()>>>(dbias, dout, N, OC);
