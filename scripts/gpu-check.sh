@@ -28,14 +28,6 @@
 set -u
 cd "$(dirname "$0")/.." || exit 1
 root=$PWD
-OUT=${OUT:-$root/gpu-check-out}
-LOGS=$OUT/logs
-rm -rf "$LOGS" "$OUT/logs.tar.gz"
-mkdir -p "$LOGS"
-summary=$OUT/summary.txt
-: >"$summary"
-work=$(mktemp -d) # training shards and checkpoints: bulky, never under $OUT
-trap 'rm -rf "$work"' EXIT
 # the speed levers of common/cuda_common.cu (gpt2-cuda(7))
 # (GPU_CHECK_LEVERS narrows the retries and the timings to some of them)
 levers=${GPU_CHECK_LEVERS:-attn_fwd_mma attn_bwd_mma attn_fwd_32rows gelu_fused ce_vec bias_vec ln_vec ce_reg}
@@ -54,6 +46,21 @@ while [ $# -gt 0 ]; do
     esac
     shift
 done
+# a misspelt check in --only must not quietly run nothing
+for c in $(tr ',' ' ' <<<"$only"); do
+    case $c in
+    kernels | model | cli | train | timing | profile | pytorch) ;;
+    *) echo "$0: unknown check '$c' (kernels, model, cli, train, timing, profile, pytorch)" >&2; exit 2 ;;
+    esac
+done
+OUT=${OUT:-$root/gpu-check-out}
+LOGS=$OUT/logs
+rm -rf "$LOGS" "$OUT/logs.tar.gz"
+mkdir -p "$LOGS"
+summary=$OUT/summary.txt
+: >"$summary"
+work=$(mktemp -d) # training shards and checkpoints: bulky, never under $OUT
+trap 'rm -rf "$work"' EXIT
 # want CHECK: whether this run includes the check
 want() {
     case $1 in profile | pytorch) [ $quick = 0 ] || return 1 ;; esac
