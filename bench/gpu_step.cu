@@ -2,6 +2,7 @@
  * practical ceiling). One result line on stdout, in key=value form for scripts:
  *   gpu_step [-m d12] [-b 16] [-t 1024] [-n 20] [-w 3] [--fp32]
  *   gpu_step --gemm [-s 8192] [-n 20]
+ *   gpu_step --levers    (each speed lever: name, trial or default, on or off here)
  * The step is train_step + update (what gpt2-train does per step without accumulation),
  * timed with CUDA events; the median of n steps after w warm-up steps. MFU counts
  * 6N + 6LCT FLOPs per token (N without the vocabulary padding, as llm.c) against the
@@ -108,7 +109,7 @@ int main(int argc, char **argv) {
     const char *model = "d12";
     int B = 16, T = 1024, iters = 20, warmup = 3, fp32 = 0, gemm = 0, size = 8192;
     static const struct option longopts[] = {
-        {"gemm", 0, 0, 'g'}, {"fp32", 0, 0, 'f'}, {0, 0, 0, 0}};
+        {"gemm", 0, 0, 'g'}, {"fp32", 0, 0, 'f'}, {"levers", 0, 0, 'l'}, {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "m:b:t:n:w:s:", longopts, NULL)) != -1) switch (c) {
         case 'm':
@@ -135,9 +136,15 @@ int main(int argc, char **argv) {
         case 'f':
             fp32 = 1;
             break;
+        case 'l': /* for scripts: needs no device */
+            for (int i = 0; i < LEVER_COUNT; i++)
+                printf("%s %s %s\n", cuda_lever_name((CudaLever)i),
+                       cuda_lever_is_trial((CudaLever)i) ? "trial" : "default",
+                       cuda_lever((CudaLever)i) ? "on" : "off");
+            return 0;
         default:
-            die_usage(
-                "usage: gpu_step [-m d12] [-b B] [-t T] [-n N] [-w W] [--fp32] | --gemm [-s S]");
+            die_usage("usage: gpu_step [-m d12] [-b B] [-t T] [-n N] [-w W] [--fp32] | --gemm [-s "
+                      "S] | --levers");
         }
     if (B < 1 || T < 1 || iters < 1 || warmup < 0 || size < 1) die_usage("bad numeric option");
     if (cuda_device_count() < 1) die("no CUDA device");

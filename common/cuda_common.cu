@@ -74,43 +74,60 @@ cublasHandle_t cuda_cublas(void) {
     return cublas;
 }
 
-static const char *lever_names[LEVER_COUNT] = {"attn_fwd_mma", "attn_bwd_mma", "attn_fwd_32rows",
-                                               "gelu_fused",   "ce_vec",       "bias_vec",
-                                               "ln_vec",       "ce_reg"};
-static int levers[LEVER_COUNT], levers_read;
+static const struct {
+    const char *name;
+    int trial; /* off by default */
+} lever_info[LEVER_COUNT] = {
+    {"attn_fwd_mma", 0}, {"attn_bwd_mma", 0}, {"attn_fwd_32rows", 0}, {"gelu_fused", 0},
+    {"ce_vec", 0},       {"bias_vec", 0},     {"ln_vec", 0},          {"ce_reg", 0},
+};
+static int levers[LEVER_COUNT], env_on[LEVER_COUNT], env_off[LEVER_COUNT], levers_read;
 
-/* a name that is not a lever is an error: a typo must not leave the lever on unnoticed */
-static void levers_init(void) {
-    for (int i = 0; i < LEVER_COUNT; i++) levers[i] = 1;
-    levers_read = 1;
-    const char *env = getenv("GPT2_CUDA_OFF");
+/* marks the levers an environment list names; a name that is not a lever is an error:
+ * a typo must not leave a lever as it was unnoticed */
+static void levers_parse(const char *var, int named[LEVER_COUNT]) {
+    const char *env = getenv(var);
     if (!env) return;
     char *list = xstrdup(env), *save = NULL;
     for (char *name = strtok_r(list, ", ", &save); name; name = strtok_r(NULL, ", ", &save)) {
         int found = 0;
         for (int i = 0; i < LEVER_COUNT; i++)
-            if (!strcmp(name, "all") || !strcmp(name, lever_names[i])) levers[i] = 0, found = 1;
+            if (!strcmp(name, "all") || !strcmp(name, lever_info[i].name)) named[i] = 1, found = 1;
         if (!found) {
-            char known[256] = "all";
+            char known[512] = "all";
             for (int i = 0; i < LEVER_COUNT; i++)
                 snprintf(known + strlen(known), sizeof known - strlen(known), ", %s",
-                         lever_names[i]);
-            die("GPT2_CUDA_OFF: unknown lever '%s' (known: %s)", name, known);
+                         lever_info[i].name);
+            die("%s: unknown lever '%s' (known: %s)", var, name, known);
         }
     }
     free(list);
 }
 
+void cuda_levers_reset(int trials) {
+    if (!levers_read) {
+        levers_parse("GPT2_CUDA_ON", env_on);
+        levers_parse("GPT2_CUDA_OFF", env_off);
+        levers_read = 1;
+    }
+    for (int i = 0; i < LEVER_COUNT; i++)
+        levers[i] = !env_off[i] && (!lever_info[i].trial || trials || env_on[i]);
+}
+
 int cuda_lever(CudaLever lever) {
-    if (!levers_read) levers_init();
+    if (!levers_read) cuda_levers_reset(0);
     return levers[lever];
 }
 
 void cuda_lever_set(CudaLever lever, int on) {
-    if (!levers_read) levers_init();
+    if (!levers_read) cuda_levers_reset(0);
     levers[lever] = on;
 }
 
 const char *cuda_lever_name(CudaLever lever) {
-    return lever_names[lever];
+    return lever_info[lever].name;
+}
+
+int cuda_lever_is_trial(CudaLever lever) {
+    return lever_info[lever].trial;
 }

@@ -47,9 +47,11 @@ cudaStream_t cuda_stream(void);
 cublasLtHandle_t cuda_cublaslt(void);
 cublasHandle_t cuda_cublas(void); /* fallback for GEMMs cuBLASLt has no algorithm for */
 
-/* Speed levers: faster code paths that each have a plain twin, all on unless named in
- * GPT2_CUDA_OFF (a comma list of names, or "all"), so that one that misbehaves on some
- * GPU can be switched off without a rebuild. gpt2-cuda(7) lists them. */
+/* Speed levers: faster code paths that each have a plain twin, so that one that
+ * misbehaves on some GPU can be switched off without a rebuild (gpt2-cuda(7) lists them).
+ * Most are on by default; a trial lever is off until a GPU run has shown it correct and
+ * faster. GPT2_CUDA_ON and GPT2_CUDA_OFF (comma lists of names, or "all") switch levers
+ * on and off; OFF wins. */
 typedef enum {
     LEVER_ATTN_FWD_MMA, /* attention forward on tensor cores (mma.sync), scores in registers (bf16)
                          */
@@ -65,7 +67,11 @@ typedef enum {
 int cuda_lever(CudaLever lever);
 /* overrides the environment (tests run each path) */
 void cuda_lever_set(CudaLever lever, int on);
+/* every lever back to its default as the environment amends it; with trials, also every
+ * trial lever on that GPT2_CUDA_OFF does not name */
+void cuda_levers_reset(int trials);
 const char *cuda_lever_name(CudaLever lever);
+int cuda_lever_is_trial(CudaLever lever);
 
 static inline unsigned cuda_blocks(size_t n, unsigned threads) {
     return (unsigned)((n + threads - 1) / threads);

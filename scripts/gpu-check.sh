@@ -11,9 +11,11 @@
 #   4 train       300 steps of a 4-layer model with gpt2-train --device cuda on shards made
 #                 by gpt2-shard: falling loss; --stop-at 150 + --resume gives the same
 #                 losses; the GPU checkpoint continues on the CPU with the same loss;
-#                 the run with every lever off (GPT2_CUDA_OFF=all) follows the same losses
-#   5 timing      GPT-2 124M, T=1024: B=16 and B=128, and B=64 with all levers on, each one
-#                 off, all off (the before/after table); the bf16 GEMM ceiling
+#                 the runs with every lever off (GPT2_CUDA_OFF=all) and with the trial
+#                 levers on (GPT2_CUDA_ON=all) follow the same losses
+#   5 timing      GPT-2 124M, T=1024: B=16 and B=128, and B=64 with the default levers,
+#                 each one off, each trial lever on, all trials on, all off (the
+#                 before/after table); the bf16 GEMM ceiling
 #   6 profile     per-kernel time of two steps at B=16 (nsys or ncu) -> $OUT/kernels.txt
 #   7 pytorch     bench/gpu.sh: PyTorch GPT-2 of the same shape and the ratio ours/PyTorch
 # usage: scripts/gpu-check.sh [--build] [--quick] [--only LIST]
@@ -28,9 +30,6 @@
 set -u
 cd "$(dirname "$0")/.." || exit 1
 root=$PWD
-# the speed levers of common/cuda_common.cu (gpt2-cuda(7))
-# (GPU_CHECK_LEVERS narrows the retries and the timings to some of them)
-levers=${GPU_CHECK_LEVERS:-attn_fwd_mma attn_bwd_mma attn_fwd_32rows gelu_fused ce_vec bias_vec ln_vec ce_reg}
 # libraries copied by scripts/gpu-carry.sh serve our programs; python gets the original path
 orig_ld=${LD_LIBRARY_PATH-}
 [ -d "$root/build/libs" ] && export LD_LIBRARY_PATH="$root/build/libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
@@ -133,6 +132,12 @@ for f in $need; do
 done >"$LOGS/ldd.log"
 [ -s "$LOGS/ldd.log" ] && result FAIL libs "missing shared libraries: $(sort -u "$LOGS/ldd.log" | tr '\n' ';')"
 
+# the speed levers of common/cuda_common.cu (gpt2-cuda(7)), as the build has them;
+# GPU_CHECK_LEVERS narrows the retries and the timings to some of them
+levers=${GPU_CHECK_LEVERS:-$(build/bench/gpu_step --levers | cut -d' ' -f1 | tr '\n' ' ')}
+trials=$(build/bench/gpu_step --levers | awk '$2 == "trial" { print $1 }' | tr '\n' ' ')
+result INFO levers "${levers:-none}${trials:+ (trials, off by default: $trials)}"
+
 # 2, 3 correctness
 for t in kernels model; do
     want $t || continue
@@ -186,9 +191,10 @@ PY
     train_run "$dev" "$d/split" -r || return 1
     # the GPU checkpoint of step half, one more step on the CPU
     train_run cpu "$d/oncpu" -r --stop-at $((half + 1)) || true
-    # the uninterrupted run again with every speed lever off
+    # the uninterrupted run again with every speed lever off, and with the trial ones on
     (export GPT2_CUDA_OFF=all; train_run "$dev" "$d/off") || true
-    py - "$d" "$steps" <<'PY' >>"$LOGS/train.log" 2>&1
+    [ -z "$trials" ] || (export GPT2_CUDA_ON=all; train_run "$dev" "$d/trials") || true
+    py - "$d" "$steps" "$trials" <<'PY' >>"$LOGS/train.log" 2>&1
 import json, sys
 d, steps = sys.argv[1], int(sys.argv[2])
 half = steps // 2
@@ -215,18 +221,23 @@ try:
     print("CPU %s step %d from the step-%d checkpoint on the CPU: %.4f vs %.4f (diff %.3g)" % ("ok" if dcpu < 0.05 else "BAD", half + 1, half, cpu, full[half + 1], dcpu))
 except Exception as e:
     print("CPU BAD no CPU continuation: %r" % e)
-try:
-    off = losses(d + "/off/log.jsonl")
-    doff = max(abs(off[s] - full[s]) for s in range(1, steps + 1))
-    print("OFF %s GPT2_CUDA_OFF=all (every speed lever off) run: step %d loss %.4f vs %.4f, max |loss diff| %.3g" % ("ok" if doff < 0.1 else "BAD", steps, off[steps], full[steps], doff))
-except Exception as e:
-    print("OFF BAD no run with the levers off: %r" % e)
+for key, sub, what in [("OFF", "off", "GPT2_CUDA_OFF=all (every speed lever off)"),
+                       ("TRIALS", "trials", "GPT2_CUDA_ON=all (the trial levers on: %s)" % sys.argv[3].strip())]:
+    if key == "TRIALS" and not sys.argv[3].strip():
+        print("TRIALS ok no trial levers to run")
+        continue
+    try:
+        other = losses(d + "/" + sub + "/log.jsonl")
+        dd = max(abs(other[s] - full[s]) for s in range(1, steps + 1))
+        print("%s %s %s run: step %d loss %.4f vs %.4f, max |loss diff| %.3g" % (key, "ok" if dd < 0.1 else "BAD", what, steps, other[steps], full[steps], dd))
+    except Exception as e:
+        print("%s BAD no %s run: %r" % (key, what, e))
 PY
 }
 if ! want train; then
     :
 elif train_check; then
-    for k in FALL RESUME CPU OFF; do
+    for k in FALL RESUME CPU OFF TRIALS; do
         line=$(grep -m1 "^$k " "$LOGS/train.log")
         case $line in
         "$k ok"*) result PASS "train" "${line#"$k ok "}" ;;
@@ -237,12 +248,12 @@ else
     result FAIL train "a run failed (see train.log)"
 fi
 
-# 5 timing of GPT-2 124M: B=16 (as profiled), then B=64 with the levers all on, each
-# off, all off; OFF is a GPT2_CUDA_OFF value ("" = all on)
-timing() { # B OFF
-    local label="B=$1 levers all on"
-    [ -n "$2" ] && label="B=$1 GPT2_CUDA_OFF=$2"
-    if run timing 150 env GPT2_CUDA_OFF="$2" build/bench/gpu_step -b "$1" -t 1024 -n 10 -w 3; then
+# 5 timing of GPT-2 124M: B=16 (as profiled), then B=64 with the default levers, each
+# one switched the other way (default ones off, trial ones on), all trials on, all off;
+# ENV is GPT2_CUDA_OFF=... or GPT2_CUDA_ON=... ("" = the defaults)
+timing() { # B ENV
+    local label="B=$1 ${2:-default levers}"
+    if run timing 150 env ${2:+"$2"} build/bench/gpu_step -b "$1" -t 1024 -n 10 -w 3; then
         result INFO timing "$label: $(grep "^step .* B=$1 " "$LOGS/timing.log" | tail -1 | sed 's/^step [^:]*: //')"
     else
         result FAIL timing "$label (see timing.log; B=64 needs ~30 GB)"
@@ -252,7 +263,14 @@ if want timing; then
     timing 16 ""
     timing 64 ""
     timing 128 "" # the largest micro-batch that fits 80 GB
-    for lv in $levers all; do timing 64 "$lv"; done
+    for lv in $levers; do
+        case " $trials " in
+        *" $lv "*) timing 64 "GPT2_CUDA_ON=$lv" ;;
+        *) timing 64 "GPT2_CUDA_OFF=$lv" ;;
+        esac
+    done
+    [ -z "$trials" ] || timing 64 "GPT2_CUDA_ON=all"
+    timing 64 "GPT2_CUDA_OFF=all"
     if run timing 60 build/bench/gpu_step --gemm -s 8192 -n 20; then
         result INFO timing "$(grep '^gemm' "$LOGS/timing.log" | tail -1)"
     else

@@ -23,9 +23,11 @@ static const AdamWConfig opt = {.lr = 1e-3f,
                                 .weight_decay = 0.1f,
                                 .grad_clip = 1.0f};
 
+enum { LEVERS_OFF, LEVERS_DEFAULT, LEVERS_TRIALS /* the defaults and every trial lever */ };
+
 typedef struct {
     const char *mode;
-    int fp32, levers; /* levers: every speed lever (cuda_common.h) on, or every one off */
+    int fp32, levers; /* the speed levers (cuda_common.h): LEVERS_* */
     float logit_tol, loss_tol, grad_tol, step_loss_tol, param_tol, resume_tol;
 } Mode;
 
@@ -151,13 +153,23 @@ int main(void) {
     float *params = (float *)xmalloc(gpt2_num_params(&cfg) * sizeof(float));
     gpt2_init_params(params, &cfg, 42);
     const Mode modes[] = {
-        {"fp32", 1, 1, 1e-4f, 1e-5f, 1e-3f, 1e-4f, 1e-3f, 1e-5f},
+        {"fp32", 1, LEVERS_DEFAULT, 1e-4f, 1e-5f, 1e-3f, 1e-4f, 1e-3f, 1e-5f},
         /* bf16: ~3 significant digits per activation, over two layers */
-        {"bf16-levers-off", 0, 0, 3e-2f, 2e-2f, 8e-2f, 3e-2f, 2e-2f, 1e-3f},
-        {"bf16", 0, 1, 3e-2f, 2e-2f, 8e-2f, 3e-2f, 2e-2f, 1e-3f},
+        {"bf16-levers-off", 0, LEVERS_OFF, 3e-2f, 2e-2f, 8e-2f, 3e-2f, 2e-2f, 1e-3f},
+        {"bf16", 0, LEVERS_DEFAULT, 3e-2f, 2e-2f, 8e-2f, 3e-2f, 2e-2f, 1e-3f},
+        {"bf16-trials-on", 0, LEVERS_TRIALS, 3e-2f, 2e-2f, 8e-2f, 3e-2f, 2e-2f, 1e-3f},
     };
-    for (int i = 0; i < 3; i++) {
-        for (int l = 0; l < LEVER_COUNT; l++) cuda_lever_set((CudaLever)l, modes[i].levers);
+    int trials = 0;
+    for (int l = 0; l < LEVER_COUNT; l++) trials += cuda_lever_is_trial((CudaLever)l);
+    for (size_t i = 0; i < sizeof modes / sizeof *modes; i++) {
+        if (modes[i].levers == LEVERS_TRIALS && !trials) {
+            diag("%s: no trial lever to switch on", modes[i].mode);
+            continue;
+        }
+        if (modes[i].levers == LEVERS_OFF)
+            for (int l = 0; l < LEVER_COUNT; l++) cuda_lever_set((CudaLever)l, 0);
+        else
+            cuda_levers_reset(modes[i].levers == LEVERS_TRIALS);
         test_mode(&modes[i], params);
     }
     free(params);
