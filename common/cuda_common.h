@@ -57,6 +57,7 @@ typedef enum {
                          */
     LEVER_ATTN_BWD_MMA, /* attention backward the same way (bf16) */
     LEVER_ATTN_FWD_32ROWS, /* the mma attention forward with 32 query rows per warp, not 16 */
+    LEVER_ATTN_BWD_1PASS,  /* (trial) the mma attention backward in one pass, dQ by atomics */
     LEVER_GELU_FUSED,      /* GELU and its gradient in the cuBLASLt epilogues (bf16) */
     LEVER_CE_VEC,          /* cross-entropy reads and writes logits 16 bytes at a time */
     LEVER_BIAS_VEC,        /* bias gradients summed from 16-byte loads */

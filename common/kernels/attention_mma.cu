@@ -67,6 +67,15 @@ __device__ __forceinline__ void mma_bf16(float c[4], const uint32_t a[4], uint32
                  : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
 }
 
+/* p[0] += x, p[1] += y (one 8-byte atomic on Hopper) */
+__device__ __forceinline__ void atomic_add2(float *p, float x, float y) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    atomicAdd((float2 *)p, make_float2(x, y));
+#else
+    atomicAdd(p, x), atomicAdd(p + 1, y);
+#endif
+}
+
 __device__ __forceinline__ uint32_t pack_bf16(float lo, float hi) {
     __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
     return *(uint32_t *)&v;
@@ -117,33 +126,52 @@ __device__ __forceinline__ void mma_abt(float acc[MT][8][4], const uint32_t a[MT
         }
 }
 
-/* acc[i] += P[i] Y: P[i] a warp's 16 x 64 fp32 tiles (rounded to bf16 here), Y a shared
- * 64 x 64 tile (row k of Y meets column k of P) */
+/* acc[i] += A[i] Y: A[i] a warp's 16 x 64 operands, Y a shared 64 x 64 tile (row k of Y
+ * meets column k of A) */
 template <int MT>
-__device__ __forceinline__ void mma_ab(float acc[MT][8][4], const float p[MT][8][4],
-                                       const bf16 *Y) {
+__device__ __forceinline__ void mma_a_y(float acc[MT][8][4], const uint32_t a[MT][4][4],
+                                        const bf16 *Y) {
     int l = threadIdx.x % 32;
 #pragma unroll
-    for (int kk = 0; kk < 4; kk++) { /* P columns 16kk..16kk+15 = fragments 2kk, 2kk+1 */
-        uint32_t a[MT][4];
-#pragma unroll
-        for (int i = 0; i < MT; i++) {
-            a[i][0] = pack_bf16(p[i][2 * kk][0], p[i][2 * kk][1]);
-            a[i][1] = pack_bf16(p[i][2 * kk][2], p[i][2 * kk][3]);
-            a[i][2] = pack_bf16(p[i][2 * kk + 1][0], p[i][2 * kk + 1][1]);
-            a[i][3] = pack_bf16(p[i][2 * kk + 1][2], p[i][2 * kk + 1][3]);
-        }
+    for (int kk = 0; kk < 4; kk++)
 #pragma unroll
         for (int np = 0; np < 4; np++) {
             uint32_t b[4];
             ldsm_x4_trans(b, Y + (kk * 16 + l % 16) * LDS + np * 16 + 8 * (l / 16));
 #pragma unroll
             for (int i = 0; i < MT; i++) {
-                mma_bf16(acc[i][2 * np], a[i], b[0], b[1]);
-                mma_bf16(acc[i][2 * np + 1], a[i], b[2], b[3]);
+                mma_bf16(acc[i][2 * np], a[i][kk], b[0], b[1]);
+                mma_bf16(acc[i][2 * np + 1], a[i][kk], b[2], b[3]);
             }
         }
-    }
+}
+
+/* acc[i] += P[i] Y: P[i] a warp's 16 x 64 fp32 tiles, rounded to bf16 A operands here
+ * (columns 16kk..16kk+15 are fragments 2kk and 2kk+1) */
+template <int MT>
+__device__ __forceinline__ void mma_ab(float acc[MT][8][4], const float p[MT][8][4],
+                                       const bf16 *Y) {
+    uint32_t a[MT][4][4];
+#pragma unroll
+    for (int i = 0; i < MT; i++)
+#pragma unroll
+        for (int kk = 0; kk < 4; kk++) {
+            a[i][kk][0] = pack_bf16(p[i][2 * kk][0], p[i][2 * kk][1]);
+            a[i][kk][1] = pack_bf16(p[i][2 * kk][2], p[i][2 * kk][3]);
+            a[i][kk][2] = pack_bf16(p[i][2 * kk + 1][0], p[i][2 * kk + 1][1]);
+            a[i][kk][3] = pack_bf16(p[i][2 * kk + 1][2], p[i][2 * kk + 1][3]);
+        }
+    mma_a_y<MT>(acc, a, Y);
+}
+
+/* the transpose of columns col0..col0+15 of a shared 64 x 64 tile (all 64 rows) as four A
+ * operands: the 16 x 64 operand whose row r is column col0 + r of the tile */
+__device__ __forceinline__ void load_a_trans(uint32_t a[4][4], const bf16 *tile, int col0) {
+    int l = threadIdx.x % 32;
+#pragma unroll
+    for (int kk = 0; kk < 4; kk++)
+        ldsm_x4_trans(a[kk],
+                      tile + (kk * 16 + l % 8 + 8 * (l / 16)) * LDS + col0 + 8 * (l / 8 % 2));
 }
 
 /* a warp's 16 x 64 tile times scale into (or added to) rows row0.. of dst, rows stride
@@ -345,15 +373,21 @@ __global__ void __launch_bounds__(THREADS)
     store_rows(dqkv + (size_t)b * Tn * stride + h * HS, stride, dq[0], r0, Tn, SCALE, accumulate);
 }
 
+/* With DQ (the lever attn_bwd_1pass) it also adds each query tile's share of dQ = dS K
+ * (over this block's 64 keys) to dq_acc, fp32 [B, T, C], with atomics: dS^T goes through
+ * shared memory to be read transposed, each warp then owns 16 of the tile's queries. That
+ * spares the dQ kernel, which recomputes S and dP. */
+template <bool DQ>
 __global__ void __launch_bounds__(THREADS)
-    attention_backward_dkv_mma_kernel(bf16 *dqkv, const float *delta, const bf16 *dout,
-                                      const bf16 *qkv, const float *lse, int Tn, int C, int NH,
-                                      bool accumulate) {
+    attention_backward_dkv_mma_kernel(bf16 *dqkv, float *dq_acc, const float *delta,
+                                      const bf16 *dout, const bf16 *qkv, const float *lse, int Tn,
+                                      int C, int NH, bool accumulate) {
     extern __shared__ __align__(128) unsigned char smem[];
     bf16 *Ks = (bf16 *)smem, *Vs = Ks + TILE_ELEMS, *Qs = Vs + TILE_ELEMS;
     bf16 *dOs = Qs + 2 * TILE_ELEMS;             /* Q and dO double-buffered */
     float *ls = (float *)(dOs + 2 * TILE_ELEMS); /* [2][TILE] logsumexp * log2(e) */
     float *Ds = ls + 2 * TILE;                   /* [2][TILE] */
+    bf16 *dSs = (bf16 *)(Ds + 2 * TILE);         /* with DQ: dS^T [keys][queries] */
     int kt = blockIdx.x, nt = gridDim.x, h = blockIdx.y, b = blockIdx.z; /* longest first */
     int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
     int k0 = kt * TILE, r0 = k0 + warp * 16, key[2] = {r0 + g, r0 + g + 8};
@@ -405,11 +439,64 @@ __global__ void __launch_bounds__(THREADS)
             }
         mma_ab<1>(dv, st, dO); /* dV += P^T dO */
         mma_ab<1>(dk, dpt, Q); /* dK += dS^T Q */
+        if constexpr (DQ) {
+#pragma unroll
+            for (int n = 0; n < 8; n++)
+#pragma unroll
+                for (int half = 0; half < 2; half++)
+                    *(uint32_t *)(dSs + (warp * 16 + g + 8 * half) * LDS + 8 * n + 2 * t) =
+                        pack_bf16(dpt[0][n][2 * half], dpt[0][n][2 * half + 1]);
+            __syncthreads();
+            uint32_t ds[1][4][4];
+            load_a_trans(ds[0], dSs, warp * 16); /* dS rows: queries 16 warp.. */
+            float dq[1][8][4] = {};
+            mma_a_y<1>(dq, ds, Ks); /* this block's keys' share of dQ */
+#pragma unroll
+            for (int half = 0; half < 2; half++) {
+                int i = qt * TILE + warp * 16 + g + 8 * half;
+                if (i >= Tn) continue;
+                float *acc = dq_acc + ((size_t)b * Tn + i) * C + h * HS + 2 * t;
+#pragma unroll
+                for (int n = 0; n < 8; n++)
+                    atomic_add2(acc + 8 * n, dq[0][n][2 * half], dq[0][n][2 * half + 1]);
+            }
+        }
         __syncthreads();
     }
     bf16 *gbase = dqkv + (size_t)b * Tn * stride + h * HS;
     store_rows(gbase + C, stride, dk[0], r0, Tn, SCALE, accumulate);
     store_rows(gbase + 2 * C, stride, dv[0], r0, Tn, 1.0f, accumulate);
+}
+
+/* the one-pass backward's D_i = do_i.o_i [B, NH, T], a warp per (token, head) */
+__global__ void attention_delta_kernel(float *delta, const bf16 *dout, const bf16 *out, int Tn,
+                                       int C, int NH, int rows) {
+    int row = blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32, lane = threadIdx.x % 32;
+    if (row >= rows) return; /* row = (b * Tn + i) * NH + h */
+    int h = row % NH, bi = row / NH;
+    size_t off = (size_t)bi * C + h * HS + 2 * lane;
+    float2 o = __bfloat1622float2(*(const __nv_bfloat162 *)(out + off));
+    float2 d = __bfloat1622float2(*(const __nv_bfloat162 *)(dout + off));
+    float s = warp_sum(o.x * d.x + o.y * d.y);
+    if (lane == 0) delta[((size_t)(bi / Tn) * NH + h) * Tn + bi % Tn] = s;
+}
+
+/* dQ (fp32 sums, [B*T, C]) times the scale into the q columns of dqkv, 8 at a time */
+__global__ void attention_dq_store_kernel(bf16 *dqkv, const float *dq_acc, size_t n8, int C,
+                                          bool accumulate) {
+    size_t e = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (e >= n8) return;
+    size_t row = e * 8 / C, col = e * 8 % C;
+    const float4 *src = (const float4 *)(dq_acc + e * 8);
+    float4 lo = src[0], hi = src[1];
+    float v[8] = {lo.x, lo.y, lo.z, lo.w, hi.x, hi.y, hi.z, hi.w};
+    Vec16<bf16> io;
+    bf16 *dst = dqkv + row * 3 * C + col;
+    if (accumulate) io.raw = *(const uint4 *)dst;
+#pragma unroll
+    for (int k = 0; k < 8; k++)
+        io.v[k] = __float2bfloat16(v[k] * SCALE + (accumulate ? __bfloat162float(io.v[k]) : 0.0f));
+    *(uint4 *)dst = io.raw;
 }
 
 /* ---- launchers: 0 (and nothing run) unless every row is 16-byte aligned ---- */
@@ -438,6 +525,18 @@ int attention_forward_mma(bf16 *out, float *lse, const bf16 *qkv, int B, int Tn,
     return 1;
 }
 
+/* the one-pass backward's fp32 dQ sums, grown to the largest [B*T, C] seen */
+static float *dq_scratch(size_t n) {
+    static float *buf;
+    static size_t have;
+    if (n > have) {
+        if (buf) CUDA_CHECK(cudaFree(buf));
+        buf = (float *)cuda_malloc(n * sizeof(float), "attention dQ sums");
+        have = n;
+    }
+    return buf;
+}
+
 int attention_backward_mma(bf16 *dqkv, float *delta, const bf16 *dout, const bf16 *qkv,
                            const bf16 *out, const float *lse, int B, int Tn, int C, int NH,
                            bool accumulate) {
@@ -446,16 +545,36 @@ int attention_backward_mma(bf16 *dqkv, float *delta, const bf16 *dout, const bf1
     if (!configured) {
         CUDA_CHECK(cudaFuncSetAttribute(attention_backward_dq_mma_kernel,
                                         cudaFuncAttributeMaxDynamicSharedMemorySize, DQ_SMEM));
-        CUDA_CHECK(cudaFuncSetAttribute(attention_backward_dkv_mma_kernel,
+        CUDA_CHECK(cudaFuncSetAttribute(attention_backward_dkv_mma_kernel<false>,
                                         cudaFuncAttributeMaxDynamicSharedMemorySize, DKV_SMEM));
+        CUDA_CHECK(cudaFuncSetAttribute(attention_backward_dkv_mma_kernel<true>,
+                                        cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                        DKV_SMEM + TILE_ELEMS * 2));
         configured = true;
     }
     dim3 grid((Tn + TILE - 1) / TILE, NH, B);
-    attention_backward_dq_mma_kernel<<<grid, THREADS, DQ_SMEM, cuda_stream()>>>(
-        dqkv, delta, dout, qkv, out, lse, Tn, C, NH, accumulate);
+    cudaStream_t s = cuda_stream();
+    if (cuda_lever(LEVER_ATTN_BWD_1PASS)) {
+        size_t n = (size_t)B * Tn * C;
+        float *dq = dq_scratch(n);
+        CUDA_CHECK(cudaMemsetAsync(dq, 0, n * sizeof(float), s));
+        int rows = B * Tn * NH;
+        attention_delta_kernel<<<cuda_blocks(rows, 8), 256, 0, s>>>(delta, dout, out, Tn, C, NH,
+                                                                    rows);
+        CUDA_CHECK_LAUNCH();
+        attention_backward_dkv_mma_kernel<true><<<grid, THREADS, DKV_SMEM + TILE_ELEMS * 2, s>>>(
+            dqkv, dq, delta, dout, qkv, lse, Tn, C, NH, accumulate);
+        CUDA_CHECK_LAUNCH();
+        attention_dq_store_kernel<<<cuda_blocks(n / 8, 256), 256, 0, s>>>(dqkv, dq, n / 8, C,
+                                                                          accumulate);
+        CUDA_CHECK_LAUNCH();
+        return 1;
+    }
+    attention_backward_dq_mma_kernel<<<grid, THREADS, DQ_SMEM, s>>>(dqkv, delta, dout, qkv, out,
+                                                                    lse, Tn, C, NH, accumulate);
     CUDA_CHECK_LAUNCH();
-    attention_backward_dkv_mma_kernel<<<grid, THREADS, DKV_SMEM, cuda_stream()>>>(
-        dqkv, delta, dout, qkv, lse, Tn, C, NH, accumulate);
+    attention_backward_dkv_mma_kernel<false><<<grid, THREADS, DKV_SMEM, s>>>(
+        dqkv, (float *)NULL, delta, dout, qkv, lse, Tn, C, NH, accumulate);
     CUDA_CHECK_LAUNCH();
     return 1;
 }
