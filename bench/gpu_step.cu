@@ -96,10 +96,12 @@ static void bench_step(const char *model, int B, int T, int iters, int warmup, i
     size_t free_b, total_b;
     CUDA_CHECK(cudaMemGetInfo(&free_b, &total_b));
     printf("step %s %s B=%d T=%d: median_ms=%.2f tokens_per_s=%.0f mfu=%.1f%% "
-           "mflop_per_token=%.1f allocated_gib=%.2f device_used_gib=%.2f last_loss=%.4f\n",
+           "mflop_per_token=%.1f allocated_gib=%.2f device_used_gib=%.2f last_loss=%.4f "
+           "gemms_tuned=%d\n",
            model, fp32 ? "fp32" : "bf16", B, T, med, tok_s,
            100 * tok_s * flops_per_token / PEAK_FLOPS, flops_per_token / 1e6,
-           backend_cuda_allocated() / 1073741824.0, (total_b - free_b) / 1073741824.0, loss);
+           backend_cuda_allocated() / 1073741824.0, (total_b - free_b) / 1073741824.0, loss,
+           matmul_tuned());
     be->free(be);
     free(params), free(tok), free(ms);
 }

@@ -78,9 +78,9 @@ static const struct {
     const char *name;
     int trial; /* off by default */
 } lever_info[LEVER_COUNT] = {
-    {"attn_fwd_mma", 0},   {"attn_bwd_mma", 0}, {"attn_fwd_32rows", 0},
-    {"attn_bwd_1pass", 1}, {"gelu_fused", 0},   {"ce_vec", 0},
-    {"bias_vec", 0},       {"ln_vec", 0},       {"ce_reg", 0},
+    {"attn_fwd_mma", 0}, {"attn_bwd_mma", 0}, {"attn_fwd_32rows", 0}, {"attn_bwd_1pass", 1},
+    {"gelu_fused", 0},   {"ce_vec", 0},       {"bias_vec", 0},        {"ln_vec", 0},
+    {"ce_reg", 0},       {"gemm_tune", 1},
 };
 static int levers[LEVER_COUNT], env_on[LEVER_COUNT], env_off[LEVER_COUNT], levers_read;
 

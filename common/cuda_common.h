@@ -63,6 +63,7 @@ typedef enum {
     LEVER_BIAS_VEC,        /* bias gradients summed from 16-byte loads */
     LEVER_LN_VEC,          /* LayerNorm rows in registers, 16-byte loads, register gradient sums */
     LEVER_CE_REG,          /* cross-entropy with the row in registers, read once (bf16) */
+    LEVER_GEMM_TUNE,       /* (trial) training GEMMs take the fastest of cuBLASLt's candidates */
     LEVER_COUNT
 } CudaLever;
 int cuda_lever(CudaLever lever);

@@ -7,6 +7,8 @@
 
 #define WORKSPACE_BYTES (32u << 20)
 #define ALGO_CACHE 128
+#define TUNE_CANDIDATES 8 /* of the heuristic's list, timed by the gemm_tune lever */
+#define TUNE_RUNS 3       /* timed runs of each, after one untimed */
 
 template <typename T> static cudaDataType dtype_of();
 template <> cudaDataType dtype_of<float>() {
@@ -16,9 +18,9 @@ template <> cudaDataType dtype_of<bf16>() {
     return CUDA_R_16BF;
 }
 
-/* what the choice of algorithm depends on */
+/* what the choice of algorithm depends on (tuned: chosen by timing, see matmul_tuning) */
 typedef struct {
-    int m, n, k, transa, transb, ab_type, d_type, epi, beta, align[4];
+    int m, n, k, transa, transb, ab_type, d_type, epi, beta, align[4], tuned;
 } GemmKey;
 
 static struct {
@@ -28,6 +30,54 @@ static struct {
 } algo_cache[ALGO_CACHE];
 static int algo_cached;
 static void *workspace;
+static int tuning, tuned;
+
+void matmul_tuning(int on) {
+    tuning = on;
+}
+
+int matmul_tuned(void) {
+    return tuned;
+}
+
+/* The one of n heuristic candidates that runs this GEMM fastest, timed on the call's own
+ * operands: D is overwritten by the real call that follows, except with beta != 0, when
+ * the candidates write a scratch D instead so that the real one accumulates once. -1
+ * when none runs (or the scratch does not fit: then the caller keeps the first). */
+static int fastest_algo(cublasLtMatmulDesc_t op, const void *a, cublasLtMatrixLayout_t la,
+                        const void *b, cublasLtMatrixLayout_t lb, void *d,
+                        cublasLtMatrixLayout_t ld, size_t d_bytes, float beta,
+                        const cublasLtMatmulHeuristicResult_t *cand, int n) {
+    cudaStream_t s = cuda_stream();
+    void *dd = d;
+    if (beta != 0.0f && cudaMalloc(&dd, d_bytes) != cudaSuccess) {
+        cudaGetLastError(); /* clear it: an untuned GEMM is no error */
+        return -1;
+    }
+    cudaEvent_t e0, e1;
+    CUDA_CHECK(cudaEventCreate(&e0));
+    CUDA_CHECK(cudaEventCreate(&e1));
+    int best = -1;
+    float best_ms = 0.0f, alpha = 1.0f;
+    for (int i = 0; i < n; i++) {
+        float ms;
+        cublasStatus_t st = CUBLAS_STATUS_SUCCESS;
+        CUDA_CHECK(cudaEventRecord(e0, s));
+        for (int r = 0; r <= TUNE_RUNS && st == CUBLAS_STATUS_SUCCESS; r++) {
+            if (r == 1) CUDA_CHECK(cudaEventRecord(e0, s));
+            st = cublasLtMatmul(cuda_cublaslt(), op, &alpha, a, la, b, lb, &beta, dd, ld, dd, ld,
+                                &cand[i].algo, workspace, WORKSPACE_BYTES, s);
+        }
+        CUDA_CHECK(cudaEventRecord(e1, s));
+        CUDA_CHECK(cudaEventSynchronize(e1));
+        CUDA_CHECK(cudaEventElapsedTime(&ms, e0, e1));
+        if (st == CUBLAS_STATUS_SUCCESS && (best < 0 || ms < best_ms)) best = i, best_ms = ms;
+    }
+    CUDA_CHECK(cudaEventDestroy(e0));
+    CUDA_CHECK(cudaEventDestroy(e1));
+    if (dd != d) CUDA_CHECK(cudaFree(dd));
+    return best;
+}
 
 static int alignment_of(const void *p) {
     int a = 1;
@@ -83,6 +133,7 @@ static bool gemm(void *d, cudaDataType d_type, const void *a, const void *b, cud
     key.align[0] = alignment_of(a), key.align[1] = alignment_of(b), key.align[2] = alignment_of(d);
     if (bias && alignment_of(bias) < key.align[2]) key.align[2] = alignment_of(bias);
     key.align[3] = aux ? alignment_of(aux) : 0;
+    key.tuned = tuning && cuda_lever(LEVER_GEMM_TUNE);
     int hit = -1;
     for (int i = 0; i < algo_cached; i++)
         if (memcmp(&algo_cache[i].key, &key, sizeof key) == 0) hit = i;
@@ -101,13 +152,20 @@ static bool gemm(void *d, cudaDataType d_type, const void *a, const void *b, cud
         set_pref_align(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, key.align[1]);
         set_pref_align(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, key.align[2]);
         set_pref_align(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, key.align[2]);
-        cublasLtMatmulHeuristicResult_t res;
-        cublasStatus_t st =
-            cublasLtMatmulAlgoGetHeuristic(lt, op, la, lb, ld, ld, pref, 1, &res, &found);
+        cublasLtMatmulHeuristicResult_t res[TUNE_CANDIDATES];
+        cublasStatus_t st = cublasLtMatmulAlgoGetHeuristic(
+            lt, op, la, lb, ld, ld, pref, key.tuned ? TUNE_CANDIDATES : 1, res, &found);
         CUBLAS_CHECK(cublasLtMatmulPreferenceDestroy(pref));
         if (st != CUBLAS_STATUS_SUCCESS && st != CUBLAS_STATUS_NOT_SUPPORTED) CUBLAS_CHECK(st);
         if (st != CUBLAS_STATUS_SUCCESS) found = 0;
-        algo = res.algo;
+        int pick = 0;
+        if (found > 1) {
+            size_t d_bytes = (size_t)m * n * (d_type == CUDA_R_32F ? 4 : 2);
+            pick = fastest_algo(op, a, la, b, lb, d, ld, d_bytes, beta, res, found);
+            tuned += pick >= 0;
+            if (pick < 0) pick = 0;
+        }
+        algo = res[pick].algo;
         if (algo_cached < ALGO_CACHE) {
             algo_cache[algo_cached].key = key;
             algo_cache[algo_cached].algo = algo;

@@ -104,10 +104,20 @@ template <typename T> static void test_layernorm(Tol tol, int C, int vec, int N 
     cuda_lever_set(LEVER_LN_VEC, 1);
 }
 
-/* vec: the lever LEVER_BIAS_VEC (bias gradients from 16-byte loads) */
-template <typename T> static void test_matmul(Tol tol, int vec) {
-    const char *how = vec ? "" : " (scalar bias gradient)";
+/* the GEMMs with their algorithms chosen by timing (the lever LEVER_GEMM_TUNE) or not;
+ * tuned ones are new shapes to the algorithm cache, so the timing runs here */
+static void gemm_tuning(int tune) {
+    cuda_lever_set(LEVER_GEMM_TUNE, tune);
+    matmul_tuning(tune);
+}
+
+/* vec: the lever LEVER_BIAS_VEC (bias gradients from 16-byte loads); tune: gemm_tuning */
+template <typename T> static void test_matmul(Tol tol, int vec, int tune) {
+    const char *how =
+        xasprintf("%s%s", vec ? "" : " (scalar bias gradient)", tune ? " (GEMMs tuned)" : "");
     cuda_lever_set(LEVER_BIAS_VEC, vec);
+    gemm_tuning(tune);
+    int tuned = matmul_tuned();
     int N = 67, C = 72, OC = 136;
     size_t nin = (size_t)N * C, nout = (size_t)N * OC, nw = (size_t)OC * C;
     float *inp = rnd<T>(nin, 1), *w = rnd<T>(nw, 1), *bias = rnd<T>(OC, 1);
@@ -135,7 +145,12 @@ template <typename T> static void test_matmul(Tol tol, int vec) {
     matmul_backward(zero, dummy, NULL, g, inp, w, N, C, OC);
     matmul_backward_cuda(dgin, dgw, (float *)NULL, dg, dinp, dw, N, C, OC, false);
     CMP(xasprintf("matmul_backward dinp (overwrite)%s", how), download(dgin, nin), zero, nin);
+    if (tune)
+        ok(matmul_tuned() > tuned, "%s matmul: %d GEMM shapes had their algorithm timed", tol.mode,
+           matmul_tuned() - tuned);
     cuda_lever_set(LEVER_BIAS_VEC, 1);
+    gemm_tuning(0);
+    free((void *)how);
 }
 
 /* true when two device arrays hold the same values, bit for bit */
@@ -214,11 +229,12 @@ template <typename T> static void test_attention(Tol tol, int fwd, int bwd, int 
 
 /* a linear layer into GELU, and the next layer's backward through the GELU, with the GELU
  * in the cuBLASLt epilogues (fused, bf16) or in its own kernels */
-template <typename T> static void test_matmul_gelu(Tol tol, int fused) {
+template <typename T> static void test_matmul_gelu(Tol tol, int fused, int tune) {
     int N = 67, C = 64, OC = 128; /* layer 1: C -> OC, GELU, layer 2: OC -> C */
     size_t nin = (size_t)N * C, nmid = (size_t)N * OC, nw = (size_t)OC * C;
-    const char *how = fused ? " (GELU fused)" : "";
+    const char *how = xasprintf("%s%s", fused ? " (GELU fused)" : "", tune ? " (GEMMs tuned)" : "");
     cuda_lever_set(LEVER_GELU_FUSED, fused);
+    gemm_tuning(tune);
     float *inp = rnd<T>(nin, 1), *w = rnd<T>(nw, 0.3f), *bias = rnd<T>(OC, 1);
     float *pre = (float *)xmalloc(nmid * 4), *act = (float *)xmalloc(nmid * 4);
     matmul_forward_reference(pre, inp, w, bias, N, C, OC);
@@ -248,6 +264,8 @@ template <typename T> static void test_matmul_gelu(Tol tol, int fused) {
     CMP(xasprintf("matmul_dgelu_backward dweight%s", how), download(dgw2, nw), gw2, nw);
     CMP(xasprintf("matmul_dgelu_backward dbias%s", how), download(dgb2, C), gb2, C);
     cuda_lever_set(LEVER_GELU_FUSED, 1);
+    gemm_tuning(0);
+    free((void *)how);
 }
 
 template <typename T> static void test_gelu(Tol tol) {
@@ -344,10 +362,11 @@ template <typename T> static void test_all(Tol tol) {
     for (int C : {200, 768, 202, 1600}) test_layernorm<T>(tol, C, 1);
     test_layernorm<T>(tol, 200, 0);
     test_layernorm<T>(tol, 768, 1, 4999);
-    test_matmul<T>(tol, 1);
-    test_matmul<T>(tol, 0);
-    test_matmul_gelu<T>(tol, 0);
-    if (sizeof(T) == 2) test_matmul_gelu<T>(tol, 1);
+    test_matmul<T>(tol, 1, 0);
+    test_matmul<T>(tol, 0, 0);
+    test_matmul<T>(tol, 1, 1);
+    test_matmul_gelu<T>(tol, 0, 0);
+    if (sizeof(T) == 2) test_matmul_gelu<T>(tol, 1, 0), test_matmul_gelu<T>(tol, 1, 1);
     test_attention<T>(tol, PLAIN, PLAIN, 70); /* T=70 crosses every tile size */
     if (sizeof(T) == 2) {
         test_attention<T>(tol, MMA, PLAIN, 70);
