@@ -7,8 +7,8 @@
 
 #define WORKSPACE_BYTES (32u << 20)
 #define ALGO_CACHE 128
-#define TUNE_CANDIDATES 8 /* of the heuristic's list, timed by the gemm_tune lever */
-#define TUNE_RUNS 3       /* timed runs of each, after one untimed */
+#define TUNE_CANDIDATES 16 /* of the heuristic's list, timed by the gemm_tune lever */
+#define TUNE_RUNS 3        /* timed runs of each, after one untimed */
 
 template <typename T> static cudaDataType dtype_of();
 template <> cudaDataType dtype_of<float>() {
