@@ -134,8 +134,9 @@ done >"$LOGS/ldd.log"
 
 # the speed levers of common/cuda_common.cu (gpt2-cuda(7)), as the build has them;
 # GPU_CHECK_LEVERS narrows the retries and the timings to some of them
-levers=${GPU_CHECK_LEVERS:-$(build/bench/gpu_step --levers | cut -d' ' -f1 | tr '\n' ' ')}
-trials=$(build/bench/gpu_step --levers | awk '$2 == "trial" { print $1 }' | tr '\n' ' ')
+lever_names() { build/bench/gpu_step --levers | awk -v want="${1-}" 'want == "" || $2 == want { printf "%s%s", sep, $1; sep = " " }'; }
+levers=${GPU_CHECK_LEVERS:-$(lever_names)}
+trials=$(lever_names trial)
 result INFO levers "${levers:-none}${trials:+ (trials, off by default: $trials)}"
 
 # 2, 3 correctness
