@@ -191,10 +191,10 @@ template <typename T> static void backward(CudaModel<T> *cm, int B, int Tn) {
                             cm->lnf_rstd, N, C, false);
     for (int l = L - 1; l >= 0; l--) {
         const T *res = l ? cm->residual3 + (l - 1) * NC : cm->encoded;
-        matmul_dgelu_backward_cuda(cm->dfch, GRAD(12, l, 4 * CC), GRAD(13, l, C), cm->dres,
-                                   cm->fch_gelu + l * 4 * NC, cm->fch + l * 4 * NC,
-                                   param(cm, 12, l, 4 * CC), N, 4 * C, C);
-        matmul_backward_cuda(cm->dln, GRAD(10, l, 4 * CC), GRAD(11, l, 4 * C), cm->dfch,
+        matmul_dgelu_backward_cuda(cm->dfch, GRAD(11, l, 4 * C), GRAD(12, l, 4 * CC),
+                                   GRAD(13, l, C), cm->dres, cm->fch_gelu + l * 4 * NC,
+                                   cm->fch + l * 4 * NC, param(cm, 12, l, 4 * CC), N, 4 * C, C);
+        matmul_backward_cuda(cm->dln, GRAD(10, l, 4 * CC), (float *)NULL, cm->dfch,
                              cm->ln2 + l * NC, param(cm, 10, l, 4 * CC), N, C, 4 * C, false);
         layernorm_backward_cuda(cm->dres, GRAD(8, l, C), GRAD(9, l, C), cm->dln,
                                 cm->residual2 + l * NC, param(cm, 8, l, C), cm->ln2_mean + l * N,

@@ -41,6 +41,19 @@ void *cuda_malloc_checked(size_t bytes, const char *what, const char *file, int 
     return p;
 }
 
+void *cuda_scratch(CudaScratch which, size_t bytes) {
+    static const char *what[SCRATCH_COUNT] = {"scratch (attention dQ sums)",
+                                              "scratch (bias gradient)"};
+    static void *buf[SCRATCH_COUNT];
+    static size_t have[SCRATCH_COUNT];
+    if (bytes > have[which]) {
+        if (buf[which]) CUDA_CHECK(cudaFree(buf[which])); /* waits for the kernels using it */
+        buf[which] = cuda_malloc(bytes, what[which]);
+        have[which] = bytes;
+    }
+    return buf[which];
+}
+
 int cuda_device_count(void) {
     int n = 0;
     if (cudaGetDeviceCount(&n) != cudaSuccess) {
@@ -80,7 +93,7 @@ static const struct {
 } lever_info[LEVER_COUNT] = {
     {"attn_fwd_mma", 0}, {"attn_bwd_mma", 0}, {"attn_fwd_32rows", 0}, {"attn_bwd_1pass", 1},
     {"gelu_fused", 0},   {"ce_vec", 0},       {"bias_vec", 0},        {"ln_vec", 0},
-    {"ce_reg", 0},       {"gemm_tune", 1},
+    {"ce_reg", 0},       {"gemm_tune", 1},    {"dgelu_bgrad", 1},
 };
 static int levers[LEVER_COUNT], env_on[LEVER_COUNT], env_off[LEVER_COUNT], levers_read;
 

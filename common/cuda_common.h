@@ -38,6 +38,11 @@ void *cuda_malloc_checked(size_t bytes, const char *what, const char *file, int 
 /* total asked through cuda_malloc so far (never decreases: a high-water mark) */
 size_t cuda_allocated_bytes(void);
 
+/* Scratch on the device for one purpose each, grown to the largest size asked (the old
+ * contents are lost then) and kept for the life of the program. */
+typedef enum { SCRATCH_ATTN_DQ, SCRATCH_BIAS_GRAD, SCRATCH_COUNT } CudaScratch;
+void *cuda_scratch(CudaScratch which, size_t bytes);
+
 /* Number of usable CUDA devices (0 when the driver or device is missing). */
 int cuda_device_count(void);
 
@@ -64,6 +69,7 @@ typedef enum {
     LEVER_LN_VEC,          /* LayerNorm rows in registers, 16-byte loads, register gradient sums */
     LEVER_CE_REG,          /* cross-entropy with the row in registers, read once (bf16) */
     LEVER_GEMM_TUNE,       /* (trial) training GEMMs take the fastest of cuBLASLt's candidates */
+    LEVER_DGELU_BGRAD,     /* (trial) the DGELU epilogue also sums the MLP's first bias gradient */
     LEVER_COUNT
 } CudaLever;
 int cuda_lever(CudaLever lever);

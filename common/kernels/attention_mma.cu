@@ -525,18 +525,6 @@ int attention_forward_mma(bf16 *out, float *lse, const bf16 *qkv, int B, int Tn,
     return 1;
 }
 
-/* the one-pass backward's fp32 dQ sums, grown to the largest [B*T, C] seen */
-static float *dq_scratch(size_t n) {
-    static float *buf;
-    static size_t have;
-    if (n > have) {
-        if (buf) CUDA_CHECK(cudaFree(buf));
-        buf = (float *)cuda_malloc(n * sizeof(float), "attention dQ sums");
-        have = n;
-    }
-    return buf;
-}
-
 int attention_backward_mma(bf16 *dqkv, float *delta, const bf16 *dout, const bf16 *qkv,
                            const bf16 *out, const float *lse, int B, int Tn, int C, int NH,
                            bool accumulate) {
@@ -556,7 +544,7 @@ int attention_backward_mma(bf16 *dqkv, float *delta, const bf16 *dout, const bf1
     cudaStream_t s = cuda_stream();
     if (cuda_lever(LEVER_ATTN_BWD_1PASS)) {
         size_t n = (size_t)B * Tn * C;
-        float *dq = dq_scratch(n);
+        float *dq = (float *)cuda_scratch(SCRATCH_ATTN_DQ, n * sizeof(float));
         CUDA_CHECK(cudaMemsetAsync(dq, 0, n * sizeof(float), s));
         int rows = B * Tn * NH;
         attention_delta_kernel<<<cuda_blocks(rows, 8), 256, 0, s>>>(delta, dout, out, Tn, C, NH,

@@ -54,15 +54,18 @@ void matmul_backward_cuda(T *dinp, float *dweight, float *dbias, const T *dout, 
 
 /* a linear layer followed by GELU: pre = inp W^T + bias, out = gelu(pre); and the backward
  * of the next linear layer, whose input was out = gelu(pre), carried through the GELU:
- * dpre = (dout W) * gelu'(pre) (overwritten), the parameter gradients accumulate.
+ * dpre = (dout W) * gelu'(pre) (overwritten), the parameter gradients accumulate, and so
+ * does dpre_bias (unless NULL), the first layer's bias gradient (dpre summed over rows).
  * With the lever LEVER_GELU_FUSED (bf16) the GELU runs in the cuBLASLt epilogue; they
- * return 1 when it did, 0 when the separate kernels ran. */
+ * return 1 when it did, 0 when the separate kernels ran; the backward returns 2 when the
+ * epilogue summed dpre_bias too (the lever LEVER_DGELU_BGRAD). */
 template <typename T>
 int matmul_gelu_forward_cuda(T *out, T *pre, const T *inp, const T *weight, const T *bias, int N,
                              int C, int OC);
 template <typename T>
-int matmul_dgelu_backward_cuda(T *dpre, float *dweight, float *dbias, const T *dout, const T *inp,
-                               const T *pre, const T *weight, int N, int C, int OC);
+int matmul_dgelu_backward_cuda(T *dpre, float *dpre_bias, float *dweight, float *dbias,
+                               const T *dout, const T *inp, const T *pre, const T *weight, int N,
+                               int C, int OC);
 
 /* head size 64 only; lse [B,NH,T]; delta [B,NH,T] is scratch */
 template <typename T>

@@ -94,8 +94,9 @@ static void set_pref_align(cublasLtMatmulPreference_t pref, cublasLtMatmulPrefer
 /* Column-major D[m,n] = op(A)[m,k] op(B)[k,n] (+ bias[m]) + beta D, every matrix packed
  * (leading dimension = its stored row count). Row-major callers swap roles (see below).
  * epi: CUBLASLT_EPILOGUE_DEFAULT or _BIAS, or a GELU one whose aux matrix (the GELU input,
- * written by GELU_AUX*, read by DGELU) is laid out as D. Returns false when cuBLASLt had no
- * algorithm: then a GELU epilogue ran nothing, the others ran cublasGemmEx without bias. */
+ * written by GELU_AUX*, read by DGELU*) is laid out as D; DGELU_BGRAD writes D's fp32 row
+ * sums to bias. Returns false when cuBLASLt had no algorithm: then a GELU epilogue ran
+ * nothing, the others ran cublasGemmEx without bias. */
 static bool gemm(void *d, cudaDataType d_type, const void *a, const void *b, cudaDataType ab_type,
                  cublasLtEpilogue_t epi, const void *bias, const void *aux, int m, int n, int k,
                  bool transa, bool transb, float beta) {
@@ -112,6 +113,11 @@ static bool gemm(void *d, cudaDataType d_type, const void *a, const void *b, cud
     if (bias)
         CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias,
                                                     sizeof bias));
+    if (epi == CUBLASLT_EPILOGUE_DGELU_BGRAD) { /* gradients stay fp32 */
+        cudaDataType bias_type = CUDA_R_32F;
+        CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE,
+                                                    &bias_type, sizeof bias_type));
+    }
     if (aux) {
         int64_t ld_aux = m;
         CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_POINTER,
@@ -278,18 +284,37 @@ void matmul_backward_cuda(T *dinp, float *dweight, float *dbias, const T *dout, 
     if (dbias) bias_backward(dbias, dout, N, OC);
 }
 
-/* DGELU: dpre^T[C,N] = (W^T dout^T) * gelu'(pre^T) in one GEMM; else the plain dinp GEMM
- * into dpre and the GELU backward in place */
+__global__ void add_kernel(float *acc, const float *x, int n) {
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n) acc[i] += x[i];
+}
+
+/* DGELU: dpre^T[C,N] = (W^T dout^T) * gelu'(pre^T) in one GEMM, with the lever dgelu_bgrad
+ * also dpre's bias gradient (its row sums, fp32, into scratch: the epilogue overwrites);
+ * else the plain dinp GEMM into dpre and the GELU backward in place */
 template <typename T>
-int matmul_dgelu_backward_cuda(T *dpre, float *dweight, float *dbias, const T *dout, const T *inp,
-                               const T *pre, const T *weight, int N, int C, int OC) {
-    bool fused =
-        gelu_fusable<T>() && gemm(dpre, dtype_of<T>(), weight, dout, dtype_of<T>(),
-                                  CUBLASLT_EPILOGUE_DGELU, NULL, pre, C, N, OC, false, false, 0.0f);
-    matmul_backward_cuda(fused ? (T *)NULL : dpre, dweight, dbias, dout, inp, weight, N, C, OC,
+int matmul_dgelu_backward_cuda(T *dpre, float *dpre_bias, float *dweight, float *dbias,
+                               const T *dout, const T *inp, const T *pre, const T *weight, int N,
+                               int C, int OC) {
+    int ran = 0;
+    if (gelu_fusable<T>() && dpre_bias && cuda_lever(LEVER_DGELU_BGRAD)) {
+        float *g = (float *)cuda_scratch(SCRATCH_BIAS_GRAD, C * sizeof(float));
+        if (gemm(dpre, dtype_of<T>(), weight, dout, dtype_of<T>(), CUBLASLT_EPILOGUE_DGELU_BGRAD, g,
+                 pre, C, N, OC, false, false, 0.0f)) {
+            add_kernel<<<cuda_blocks(C, 256), 256, 0, cuda_stream()>>>(dpre_bias, g, C);
+            CUDA_CHECK_LAUNCH();
+            ran = 2;
+        }
+    }
+    if (!ran && gelu_fusable<T>() &&
+        gemm(dpre, dtype_of<T>(), weight, dout, dtype_of<T>(), CUBLASLT_EPILOGUE_DGELU, NULL, pre,
+             C, N, OC, false, false, 0.0f))
+        ran = 1;
+    matmul_backward_cuda(ran ? (T *)NULL : dpre, dweight, dbias, dout, inp, weight, N, C, OC,
                          false);
-    if (!fused) gelu_backward_cuda(dpre, pre, dpre, (size_t)N * C, false);
-    return fused;
+    if (!ran) gelu_backward_cuda(dpre, pre, dpre, (size_t)N * C, false);
+    if (dpre_bias && ran < 2) bias_backward(dpre_bias, dpre, N, C);
+    return ran;
 }
 
 #define INSTANTIATE(T)                                                                             \
@@ -298,7 +323,7 @@ int matmul_dgelu_backward_cuda(T *dpre, float *dweight, float *dbias, const T *d
                                           int, int, int, bool);                                    \
     template int matmul_gelu_forward_cuda<T>(T *, T *, const T *, const T *, const T *, int, int,  \
                                              int);                                                 \
-    template int matmul_dgelu_backward_cuda<T>(T *, float *, float *, const T *, const T *,        \
-                                               const T *, const T *, int, int, int);
+    template int matmul_dgelu_backward_cuda<T>(T *, float *, float *, float *, const T *,          \
+                                               const T *, const T *, const T *, int, int, int);
 INSTANTIATE(float)
 INSTANTIATE(bf16)

@@ -228,12 +228,16 @@ template <typename T> static void test_attention(Tol tol, int fwd, int bwd, int 
 }
 
 /* a linear layer into GELU, and the next layer's backward through the GELU, with the GELU
- * in the cuBLASLt epilogues (fused, bf16) or in its own kernels */
-template <typename T> static void test_matmul_gelu(Tol tol, int fused, int tune) {
+ * in the cuBLASLt epilogues (fused, bf16) or in its own kernels; bgrad: the lever
+ * LEVER_DGELU_BGRAD (the first layer's bias gradient in the DGELU epilogue, where cuBLASLt
+ * has a kernel for it) */
+template <typename T> static void test_matmul_gelu(Tol tol, int fused, int tune, int bgrad) {
     int N = 67, C = 64, OC = 128; /* layer 1: C -> OC, GELU, layer 2: OC -> C */
     size_t nin = (size_t)N * C, nmid = (size_t)N * OC, nw = (size_t)OC * C;
-    const char *how = xasprintf("%s%s", fused ? " (GELU fused)" : "", tune ? " (GEMMs tuned)" : "");
+    const char *how = xasprintf("%s%s%s", fused ? " (GELU fused)" : "",
+                                tune ? " (GEMMs tuned)" : "", bgrad ? " (dgelu_bgrad)" : "");
     cuda_lever_set(LEVER_GELU_FUSED, fused);
+    cuda_lever_set(LEVER_DGELU_BGRAD, bgrad);
     gemm_tuning(tune);
     float *inp = rnd<T>(nin, 1), *w = rnd<T>(nw, 0.3f), *bias = rnd<T>(OC, 1);
     float *pre = (float *)xmalloc(nmid * 4), *act = (float *)xmalloc(nmid * 4);
@@ -255,15 +259,25 @@ template <typename T> static void test_matmul_gelu(Tol tol, int fused, int tune)
     T *dg = upload<T>(g, nin), *dgpre = upload<T>(act, nmid);
     float *dgw2 = upload<float>(gw2, nw), *dgb2 = upload<float>(gb2, C);
     float *gact = (float *)xcalloc(nmid, 4), *gpre = (float *)xcalloc(nmid, 4);
+    float *gpre_bias = rand_array(OC, 1), *dgpre_bias = upload<float>(gpre_bias, OC);
     matmul_backward(gact, gw2, gb2, g, act, w2, N, OC, C);
     gelu_backward(gpre, pre, gact, nmid);
-    ran = matmul_dgelu_backward_cuda(dgpre, dgw2, dgb2, dg, dact_r, dpre_r, dw2, N, OC, C);
-    ok(ran == fused, "%s matmul_dgelu_backward%s took the %s path", tol.mode, how,
-       ran ? "fused" : "separate");
+    for (int i = 0; i < N; i++)
+        for (int o = 0; o < OC; o++) gpre_bias[o] += gpre[(size_t)i * OC + o];
+    ran = matmul_dgelu_backward_cuda(dgpre, dgpre_bias, dgw2, dgb2, dg, dact_r, dpre_r, dw2, N, OC,
+                                     C);
+    ok(fused ? ran >= 1 && (bgrad || ran == 1) : ran == 0,
+       "%s matmul_dgelu_backward%s took the %s path", tol.mode, how,
+       ran == 2 ? "fused, bias gradient too"
+       : ran    ? "fused"
+                : "separate");
+    if (bgrad && ran < 2) diag("cuBLASLt has no DGELU_BGRAD kernel with fp32 sums here");
     CMP(xasprintf("matmul_dgelu_backward dpre%s", how), download(dgpre, nmid), gpre, nmid);
+    CMP(xasprintf("matmul_dgelu_backward dpre_bias%s", how), download(dgpre_bias, OC), gpre_bias,
+        OC);
     CMP(xasprintf("matmul_dgelu_backward dweight%s", how), download(dgw2, nw), gw2, nw);
     CMP(xasprintf("matmul_dgelu_backward dbias%s", how), download(dgb2, C), gb2, C);
-    cuda_lever_set(LEVER_GELU_FUSED, 1);
+    cuda_levers_reset(0);
     gemm_tuning(0);
     free((void *)how);
 }
@@ -365,8 +379,12 @@ template <typename T> static void test_all(Tol tol) {
     test_matmul<T>(tol, 1, 0);
     test_matmul<T>(tol, 0, 0);
     test_matmul<T>(tol, 1, 1);
-    test_matmul_gelu<T>(tol, 0, 0);
-    if (sizeof(T) == 2) test_matmul_gelu<T>(tol, 1, 0), test_matmul_gelu<T>(tol, 1, 1);
+    test_matmul_gelu<T>(tol, 0, 0, 0);
+    if (sizeof(T) == 2) {
+        test_matmul_gelu<T>(tol, 1, 0, 0);
+        test_matmul_gelu<T>(tol, 1, 1, 0);
+        test_matmul_gelu<T>(tol, 1, 0, 1);
+    }
     test_attention<T>(tol, PLAIN, PLAIN, 70); /* T=70 crosses every tile size */
     if (sizeof(T) == 2) {
         test_attention<T>(tol, MMA, PLAIN, 70);
