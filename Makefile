@@ -97,10 +97,13 @@ check: lint test test-asan
 bench: all
 	@for b in bench/*.sh; do echo "== $$b"; BIN=$(abspath $(BINDIR)) bash $$b || exit 1; done
 
+# each man page into the directory of its section (1, 5, 7...), made as needed
 install: $(TOOL_BINS)
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man5
+	install -d $(DESTDIR)$(PREFIX)/bin
 	install -m 755 $(TOOL_BINS) $(DESTDIR)$(PREFIX)/bin/
-	for m in $(MANPAGES); do install -m 644 $$m $(DESTDIR)$(PREFIX)/share/man/man$${m##*.}/; done
+	for m in $(MANPAGES); do \
+	    install -D -m 644 $$m $(DESTDIR)$(PREFIX)/share/man/man$${m##*.}/$${m##*/} || exit 1; \
+	done
 
 clean:
 	rm -rf build build-asan bin bin-asan
