@@ -91,7 +91,7 @@ size_t tokens_read(TokensReader *r, int *ids, size_t max) {
         return n;
     }
     while (n < max) {
-        /* a number is at most 5 digits plus a separator; ask for a few more */
+        /* enough for most numbers and their separator; long ones refill below */
         size_t have = reader_fill(r, 8);
         while (have && is_space(r->buf[r->pos])) r->pos++, have--;
         if (!have) {
@@ -100,9 +100,10 @@ size_t tokens_read(TokensReader *r, int *ids, size_t max) {
         }
         long long at = r->offset + (long long)r->pos;
         unsigned v = 0, digits = 0;
+        /* leading zeros are allowed: only the value is bounded (which also keeps v small) */
         while (have && r->buf[r->pos] >= '0' && r->buf[r->pos] <= '9') {
-            v = v * 10 + (r->buf[r->pos++] - '0'), have--;
-            if (++digits > 5 || v > 0xffff) die("%s: offset %lld: token id too large", r->name, at);
+            v = v * 10 + (r->buf[r->pos++] - '0'), have--, digits++;
+            if (v > 0xffff) die("%s: offset %lld: token id too large", r->name, at);
             if (!have) have = reader_fill(r, 8);
         }
         if (!digits || (have && !is_space(r->buf[r->pos])))

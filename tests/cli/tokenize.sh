@@ -110,6 +110,10 @@ ok "id beyond the vocabulary: exit 1" exits 1
 ok "id beyond the vocabulary: named" stderr_has 65535
 printf '15496 x\n' | { run $tok -d -f text; }
 ok "text decode: junk is an error" exits 1
+printf '0000000015496 00995\n' | { run $tok -d -f text; }
+ok "text decode: leading zeros are not too large" stdout_is 'Hello world'
+printf '15496 00000065536\n' | { run $tok -d -f text; }
+ok "text decode: 65536 with leading zeros is still too large" stderr_has "offset 6: token id too large"
 
 # output: file, full disk, closed pipe
 run $tok -o "$T/out.bin" "$T/hello"
