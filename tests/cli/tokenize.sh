@@ -16,6 +16,13 @@ run $tok -f nope
 ok "unknown format is a usage error" exits 2
 run $tok --skip-bad
 ok "--skip-bad without --jsonl is a usage error" exits 2
+run $tok --field body </dev/null
+ok "--field without --jsonl is a usage error" exits 2
+ok "--field without --jsonl: says why" stderr_has "field needs --jsonl"
+run $tok --jsonl -0 </dev/null
+ok "--jsonl with --null is a usage error" exits 2
+run $tok -0 --jsonl </dev/null
+ok "--null with --jsonl is a usage error" exits 2
 
 printf 'Hello world' >"$T/hello"
 run $tok -f text "$T/hello"
@@ -132,6 +139,14 @@ fi
 ok "head closing the pipe: no message" test ! -s "$T/pipe.err"
 ok "head closing the pipe: not success" test "$(cat "$T/pipe.rc")" -ne 0
 
+# on a terminal (script(1) gives one): ids on it get no progress line among them,
+# while a redirected encode still shows progress there
+script -qec "printf 'Hello world' | \"$BIN/$tok\"" /dev/null >"$T/tty" 2>&1
+ok "ids on a terminal: no progress line" [ "$(tr -d '\r' <"$T/tty")" = $'15496\n995' ]
+script -qec "printf 'Hello world' | \"$BIN/$tok\" >/dev/null" /dev/null >"$T/tty" 2>&1
+ok "output redirected, stderr a terminal: progress" grep -q "$tok: 0 MB" "$T/tty"
+script -qec "printf 'Hello world' | \"$BIN/$tok\" --progress" /dev/null >"$T/tty" 2>&1
+ok "--progress: shown even with ids on the terminal" grep -q "$tok: 0 MB" "$T/tty"
 # another vocabulary in the same format
 run $tok -f text --vocab "$TOP/data/gpt2-vocab" "$T/hello"
 ok "--vocab DIR" stdout_is $'15496\n995\n'

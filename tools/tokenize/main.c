@@ -34,7 +34,8 @@ static const char usage[] =
     "      --vocab=DIR      use DIR/encoder.json and DIR/vocab.bpe instead of the\n"
     "                       built-in GPT-2 vocabulary\n"
     "  -o, --output=FILE    write to FILE (complete or not at all) instead of stdout\n"
-    "      --progress       show progress even when stderr is not a terminal\n"
+    "      --progress       show progress even when stderr is not a terminal (or\n"
+    "                       stdout is one)\n"
     "      --no-progress    never show progress\n"
     "  -h, --help           show this help and exit\n"
     "  -V, --version        show the version and exit\n";
@@ -272,6 +273,7 @@ int main(int argc, char **argv) {
                                          {"version", no_argument, 0, 'V'},
                                          {0, 0, 0, 0}};
     Config c = {.mode = MODE_TEXT, .field = "text", .chunk = 1 << 20};
+    int have_field = 0;
     int decode = 0, threads = omp_get_num_procs(), have_fmt = 0, progress = -1;
     TokensFormat fmt = TOKENS_BIN16;
     const char *vocab = NULL, *output = NULL;
@@ -289,13 +291,14 @@ int main(int argc, char **argv) {
             c.flags |= BPE_SPECIAL;
             break;
         case OPT_JSONL:
-            c.mode = MODE_JSONL;
+        case '0':
+            if (c.mode != MODE_TEXT && c.mode != (o == '0' ? MODE_NUL : MODE_JSONL))
+                die_usage("--jsonl and --null exclude each other");
+            c.mode = o == '0' ? MODE_NUL : MODE_JSONL;
             break;
         case OPT_FIELD:
             c.field = optarg;
-            break;
-        case '0':
-            c.mode = MODE_NUL;
+            have_field = 1;
             break;
         case OPT_SKIP_BAD:
             c.skip_bad = 1;
@@ -326,6 +329,7 @@ int main(int argc, char **argv) {
     if (decode && (c.mode != MODE_TEXT || c.flags || c.skip_bad))
         die_usage("--jsonl, --null, --special and --skip-bad are for encoding");
     if (c.skip_bad && c.mode != MODE_JSONL) die_usage("--skip-bad needs --jsonl");
+    if (have_field && c.mode != MODE_JSONL) die_usage("--field needs --jsonl");
 
     BPE *bpe;
     if (vocab) {
@@ -354,7 +358,8 @@ int main(int argc, char **argv) {
         BpeWork **work = xcalloc(threads, sizeof *work);
         for (int t = 0; t < threads; t++) work[t] = bpe_work_init(bpe);
         Output o = {.f = out, .name = oname, .fmt = fmt};
-        progress_init(&o.progress, progress);
+        /* ids on the terminal: a progress line would land among them */
+        progress_init(&o.progress, progress < 0 && out == stdout && is_tty(out) ? 0 : progress);
         for (int i = 0; i < (nfiles ? nfiles : 1); i++)
             encode_file(&c, work, threads, nfiles ? argv[optind + i] : "-", &o);
         progress_done(&o.progress);
