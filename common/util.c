@@ -261,6 +261,10 @@ void mkdir_p(const char *path) {
         if (mkdir(p, 0777) != 0 && errno != EEXIST) die("%s:", p);
         *s = '/';
     }
-    if (mkdir(p, 0777) != 0 && errno != EEXIST) die("%s:", p);
+    if (mkdir(p, 0777) != 0) {
+        if (errno != EEXIST) die("%s:", p);
+        struct stat st;
+        if (stat(p, &st) != 0 || !S_ISDIR(st.st_mode)) die("%s: exists and is not a directory", p);
+    }
     free(p);
 }

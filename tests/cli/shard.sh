@@ -57,6 +57,20 @@ run gpt2-shard $V -f -o "$T/d/x" --shard-size 1M "$T/in.bin"
 ok "fewer shards than last time: still succeeds" exits 0
 ok "warns about a shard of the earlier run" stderr_has "x_train_000001.bin: not from this run"
 ok "and leaves it alone" [ -f "$T/d/x_train_000001.bin" ]
+# the same in a directory whose name holds glob characters
+gpt2-shard $V -o "$T/g[1] *?/x" --shard-size 60k "$T/in.bin"
+run gpt2-shard $V -f -o "$T/g[1] *?/x" --shard-size 1M "$T/in.bin"
+ok "glob characters in the prefix: still warns about the earlier shard" \
+    stderr_has "g\[1\] \*?/x_train_000001.bin: not from this run"
+ok "glob characters in the prefix: and only about it" test "$(grep -c 'not from this run' "$err")" -eq 1
+touch "$T/g[1] *?/x_my_val_000001.bin" "$T/g[1] *?/y_val_000001.bin"
+run gpt2-shard $V -f -o "$T/g[1] *?/x" --shard-size 1M "$T/in.bin"
+ok "other prefixes' files draw no warning" test "$(grep -c 'not from this run' "$err")" -eq 1
+# the directory part of the prefix is a file
+touch "$T/file"
+run gpt2-shard $V -o "$T/file/x" "$T/in.bin"
+ok "prefix under a file: exit 1" exits 1
+ok "prefix under a file: names it, not a temp file" stderr_has "$T/file: exists and is not a directory"
 run gpt2-shard $V -o "$T/n/x" --val-tokens 0 --shard-size 1M "$T/in.bin"
 ok "--val-tokens 0: train from shard 0" [ "$(ls "$T/n")" = x_train_000000.bin ]
 # two input files are one stream
@@ -106,6 +120,16 @@ run gpt2-shard --verify "$T/in.bin"
 ok "a token stream is not a shard" stderr_has "bad magic"
 run gpt2-shard --info
 ok "--info without files is a usage error" exits 2
+run gpt2-shard --info --cat "$T/plain/tiny_val_000000.bin"
+ok "--info with --cat is a usage error" exits 2
+ok "--info with --cat: says so" stderr_has "exclude each other"
+for opt in "-o $T/c/x" "-z" "-f" "--shard-size 5" "--val-tokens 0" "--progress"; do
+    # shellcheck disable=SC2086
+    run gpt2-shard --cat $opt "$T/plain/tiny_val_000000.bin"
+    ok "--cat with $opt is a usage error, not ignored" [ "$rc" -eq 2 ] && [ ! -s "$out" ]
+done
+run gpt2-shard --verify --vocab-size 65536 "$T/plain/tiny_val_000000.bin"
+ok "--verify takes --vocab-size" exits 0
 
 # killed while a shard is open: it was only ever a temp file, and that is removed
 mkfifo "$T/fifo"

@@ -4,7 +4,7 @@
 #include "util.h"
 
 #include <getopt.h>
-#include <glob.h>
+#include <dirent.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,27 +92,42 @@ static void check_ids(const uint16_t *tok, size_t n, uint32_t vocab, const char 
                 name, at + i, tok[i], vocab);
 }
 
+/* Does the name end, after the prefix, like a shard: _<split>_<6 digits>.bin...? (a
+ * temp file that a killed run left counts too) */
+static int shard_like(const char *rest) {
+    if (*rest++ != '_') return 0;
+    size_t k = strspn(rest, "abcdefghijklmnopqrstuvwxyz");
+    if (!k || rest[k] != '_') return 0;
+    rest += k + 1;
+    return strspn(rest, "0123456789") == 6 && !strncmp(rest + 6, ".bin", 4);
+}
+
 /* Shards of an earlier run under the same prefix would be read with these ones by a
- * glob such as PREFIX_train_*.bin: say so, but leave them (they are not ours to remove). */
+ * glob such as PREFIX_train_*.bin: say so, but leave them (they are not ours to remove).
+ * The directory is listed, not globbed: the prefix may hold glob characters. */
 static void warn_stale(const Packer *p) {
-    char *pattern = xasprintf("%s_*_[0-9][0-9][0-9][0-9][0-9][0-9].bin*", p->o->prefix);
-    glob_t g;
-    if (glob(pattern, 0, NULL, &g) == 0) {
-        for (size_t i = 0; i < g.gl_pathc; i++) {
-            const char *f = g.gl_pathv[i];
-            char split[6];
-            int index = -1;
-            sscanf(f + strlen(p->o->prefix), "_%5[a-z]_%6d", split, &index);
-            char *ours =
-                index >= 0 && index < p->index ? shard_name(p->o, index, index < p->nval) : NULL;
+    const char *prefix = p->o->prefix, *slash = strrchr(prefix, '/');
+    const char *base = slash ? slash + 1 : prefix;
+    char *dir = slash == prefix ? xstrdup("/") : slash ? xstrdup(prefix) : xstrdup(".");
+    if (slash && slash != prefix) dir[slash - prefix] = 0;
+    struct dirent **list;
+    int n = scandir(dir, &list, NULL, alphasort);
+    for (int i = 0; i < n; i++) {
+        const char *name = list[i]->d_name, *rest = name + strlen(base);
+        if (!strncmp(name, base, strlen(base)) && shard_like(rest)) {
+            char *f = xasprintf("%.*s%s", (int)(base - prefix), prefix, name);
+            int index = atoi(strchr(rest + 1, '_') + 1);
+            char *ours = index < p->index ? shard_name(p->o, index, index < p->nval) : NULL;
             if (!ours || strcmp(ours, f))
                 warn("%s: not from this run (which wrote %d shards); remove it before training", f,
                      p->index);
             free(ours);
+            free(f);
         }
-        globfree(&g);
+        free(list[i]);
     }
-    free(pattern);
+    if (n >= 0) free(list);
+    free(dir);
 }
 
 static void pack(const PackOptions *o, char **files, int nfiles) {
@@ -214,7 +229,7 @@ static int inspect_one(enum Mode mode, const char *path, uint32_t vocab) {
 int main(int argc, char **argv) {
     util_init("gpt2-shard");
     PackOptions o = {.shard_size = 100000000, .vocab = 50257};
-    int val_set = 0;
+    int val_set = 0, pack_opt = 0; /* pack_opt: an option that only packing uses */
     enum Mode mode = PACK;
     enum { OPT_VAL = 256, OPT_VOCAB, OPT_PROGRESS, OPT_INFO, OPT_CAT, OPT_VERIFY };
     static const struct option longopts[] = {{"output", required_argument, 0, 'o'},
@@ -232,6 +247,14 @@ int main(int argc, char **argv) {
                                              {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "o:s:z::fhV", longopts, NULL)) != -1) {
+        if (c == OPT_INFO || c == OPT_CAT || c == OPT_VERIFY) {
+            enum Mode m = c == OPT_INFO ? INFO : c == OPT_CAT ? CAT : VERIFY;
+            if (mode != PACK && mode != m)
+                die_usage("--info, --cat and --verify exclude each other");
+            mode = m;
+            continue;
+        }
+        pack_opt |= c != OPT_VOCAB && c != 'h' && c != 'V' && c != '?';
         switch (c) {
         case 'o':
             o.prefix = optarg;
@@ -255,20 +278,13 @@ int main(int argc, char **argv) {
         case OPT_PROGRESS:
             o.progress = 1;
             break;
-        case OPT_INFO:
-            mode = INFO;
-            break;
-        case OPT_CAT:
-            mode = CAT;
-            break;
-        case OPT_VERIFY:
-            mode = VERIFY;
-            break;
         default:
             cli_standard_option(c, usage);
         }
     }
     if (mode != PACK) {
+        if (pack_opt)
+            die_usage("--info, --cat and --verify take no packing options (only --vocab-size)");
         if (optind == argc) die_usage("no shard files given");
         int bad = 0;
         for (int i = optind; i < argc; i++) bad |= inspect_one(mode, argv[i], o.vocab);
