@@ -71,8 +71,12 @@ touch "$T/file"
 run gpt2-shard $V -o "$T/file/x" "$T/in.bin"
 ok "prefix under a file: exit 1" exits 1
 ok "prefix under a file: names it, not a temp file" stderr_has "$T/file: exists and is not a directory"
+run gpt2-shard $V -o "$T/v/x" "$T/in.bin"
+ok "input smaller than the default validation split: exit 0" exits 0
+ok "but warns that no training shard was written" stderr_has "all 100003 tokens went to validation"
 run gpt2-shard $V -o "$T/n/x" --val-tokens 0 --shard-size 1M "$T/in.bin"
 ok "--val-tokens 0: train from shard 0" [ "$(ls "$T/n")" = x_train_000000.bin ]
+ok "--val-tokens 0: no warning" [ ! -s "$err" ]
 # two input files are one stream
 head -c 100000 "$T/in.bin" >"$T/a.bin"
 tail -c +100001 "$T/in.bin" >"$T/b.bin"

@@ -170,6 +170,11 @@ static void pack(const PackOptions *o, char **files, int nfiles) {
     progress_update(&pr, "%" PRIu64 " tokens, %d shards", p.total, p.index);
     progress_done(&pr);
     if (!p.total) die("no tokens in the input: no shards written");
+    /* easy to miss with a small data set and the default of one shard for validation */
+    if (p.index == p.nval)
+        warn("all %" PRIu64 " tokens went to validation (--val-tokens %" PRIu64
+             "): no training shards",
+             p.total, o->val_tokens);
     warn_stale(&p);
 }
 
