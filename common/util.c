@@ -41,10 +41,12 @@ static void on_fatal_signal(int sig) {
     raise(sig);
 }
 
+static int dying; /* die() has said what went wrong: one message is enough */
+
 static void close_stdout(void) {
     /* Checked close: a full disk or closed pipe must not look like success. */
     if (fflush(stdout) != 0 || ferror(stdout)) {
-        if (errno == EPIPE) _exit(1);
+        if (errno == EPIPE || dying) _exit(1);
         fprintf(stderr, "%s: write error: %s\n", progname, strerror(errno));
         _exit(1);
     }
@@ -87,6 +89,7 @@ void die(const char *fmt, ...) {
     vmessage(fmt, ap);
     va_end(ap);
     temps_unlink_all();
+    dying = 1;
     exit(1);
 }
 

@@ -131,6 +131,9 @@ if [ -w /dev/full ]; then
     run sh -c "$tok '$T/text' >/dev/full"
     ok "disk full: exit 1" exits 1
     ok "disk full: says so" stderr_has "No space left"
+    ok "disk full: says so once" test "$(wc -l <"$err")" -eq 1
+    run sh -c "$tok -d '$T/m1' >/dev/full"
+    ok "decode, disk full: exit 1, one message" [ "$rc" -eq 1 ] && [ "$(wc -l <"$err")" -eq 1 ]
 fi
 (
     $tok "$T/mixed" 2>"$T/pipe.err"
