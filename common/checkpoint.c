@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <jansson.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -332,12 +333,48 @@ static int load_safetensors(GPT2 *m, FILE *f, long long fsize, const char *path,
     GPT2Config cfg;
     int rc = st_config(&st, &cfg);
     if (!rc) {
+        /* the tensors take at least 2 bytes a value (no padding rows in the file): a header
+         * that describes more is refused before the model is allocated */
+        GPT2Config unpadded = cfg;
+        unpadded.padded_vocab_size = cfg.vocab_size;
+        unsigned long long need = 2ull * gpt2_num_params(&unpadded);
+        if (need > (unsigned long long)st.data_size)
+            rc = fail(err, errlen, path,
+                      "its header describes %llu parameters, but the file holds %lld bytes of data",
+                      need / 2, st.data_size);
+    }
+    if (!rc) {
         gpt2_create(m, &cfg);
         rc = st_load_params(&st, m);
         if (rc) gpt2_free(m);
     }
     json_decref(root);
     return rc;
+}
+
+/* A NaN or an infinity makes every output of the model garbage: refused at once rather
+ * than sampled from or evaluated. Bit tests (all-ones exponent) vectorise; isfinite
+ * in an early-exit loop does not. */
+static int check_finite(GPT2 *m, const char *path, char *err, size_t errlen) {
+    uint32_t bad = 0;
+    for (size_t i = 0; i < m->num_params; i++) {
+        uint32_t u;
+        memcpy(&u, m->params_memory + i, 4);
+        bad |= (u & 0x7f800000u) == 0x7f800000u;
+    }
+    if (!bad) return 0;
+    size_t sizes[GPT2_NUM_PARAM_TENSORS], at = 0;
+    gpt2_param_sizes(&m->config, sizes);
+    for (int t = 0; t < GPT2_NUM_PARAM_TENSORS; at += sizes[t++])
+        for (size_t i = 0; i < sizes[t]; i++)
+            if (!isfinite(m->params_memory[at + i])) {
+                float v = m->params_memory[at + i];
+                gpt2_free(m);
+                return fail(err, errlen, path,
+                            "%s[%zu] is %s: the file is corrupt or its training diverged",
+                            gpt2_param_names[t], i, isnan(v) ? "NaN" : "infinite");
+            }
+    return 0; /* not reached */
 }
 
 int checkpoint_load(GPT2 *m, const char *path, char *err, size_t errlen) {
@@ -361,5 +398,5 @@ int checkpoint_load(GPT2 *m, const char *path, char *err, size_t errlen) {
             fail(err, errlen, path, "unknown format (neither an llm.c model file nor safetensors)");
     }
     fclose(f);
-    return rc;
+    return rc ? rc : check_finite(m, path, err, errlen);
 }

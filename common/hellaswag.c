@@ -57,7 +57,7 @@ static int parse_record(const char *line, size_t len, const BPE *bpe, HellaSwagE
             memcpy(text + 1, json_string_value(e), elen);
             size_t n = nctx, rcap = nctx + 16;
             int *row = xmalloc(rcap * sizeof *row);
-            memcpy(row, ctx_ids, nctx * sizeof *row);
+            if (nctx) memcpy(row, ctx_ids, nctx * sizeof *row); /* ctx_ids NULL for "" */
             bpe_encode(bpe, text, elen + 1, &row, &n, &rcap);
             free(text);
             ex->rows[i] = row;

@@ -34,6 +34,28 @@ ok "unknown token id: exit 1, names the id" sh -c "[ $rc -eq 1 ] && grep -q '600
 printf 'abc' >"$T/odd.bin"
 run gpt2-sample -m "$M" --tokens "$T/odd.bin"
 ok "odd-length bin16 stream: exit 1" exits 1
+python3 - "$M" "$T/nan.bin" <<'PY'
+import struct, sys
+b = bytearray(open(sys.argv[1], "rb").read())
+b[-4 * 64 + 12:-4 * 64 + 16] = struct.pack("<f", float("nan"))  # lnfw[3] (C 32)
+open(sys.argv[2], "wb").write(b)
+PY
+run gpt2-sample -m "$T/nan.bin" -p hi
+ok "a NaN weight: exit 1 naming it, no output" eval 'exits 1 && stderr_has "lnfw\[3\] is NaN" && [ ! -s "$out" ]'
+# a 256-token model (llm.c header, zero weights)
+python3 - "$T/v256.bin" <<'PY'
+import struct, sys
+V, C, L, T = 256, 16, 1, 16
+n = V * C + T * C + L * (12 * C * C + 13 * C) + 2 * C
+open(sys.argv[1], "wb").write(struct.pack("<256i", 20240326, 3, T, V, L, 2, C, V, *[0] * 248) + bytes(4 * n))
+PY
+run gpt2-sample -m "$T/v256.bin" -p hi
+ok "text with a 256-token model: use --tokens" eval 'exits 1 && stderr_has "256 tokens, GPT-2.s 50257: use --tokens"'
+run sh -c "echo 65 | gpt2-sample -m '$T/v256.bin' --tokens --format text -n 3 --stop x"
+ok "--tokens --stop with a 256-token model: --stop is what needs GPT-2's" \
+    eval 'exits 1 && stderr_has "stop needs GPT-2.s"'
+run sh -c "echo 65 | gpt2-sample -m '$T/v256.bin' --tokens --format text -n 3 --ignore-eot"
+ok "--tokens with a 256-token model: ids below 256" eval 'exits 0 && [ "$(wc -l <"$out")" -eq 3 ] && awk "\$1 >= 256 {exit 1}" "$out"'
 
 # sampling
 gen() { gpt2-sample -m "$M" -p "The quick brown fox" -n 40 --ignore-eot "$@"; }

@@ -58,6 +58,8 @@ run train -o "$T/o" -e d7
 ok "an unknown config" eval 'exits 1 && stderr_has "neither a model file nor a config"'
 run train -o "$T/cu" --device cuda -x 1
 ok "--device cuda: refused without a usable device, else used" eval '(exits 1 && stderr_has "device cuda" && test ! -e "$T/cu") || (exits 0 && grep -q "\"device\":\"cuda\"" "$T/cu/log.jsonl")'
+run train -o "$T/o" -b 1 -t 1 -d 4Gi
+ok "more micro-batches per step than an int holds" eval 'exits 2 && stderr_has "more than 2147483647 micro-batches"'
 run train -o "$T/o" --resume
 ok "--resume with nothing to resume" eval 'exits 1 && stderr_has "no complete checkpoint"'
 ok "no output directory after an input error" test ! -e "$T/o"
@@ -115,6 +117,14 @@ run train -o "$T/c" -x 4 -e "$T/a/model_00000006.bin" -n 2 -k 1
 ok "init from a model file, keep 1" eval 'exits 0 && test -f "$T/c/DONE_00000004" && test ! -e "$T/c/model_00000002.bin"'
 run train -o "$T/c2" -x 4 -e "$T/a/model_00000006.bin" --vocab 300
 ok "a model file that disagrees with --vocab" eval 'exits 1 && stderr_has "vocabulary 256, but --vocab 300"'
+
+# a diverging run: its non-finite losses are JSON nulls, not bare nan/inf
+run train -o "$T/nan" -x 6 -u 1 -l 10 --grad-clip 0 -v 3
+ok "diverging run: every log line is strict JSON, with nulls" eval 'exits 0 && grep -q "\"loss\":null" "$T/nan/log.jsonl" &&
+    python3 -c "
+import json, sys
+def bad(c): raise ValueError(c)
+for l in open(sys.argv[1]): json.loads(l, parse_constant=bad)" "$T/nan/log.jsonl"'
 
 # SIGTERM mid-run (SIGINT takes the same path, but a script's background job ignores
 # it): checkpoint, exit 143; resuming matches a run that was never stopped

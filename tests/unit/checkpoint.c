@@ -315,8 +315,37 @@ static void test_safetensors(GPT2 *src) {
     free(text);
     write_bytes(path, raw, len - 10);
     expect_error(path, "data_offsets", "safetensors: truncated data");
+    /* a header describing a million-token vocabulary over a few kilobytes of data:
+     * refused from the sizes, before 32 MB are allocated and zeroed */
+    json_array_set_new(json_object_get(json_object_get(keep, "wte.weight"), "shape"), 0,
+                       json_integer(1000000));
+    st_write(&st, path, (text = json_dumps(keep, JSON_COMPACT)));
+    free(text);
+    expect_error(path, "header describes 8", "safetensors: more parameters than the file holds");
     free(raw);
     json_decref(keep), json_decref(st.header), free(st.data);
+    free(path);
+}
+
+/* a NaN or an infinity anywhere in the parameters: refused, naming tensor and index */
+static void test_nonfinite(GPT2 *src) {
+    char *path = tmp("nan.bin");
+    float keep = src->params.lnfw[3];
+    src->params.lnfw[3] = NAN;
+    checkpoint_save(src, path, 0);
+    expect_error(path, "lnfw[3] is NaN", "fp32 file with a NaN");
+    src->params.lnfw[3] = keep;
+    keep = src->params.fcw[100];
+    src->params.fcw[100] = -INFINITY;
+    checkpoint_save(src, path, 1);
+    expect_error(path, "fcw[100] is infinite", "bf16 file with an infinity");
+    src->params.fcw[100] = keep;
+    St st;
+    src->params.wpe[0] = NAN;
+    st_build(&st, src, "");
+    st_write(&st, path, NULL);
+    expect_error(path, "wpe[0] is NaN", "safetensors with a NaN");
+    json_decref(st.header), free(st.data);
     free(path);
 }
 
@@ -333,6 +362,7 @@ int main(void) {
     test_llmc_bad(&src);
     test_safetensors(&src);
     test_safetensors_16bit(&src);
+    test_nonfinite(&src);
     gpt2_free(&src);
     char *cmd = xasprintf("rm -rf '%s'", dir);
     if (system(cmd)) diag("could not remove %s", dir);

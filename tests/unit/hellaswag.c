@@ -175,6 +175,15 @@ int main(void) {
     hellaswag_free(&lim);
     hellaswag_free(&hs);
 
+    /* an empty context: the rows are the endings alone (memcpy of no context tokens
+     * from a NULL buffer was undefined, caught by UBSan) */
+    path = write_file(dir, "empty.jsonl",
+                      "{\"ctx\": \"\", \"label\": 0, \"endings\": [\"a\", \"b\", \"c\", \"\"]}\n");
+    ok(hellaswag_load(&hs, path, bpe, 0, err, sizeof err) == 0 && hs.n == 1 &&
+           hs.ex[0].ctx_len == 0 && hs.ex[0].len[0] == 1 && hs.ex[0].len[3] == 1,
+       "empty context: rows of the endings' tokens only");
+    hellaswag_free(&hs);
+
     static const struct {
         const char *text, *msg;
     } bad[] = {

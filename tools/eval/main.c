@@ -132,6 +132,8 @@ static void load_data(Data *d, const int *tasks, const GPT2Config *cfg, const Op
     if (tasks[TASK_HELLASWAG] && !d->hs_loaded) {
         d->bpe = bpe_load_gpt2();
         if (hellaswag_load(&d->hs, o->hellaswag, d->bpe, o->limit, err, sizeof err)) die("%s", err);
+        /* neighbours of similar length pad little when several share a forward */
+        if (o->batch > 1) hellaswag_sort(&d->hs);
         d->hs_loaded = 1;
     }
     if (tasks[TASK_VAL] && !d->vs_loaded) {
@@ -152,6 +154,12 @@ static int eval_checkpoint(const char *path, const int *tasks, Data *d, const Op
         return -1;
     }
     load_data(d, tasks, &m.config, o);
+    if (tasks[TASK_HELLASWAG] && m.config.vocab_size < bpe_vocab_size(d->bpe)) {
+        warn("%s: HellaSwag is tokenized with GPT-2's %d tokens, the model knows %d", path,
+             bpe_vocab_size(d->bpe), m.config.vocab_size);
+        gpt2_free(&m);
+        return -1;
+    }
     if (tasks[TASK_VAL] && d->vs.T > m.config.max_seq_len) {
         warn("%s: windows of %d tokens exceed the model's %d (use --seq-len)", path, d->vs.T,
              m.config.max_seq_len);

@@ -269,8 +269,9 @@ int main(int argc, char **argv) {
     const GPT2Config *cfg = &model->config;
     int V = cfg->vocab_size, Vp = cfg->padded_vocab_size, maxT = cfg->max_seq_len;
     if (bpe && bpe_vocab_size(bpe) != V)
-        die("%s: the model's vocabulary has %d tokens, GPT-2's %d: use --tokens", o.model, V,
-            bpe_vocab_size(bpe));
+        die("%s: the model's vocabulary has %d tokens, GPT-2's %d: %s", o.model, V,
+            bpe_vocab_size(bpe),
+            o.tokens ? "--stop needs GPT-2's, to compare text" : "use --tokens");
     for (size_t i = 0; i < n_prompt; i++)
         if (prompt[i] >= V)
             die("%s: token %zu: id %d is outside the model's vocabulary (0..%d)", src, i + 1,

@@ -14,6 +14,7 @@
 
 #include <cblas.h>
 #include <getopt.h>
+#include <limits.h>
 #include <math.h>
 #include <omp.h>
 #include <signal.h>
@@ -432,6 +433,13 @@ typedef struct {
     uint64_t step, tokens; /* optimizer steps done, training tokens consumed */
 } Run;
 
+/* A number for the JSON log: JSON has no NaN or infinity (a diverged run), so null. */
+static const char *json_num(char buf[32], double v) {
+    if (!isfinite(v)) return "null";
+    snprintf(buf, 32, "%.9g", v);
+    return buf;
+}
+
 /* One optimizer step: accum micro-batches, then clip + AdamW; logs it. */
 static void run_step(Run *r, const Schedule *sched, Progress *prog, double val_loss) {
     const Options *o = r->o;
@@ -448,10 +456,12 @@ static void run_step(Run *r, const Schedule *sched, Progress *prog, double val_l
     r->step++;
     r->tokens += o->total_batch;
     double ms = (now_seconds() - t0) * 1e3, rate = o->total_batch / ms * 1e3;
+    char b1[32], b2[32], b3[32];
     fprintf(r->log,
-            "{\"type\":\"train\",\"step\":%llu,\"loss\":%.9g,\"lr\":%.9g,\"grad_norm\":%.9g,"
+            "{\"type\":\"train\",\"step\":%llu,\"loss\":%s,\"lr\":%s,\"grad_norm\":%s,"
             "\"tokens_per_s\":%.1f,\"ms\":%.3f}\n",
-            (unsigned long long)r->step, loss, opt.lr, norm, rate, ms);
+            (unsigned long long)r->step, json_num(b1, loss), json_num(b2, opt.lr),
+            json_num(b3, norm), rate, ms);
     fflush(r->log);
     progress_update(prog, "step %llu/%d  loss %.4f  val %.4f  lr %.2e  %.0f tok/s  %.0f ms",
                     (unsigned long long)r->step, o->steps, loss, val_loss, opt.lr, rate, ms);
@@ -474,8 +484,9 @@ static void run_loop(Run *r) {
         int evaluated = o->resume && r->step == start;
         if (o->val && !evaluated && (r->step % (uint64_t)o->val_every == 0 || last)) {
             val_loss = evaluate(r->be, &r->val, r->val_batches);
-            fprintf(r->log, "{\"type\":\"val\",\"step\":%llu,\"loss\":%.9g,\"tokens\":%llu}\n",
-                    (unsigned long long)r->step, val_loss,
+            char buf[32];
+            fprintf(r->log, "{\"type\":\"val\",\"step\":%llu,\"loss\":%s,\"tokens\":%llu}\n",
+                    (unsigned long long)r->step, json_num(buf, val_loss),
                     (unsigned long long)r->val_batches * o->B * o->T);
             fflush(r->log);
         }
@@ -496,6 +507,9 @@ int main(int argc, char **argv) {
     if (o.total_batch % micro || o.total_batch == 0)
         die_usage("--total-batch %llu is not a multiple of B*T = %d*%d = %llu",
                   (unsigned long long)o.total_batch, o.B, o.T, (unsigned long long)micro);
+    if (o.total_batch / micro > INT_MAX)
+        die_usage("--total-batch %llu is more than %d micro-batches of B*T = %llu tokens",
+                  (unsigned long long)o.total_batch, INT_MAX, (unsigned long long)micro);
     if (o.threads) {
         omp_set_num_threads(o.threads);
         openblas_set_num_threads(o.threads);
