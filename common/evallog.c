@@ -64,12 +64,15 @@ static int read_done(EvalLog *log, char *err, size_t errlen) {
     }
     for (char *p = text + hlen, *nl; (nl = memchr(p, '\n', len - (size_t)(p - text))); p = nl + 1) {
         *nl = 0;
-        char *f1 = strchr(p, '\t'), *f2 = f1 ? strchr(f1 + 1, '\t') : NULL;
-        char *f3 = f2 ? strchr(f2 + 1, '\t') : NULL, *f4 = f3 ? strchr(f3 + 1, '\t') : NULL;
-        if (!f4) continue; /* not a record: ignore rather than refuse the whole log */
+        char *tab[8]; /* the tabs after columns 1..8 (checkpoint .. examples) */
+        int n = 0;
+        for (char *q = p; n < 8 && (q = strchr(q, '\t')); q++) tab[n++] = q;
+        if (n < 8) continue; /* not a record: ignore rather than refuse the whole log */
         log->done = xrealloc(log->done, (log->ndone + 1) * sizeof *log->done);
+        log->examples = xrealloc(log->examples, (log->ndone + 1) * sizeof *log->examples);
+        log->examples[log->ndone] = strtoll(tab[6] + 1, NULL, 10);
         log->done[log->ndone++] =
-            xasprintf("%.*s\t%.*s", (int)(f1 - p), p, (int)(f4 - f3 - 1), f3 + 1);
+            xasprintf("%.*s\t%.*s", (int)(tab[0] - p), p, (int)(tab[3] - tab[2] - 1), tab[2] + 1);
     }
     free(text);
     return 0;
@@ -106,11 +109,11 @@ int evallog_open(EvalLog *log, const char *path, int wait, char *err, size_t err
     return 0;
 }
 
-int evallog_has(const EvalLog *log, const char *checkpoint, const char *task) {
+int evallog_has(const EvalLog *log, const char *checkpoint, const char *task, long long examples) {
     size_t n = strlen(checkpoint);
     for (size_t i = 0; i < log->ndone; i++)
         if (!strncmp(log->done[i], checkpoint, n) && log->done[i][n] == '\t' &&
-            !strcmp(log->done[i] + n + 1, task))
+            !strcmp(log->done[i] + n + 1, task) && log->examples[i] >= examples)
             return 1;
     return 0;
 }
@@ -131,6 +134,7 @@ void evallog_close(EvalLog *log) {
     if (log->fd >= 0) close(log->fd); /* releases the lock */
     for (size_t i = 0; i < log->ndone; i++) free(log->done[i]);
     free(log->done);
+    free(log->examples);
     free(log->path);
     memset(log, 0, sizeof *log);
     log->fd = -1;

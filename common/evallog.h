@@ -26,7 +26,8 @@ char *evallog_format(const EvalRecord *r);
 typedef struct {
     int fd;
     char *path;
-    char **done; /* "checkpoint\ttask" of every complete line */
+    char **done;         /* "checkpoint\ttask" of every complete line */
+    long long *examples; /* and the examples it scored */
     size_t ndone;
 } EvalLog;
 
@@ -34,8 +35,9 @@ typedef struct {
  * waiting for it when `wait`, else returning 1 at once if another process holds it.
  * Returns 0, or -1 with a message in err (I/O error, a file that is not such a log). */
 int evallog_open(EvalLog *log, const char *path, int wait, char *err, size_t errlen);
-/* Whether the log has a line for this checkpoint and task. */
-int evallog_has(const EvalLog *log, const char *checkpoint, const char *task);
+/* Whether the log has a line for this checkpoint and task that scored at least `examples`
+ * examples (0: any line): one from a run with fewer (--limit) does not stand for a fuller one. */
+int evallog_has(const EvalLog *log, const char *checkpoint, const char *task, long long examples);
 /* Appends the record's line (one write(2)); dies on an I/O error. */
 void evallog_append(EvalLog *log, const EvalRecord *r);
 /* Releases the lock and closes the file. */

@@ -92,6 +92,16 @@ ok "a bad checkpoint is not logged, the others are" \
     eval '[ "$(lines_for model_00000100.bin)" -eq 0 ] && [ "$(lines_for model_00000102.bin)" -eq 2 ]'
 rm "$ck/model_00000100.bin"
 
+# a logged HellaSwag line stands for runs asking for no more examples than it scored
+small=$T/small.tsv m2=$ck/model_00000002.bin
+ex() { awk -F'\t' -v t="$1" '$4 == t {printf "%s ", $8}' "$small"; }
+gpt2-eval -m "$m2" --hellaswag "$hs" --limit 3 --val "$T/tr_val_*.bin" -T 16 -w 2 --log "$small" --device cpu
+gpt2-eval -m "$m2" --hellaswag "$hs" --val "$T/tr_val_*.bin" -T 16 -w 6 --log "$small" --device cpu
+ok "--limit 3 then the whole file: evaluated again" [ "$(ex hellaswag)" = "3 6 " ]
+ok "validation logged with -w 2: done for -w 6 too" [ "$(ex val)" = "2 " ]
+gpt2-eval -m "$m2" --hellaswag "$hs" --limit 4 --log "$small" --device cpu
+ok "fewer than logged: nothing new" [ "$(ex hellaswag)" = "3 6 " ]
+
 run gpt2-eval -m "$ck/nothing_*.bin" --hellaswag "$hs" --log "$log"
 ok "a pattern matching nothing is not an error" eval 'exits 0 && ! [ -s "$out" ]'
 run gpt2-eval -m "$ck/model_*" --hellaswag "$hs" --val "$T/missing_*.bin" --log "$T/new.tsv"

@@ -47,7 +47,7 @@ int main(void) {
 
     EvalLog log;
     is_int(evallog_open(&log, path, 1, err, sizeof err), 0, "new log opens");
-    ok(!evallog_has(&log, hs.checkpoint, "hellaswag"), "empty log has nothing");
+    ok(!evallog_has(&log, hs.checkpoint, "hellaswag", 0), "empty log has nothing");
     /* a second open description of the same file cannot take the lock */
     EvalLog other;
     is_int(evallog_open(&other, path, 0, err, sizeof err), 1, "locked log: busy without waiting");
@@ -64,10 +64,12 @@ int main(void) {
     free(text);
 
     is_int(evallog_open(&log, path, 0, err, sizeof err), 0, "reopens after close");
-    ok(evallog_has(&log, hs.checkpoint, "hellaswag"), "hellaswag done");
-    ok(!evallog_has(&log, hs.checkpoint, "val"), "val not done for that checkpoint");
-    ok(evallog_has(&log, "plain.bin", "val"), "val done for plain.bin");
-    ok(!evallog_has(&log, "plain", "val"), "a prefix of a path is not the path");
+    ok(evallog_has(&log, hs.checkpoint, "hellaswag", 0), "hellaswag done");
+    ok(!evallog_has(&log, hs.checkpoint, "val", 0), "val not done for that checkpoint");
+    ok(evallog_has(&log, "plain.bin", "val", 0), "val done for plain.bin");
+    ok(!evallog_has(&log, "plain", "val", 0), "a prefix of a path is not the path");
+    ok(evallog_has(&log, "plain.bin", "val", 20), "20 windows logged: done for a run of 20");
+    ok(!evallog_has(&log, "plain.bin", "val", 21), "... not for a run asking more");
     evallog_close(&log);
 
     /* a line cut short by a crash does not count, and the next append starts afresh */
@@ -75,12 +77,12 @@ int main(void) {
     ok(fd >= 0 && write(fd, "cut.bin\t5\tNA\thellaswag\t0.2", 26) == 26, "append a torn line");
     close(fd);
     is_int(evallog_open(&log, path, 1, err, sizeof err), 0, "opens with a torn last line");
-    ok(!evallog_has(&log, "cut.bin", "hellaswag"), "torn line is not done");
+    ok(!evallog_has(&log, "cut.bin", "hellaswag", 0), "torn line is not done");
     val.checkpoint = "cut.bin";
     evallog_append(&log, &val);
     evallog_close(&log);
     is_int(evallog_open(&log, path, 1, err, sizeof err), 0, "reopens");
-    ok(evallog_has(&log, "cut.bin", "val") && evallog_has(&log, "plain.bin", "val"),
+    ok(evallog_has(&log, "cut.bin", "val", 0) && evallog_has(&log, "plain.bin", "val", 0),
        "line after the torn one is read whole");
     evallog_close(&log);
 

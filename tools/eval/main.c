@@ -126,16 +126,20 @@ static void eval_hellaswag(Backend *be, const HellaSwag *hs, const Options *o, E
     r->examples = (long long)hs->n;
 }
 
+static void load_hellaswag(Data *d, const Options *o) {
+    char err[512];
+    if (d->hs_loaded) return;
+    d->bpe = bpe_load_gpt2();
+    if (hellaswag_load(&d->hs, o->hellaswag, d->bpe, o->limit, err, sizeof err)) die("%s", err);
+    /* neighbours of similar length pad little when several share a forward */
+    if (o->batch > 1) hellaswag_sort(&d->hs);
+    d->hs_loaded = 1;
+}
+
 /* Loads what the pending tasks need, the first time they need it. */
 static void load_data(Data *d, const int *tasks, const GPT2Config *cfg, const Options *o) {
     char err[512];
-    if (tasks[TASK_HELLASWAG] && !d->hs_loaded) {
-        d->bpe = bpe_load_gpt2();
-        if (hellaswag_load(&d->hs, o->hellaswag, d->bpe, o->limit, err, sizeof err)) die("%s", err);
-        /* neighbours of similar length pad little when several share a forward */
-        if (o->batch > 1) hellaswag_sort(&d->hs);
-        d->hs_loaded = 1;
-    }
+    if (tasks[TASK_HELLASWAG]) load_hellaswag(d, o);
     if (tasks[TASK_VAL] && !d->vs_loaded) {
         int T = o->seq_len ? o->seq_len : cfg->max_seq_len;
         if (valset_load(&d->vs, o->val, T, o->windows, cfg->vocab_size, err, sizeof err))
@@ -305,10 +309,19 @@ int main(int argc, char **argv) {
     if (!logp) fputs(EVALLOG_HEADER, stdout);
     Data d = {0};
     int status = 0;
+    /* a logged HellaSwag line is done for this run when it scored as many examples as this
+     * run would (reading the file tells); a validation line whatever its window count, as
+     * the windows there are depend on the model's context */
+    long long wanted[NUM_TASKS] = {0, 0};
+    if (logp && o.hellaswag && n) {
+        load_hellaswag(&d, &o);
+        wanted[TASK_HELLASWAG] = (long long)d.hs.n;
+    }
     for (size_t i = 0; i < n; i++) {
         int tasks[NUM_TASKS] = {o.hellaswag != NULL, o.val != NULL}, pending = 0;
         for (int t = 0; t < NUM_TASKS; t++) {
-            if (tasks[t] && logp && evallog_has(logp, ckpts[i], task_names[t])) tasks[t] = 0;
+            if (tasks[t] && logp && evallog_has(logp, ckpts[i], task_names[t], wanted[t]))
+                tasks[t] = 0;
             pending += tasks[t];
         }
         if (pending && eval_checkpoint(ckpts[i], tasks, &d, &o, logp)) status = 1;
