@@ -107,6 +107,10 @@ ok "resumed losses, lr and grad norms equal the straight run's bit for bit" cmp 
 ok "the final models are identical" cmp "$T/a/model_00000012.bin" "$T/b/model_00000012.bin"
 ok "the final states are identical" cmp "$T/a/state_00000012.bin" "$T/b/state_00000012.bin"
 ok "validation lines equal, none repeated" eval 'diff <(grep "\"val\"" "$T/a/log.jsonl") <(grep "\"val\"" "$T/b/log.jsonl")'
+cp "$T/b/log.jsonl" "$T/b.log"
+run train -o "$T/b" -x 10 -n 6 --resume
+ok "resume past -x: exit 0, says nothing to train" eval 'exits 0 && stderr_has "step 12, -x 10 steps reached: nothing to train"'
+ok "... and leaves the log as it was" cmp "$T/b.log" "$T/b/log.jsonl"
 
 head -c 1000 "$T/b/state_00000012.bin" >"$T/b/state_00000012.tmp" && mv "$T/b/state_00000012.bin" "$T/state.keep" &&
     mv "$T/b/state_00000012.tmp" "$T/b/state_00000012.bin"

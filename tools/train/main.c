@@ -519,6 +519,14 @@ int main(int argc, char **argv) {
     GPT2 host;
     TrainState st = {0};
     char *what = load_start(&o, &host, &st);
+    if (o.resume && st.step >= (uint64_t)o.steps) { /* e.g. a cron job that reruns the command */
+        warn("%s is at step %llu, -x %d steps reached: nothing to train", what,
+             (unsigned long long)st.step, o.steps);
+        train_state_free(&st);
+        gpt2_free(&host);
+        free(what);
+        return 0;
+    }
     check_config(&host.config, what, &o);
     Run r = {.o = &o, .accum = (int)(o.total_batch / micro), .step = st.step, .tokens = st.tokens};
     r.val_batches = open_data(&o, host.config.vocab_size, &st, &r.train, &r.val);
