@@ -125,6 +125,10 @@ ok "text decode: 65536 with leading zeros is still too large" stderr_has "offset
 # output: file, full disk, closed pipe
 run $tok -o "$T/out.bin" "$T/hello"
 ok "-o writes the file" test "$(ids "$T/out.bin")" = "15496 995"
+run $tok -o "$T/out.bin" "$T/no-such-input"
+ok "-o, failed run: exit 1, the existing file as it was" eval 'exits 1 && test "$(ids "$T/out.bin")" = "15496 995"'
+printf 'x' | $tok -o "$T/out.bin"
+ok "-o replaces an existing file" test "$(ids "$T/out.bin")" = "87"
 run $tok -o /nonexistent/dir/x "$T/hello"
 ok "-o into a missing directory: exit 1" exits 1
 if [ -w /dev/full ]; then
