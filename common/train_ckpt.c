@@ -4,6 +4,8 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +15,18 @@ char *train_ckpt_path(const char *dir, TrainCkptFile which, uint64_t step) {
     static const char *const fmt[] = {"%s/model_%08llu.bin", "%s/state_%08llu.bin",
                                       "%s/DONE_%08llu"};
     return xasprintf(fmt[which], dir, (unsigned long long)step);
+}
+
+void train_ckpt_lock(const char *dir) {
+    char *path = xasprintf("%s/.lock", dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644); /* kept open: the lock lives on */
+    if (fd < 0) die("%s:", path);
+    int rc;
+    while ((rc = flock(fd, LOCK_EX | LOCK_NB)) < 0 && errno == EINTR) {
+    }
+    if (rc < 0 && errno == EWOULDBLOCK) die("%s: another gpt2-train is writing here", dir);
+    if (rc < 0) die("%s: lock:", path);
+    free(path);
 }
 
 void train_ckpt_save(const char *dir, const GPT2 *model, const TrainState *state) {

@@ -117,6 +117,14 @@ head -c 1000 "$T/b/state_00000012.bin" >"$T/b/state_00000012.tmp" && mv "$T/b/st
 run train -o "$T/b" -x 14 -n 6 --resume
 ok "a truncated state file is refused" eval 'exits 1 && stderr_has "state_00000012.bin"'
 
+mkdir "$T/lk" && flock "$T/lk/.lock" sleep 3 &
+holder=$!
+sleep 0.5
+run train -o "$T/lk" -x 2
+ok "another run holds the output directory: exit 1, says so" \
+    eval 'exits 1 && stderr_has "another gpt2-train is writing here" && test ! -e "$T/lk/log.jsonl"'
+wait $holder
+
 run train -o "$T/c" -x 4 -e "$T/a/model_00000006.bin" -n 2 -k 1
 ok "init from a model file, keep 1" eval 'exits 0 && test -f "$T/c/DONE_00000004" && test ! -e "$T/c/model_00000002.bin"'
 run train -o "$T/c2" -x 4 -e "$T/a/model_00000006.bin" --vocab 300

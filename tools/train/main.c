@@ -539,6 +539,7 @@ int main(int argc, char **argv) {
     gpt2_free(&host);
 
     mkdir_p(o.out);
+    train_ckpt_lock(o.out);
     char *log_path = xasprintf("%s/log.jsonl", o.out);
     r.log = xfopen(log_path, o.resume ? "a" : "w");
     const GPT2Config *c = &r.be->config;
