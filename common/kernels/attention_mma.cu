@@ -126,52 +126,51 @@ __device__ __forceinline__ void mma_abt(float acc[MT][8][4], const uint32_t a[MT
         }
 }
 
-/* acc[i] += A[i] Y: A[i] a warp's 16 x 64 operands, Y a shared 64 x 64 tile (row k of Y
- * meets column k of A) */
-template <int MT>
-__device__ __forceinline__ void mma_a_y(float acc[MT][8][4], const uint32_t a[MT][4][4],
-                                        const bf16 *Y) {
+/* acc[i] += A[i] Y: A[i] a warp's 16 x 64 operand, whose columns 16kk..16kk+15 a_of(i, kk,
+ * a) gives as one A fragment when it is needed; Y a shared 64 x 64 tile (row k of Y meets
+ * column k of A) */
+template <int MT, typename AOf>
+__device__ __forceinline__ void mma_a_y(float acc[MT][8][4], AOf a_of, const bf16 *Y) {
     int l = threadIdx.x % 32;
 #pragma unroll
-    for (int kk = 0; kk < 4; kk++)
+    for (int kk = 0; kk < 4; kk++) {
+        uint32_t a[MT][4];
+#pragma unroll
+        for (int i = 0; i < MT; i++) a_of(i, kk, a[i]);
 #pragma unroll
         for (int np = 0; np < 4; np++) {
             uint32_t b[4];
             ldsm_x4_trans(b, Y + (kk * 16 + l % 16) * LDS + np * 16 + 8 * (l / 16));
 #pragma unroll
             for (int i = 0; i < MT; i++) {
-                mma_bf16(acc[i][2 * np], a[i][kk], b[0], b[1]);
-                mma_bf16(acc[i][2 * np + 1], a[i][kk], b[2], b[3]);
+                mma_bf16(acc[i][2 * np], a[i], b[0], b[1]);
+                mma_bf16(acc[i][2 * np + 1], a[i], b[2], b[3]);
             }
         }
+    }
 }
 
-/* acc[i] += P[i] Y: P[i] a warp's 16 x 64 fp32 tiles, rounded to bf16 A operands here
- * (columns 16kk..16kk+15 are fragments 2kk and 2kk+1) */
+/* acc[i] += P[i] Y: P[i] a warp's 16 x 64 fp32 tiles, rounded to bf16 A fragments as they
+ * are needed (columns 16kk..16kk+15 are fragments 2kk and 2kk+1) */
 template <int MT>
 __device__ __forceinline__ void mma_ab(float acc[MT][8][4], const float p[MT][8][4],
                                        const bf16 *Y) {
-    uint32_t a[MT][4][4];
-#pragma unroll
-    for (int i = 0; i < MT; i++)
-#pragma unroll
-        for (int kk = 0; kk < 4; kk++) {
-            a[i][kk][0] = pack_bf16(p[i][2 * kk][0], p[i][2 * kk][1]);
-            a[i][kk][1] = pack_bf16(p[i][2 * kk][2], p[i][2 * kk][3]);
-            a[i][kk][2] = pack_bf16(p[i][2 * kk + 1][0], p[i][2 * kk + 1][1]);
-            a[i][kk][3] = pack_bf16(p[i][2 * kk + 1][2], p[i][2 * kk + 1][3]);
-        }
-    mma_a_y<MT>(acc, a, Y);
+    mma_a_y<MT>(
+        acc,
+        [&](int i, int kk, uint32_t a[4]) {
+            a[0] = pack_bf16(p[i][2 * kk][0], p[i][2 * kk][1]);
+            a[1] = pack_bf16(p[i][2 * kk][2], p[i][2 * kk][3]);
+            a[2] = pack_bf16(p[i][2 * kk + 1][0], p[i][2 * kk + 1][1]);
+            a[3] = pack_bf16(p[i][2 * kk + 1][2], p[i][2 * kk + 1][3]);
+        },
+        Y);
 }
 
-/* the transpose of columns col0..col0+15 of a shared 64 x 64 tile (all 64 rows) as four A
- * operands: the 16 x 64 operand whose row r is column col0 + r of the tile */
-__device__ __forceinline__ void load_a_trans(uint32_t a[4][4], const bf16 *tile, int col0) {
+/* columns 16kk..16kk+15 of the 16 x 64 operand whose row r is column col0 + r of a shared
+ * 64 x 64 tile (the tile transposed, 16 of its columns), as one A fragment */
+__device__ __forceinline__ void load_a_trans(uint32_t a[4], const bf16 *tile, int col0, int kk) {
     int l = threadIdx.x % 32;
-#pragma unroll
-    for (int kk = 0; kk < 4; kk++)
-        ldsm_x4_trans(a[kk],
-                      tile + (kk * 16 + l % 8 + 8 * (l / 16)) * LDS + col0 + 8 * (l / 8 % 2));
+    ldsm_x4_trans(a, tile + (kk * 16 + l % 8 + 8 * (l / 16)) * LDS + col0 + 8 * (l / 8 % 2));
 }
 
 /* a warp's 16 x 64 tile times scale into (or added to) rows row0.. of dst, rows stride
@@ -447,10 +446,11 @@ __global__ void __launch_bounds__(THREADS)
                     *(uint32_t *)(dSs + (warp * 16 + g + 8 * half) * LDS + 8 * n + 2 * t) =
                         pack_bf16(dpt[0][n][2 * half], dpt[0][n][2 * half + 1]);
             __syncthreads();
-            uint32_t ds[1][4][4];
-            load_a_trans(ds[0], dSs, warp * 16); /* dS rows: queries 16 warp.. */
+            /* this block's keys' share of dQ = dS K for the warp's 16 queries (columns
+             * 16 warp.. of dS^T) */
             float dq[1][8][4] = {};
-            mma_a_y<1>(dq, ds, Ks); /* this block's keys' share of dQ */
+            mma_a_y<1>(
+                dq, [&](int, int kk, uint32_t a[4]) { load_a_trans(a, dSs, warp * 16, kk); }, Ks);
 #pragma unroll
             for (int half = 0; half < 2; half++) {
                 int i = qt * TILE + warp * 16 + g + 8 * half;
