@@ -199,9 +199,9 @@ static int inspect_one(enum Mode mode, const char *path, uint32_t vocab) {
                in.zstd ? "gpt2 zstd shard" : "llm.c shard", in.version, in.num_tokens,
                in.file_bytes);
         if (in.zstd)
-            printf(" (%.2fx), %u frames of %u tokens, level %u",
+            printf(" (%.2fx), %u frame%s of %u tokens, level %u",
                    (double)(SHARD_HEADER_BYTES + 2 * in.num_tokens) / (double)in.file_bytes,
-                   in.frames, in.frame_tokens, in.level);
+                   in.frames, in.frames == 1 ? "" : "s", in.frame_tokens, in.level);
         if (in.has_checksum)
             printf(", crc32c %08x %s\n", in.checksum, bad ? "BAD" : "ok");
         else
