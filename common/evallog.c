@@ -69,10 +69,10 @@ static int read_done(EvalLog *log, char *err, size_t errlen) {
         for (char *q = p; n < 8 && (q = strchr(q, '\t')); q++) tab[n++] = q;
         if (n < 8) continue; /* not a record: ignore rather than refuse the whole log */
         log->done = xrealloc(log->done, (log->ndone + 1) * sizeof *log->done);
-        log->examples = xrealloc(log->examples, (log->ndone + 1) * sizeof *log->examples);
-        log->examples[log->ndone] = strtoll(tab[6] + 1, NULL, 10);
         log->done[log->ndone++] =
-            xasprintf("%.*s\t%.*s", (int)(tab[0] - p), p, (int)(tab[3] - tab[2] - 1), tab[2] + 1);
+            (EvalDone){.key = xasprintf("%.*s\t%.*s", (int)(tab[0] - p), p,
+                                        (int)(tab[3] - tab[2] - 1), tab[2] + 1),
+                       .examples = strtoll(tab[6] + 1, NULL, 10)};
     }
     free(text);
     return 0;
@@ -111,10 +111,12 @@ int evallog_open(EvalLog *log, const char *path, int wait, char *err, size_t err
 
 int evallog_has(const EvalLog *log, const char *checkpoint, const char *task, long long examples) {
     size_t n = strlen(checkpoint);
-    for (size_t i = 0; i < log->ndone; i++)
-        if (!strncmp(log->done[i], checkpoint, n) && log->done[i][n] == '\t' &&
-            !strcmp(log->done[i] + n + 1, task) && log->examples[i] >= examples)
+    for (size_t i = 0; i < log->ndone; i++) {
+        const char *key = log->done[i].key;
+        if (!strncmp(key, checkpoint, n) && key[n] == '\t' && !strcmp(key + n + 1, task) &&
+            log->done[i].examples >= examples)
             return 1;
+    }
     return 0;
 }
 
@@ -132,9 +134,8 @@ void evallog_append(EvalLog *log, const EvalRecord *r) {
 
 void evallog_close(EvalLog *log) {
     if (log->fd >= 0) close(log->fd); /* releases the lock */
-    for (size_t i = 0; i < log->ndone; i++) free(log->done[i]);
+    for (size_t i = 0; i < log->ndone; i++) free(log->done[i].key);
     free(log->done);
-    free(log->examples);
     free(log->path);
     memset(log, 0, sizeof *log);
     log->fd = -1;

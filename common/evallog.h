@@ -24,10 +24,14 @@ typedef struct {
 char *evallog_format(const EvalRecord *r);
 
 typedef struct {
+    char *key;          /* "checkpoint\ttask" of a complete line */
+    long long examples; /* the examples it scored */
+} EvalDone;
+
+typedef struct {
     int fd;
     char *path;
-    char **done;         /* "checkpoint\ttask" of every complete line */
-    long long *examples; /* and the examples it scored */
+    EvalDone *done;
     size_t ndone;
 } EvalLog;
 

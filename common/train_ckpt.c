@@ -21,11 +21,10 @@ void train_ckpt_lock(const char *dir) {
     char *path = xasprintf("%s/.lock", dir);
     int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644); /* kept open: the lock lives on */
     if (fd < 0) die("%s:", path);
-    int rc;
-    while ((rc = flock(fd, LOCK_EX | LOCK_NB)) < 0 && errno == EINTR) {
+    if (flock(fd, LOCK_EX | LOCK_NB) < 0) { /* never waits, so no EINTR to retry */
+        if (errno == EWOULDBLOCK) die("%s: another gpt2-train is writing here", dir);
+        die("%s: lock:", path);
     }
-    if (rc < 0 && errno == EWOULDBLOCK) die("%s: another gpt2-train is writing here", dir);
-    if (rc < 0) die("%s: lock:", path);
     free(path);
 }
 

@@ -60,18 +60,18 @@ static int fastest_algo(cublasLtMatmulDesc_t op, const void *a, cublasLtMatrixLa
     int best = -1;
     float best_ms = 0.0f, alpha = 1.0f;
     for (int i = 0; i < n; i++) {
-        float ms;
         cublasStatus_t st = CUBLAS_STATUS_SUCCESS;
-        CUDA_CHECK(cudaEventRecord(e0, s));
         for (int r = 0; r <= TUNE_RUNS && st == CUBLAS_STATUS_SUCCESS; r++) {
-            if (r == 1) CUDA_CHECK(cudaEventRecord(e0, s));
+            if (r == 1) CUDA_CHECK(cudaEventRecord(e0, s)); /* run 0 is the untimed one */
             st = cublasLtMatmul(cuda_cublaslt(), op, &alpha, a, la, b, lb, &beta, dd, ld, dd, ld,
                                 &cand[i].algo, workspace, WORKSPACE_BYTES, s);
         }
+        if (st != CUBLAS_STATUS_SUCCESS) continue; /* this candidate refuses the call */
+        float ms;
         CUDA_CHECK(cudaEventRecord(e1, s));
         CUDA_CHECK(cudaEventSynchronize(e1));
         CUDA_CHECK(cudaEventElapsedTime(&ms, e0, e1));
-        if (st == CUBLAS_STATUS_SUCCESS && (best < 0 || ms < best_ms)) best = i, best_ms = ms;
+        if (best < 0 || ms < best_ms) best = i, best_ms = ms;
     }
     CUDA_CHECK(cudaEventDestroy(e0));
     CUDA_CHECK(cudaEventDestroy(e1));
