@@ -53,9 +53,11 @@ static size_t done_steps(const char *dir, uint64_t **steps) {
     size_t n = 0, cap = 0;
     struct dirent *e;
     while ((e = readdir(d))) {
+        /* eight digits, more past step 99999999, as train_ckpt_path writes them */
         const char *digits = e->d_name + 5;
-        if (strncmp(e->d_name, "DONE_", 5) || strlen(digits) != 8 ||
-            strspn(digits, "0123456789") != 8)
+        size_t len = strlen(digits);
+        if (strncmp(e->d_name, "DONE_", 5) || len < 8 || len > 19 ||
+            strspn(digits, "0123456789") != len)
             continue;
         uint64_t step = strtoull(digits, NULL, 10);
         if (n == cap) *steps = xrealloc(*steps, (cap = cap ? 2 * cap : 16) * sizeof **steps);

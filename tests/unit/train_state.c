@@ -130,6 +130,11 @@ int main(void) {
        "pruning removes all but the newest two");
     train_ckpt_prune(dir, 2);
     ok(file_exists(kept), "pruning again changes nothing");
+    char *nine = train_ckpt_path(dir, TRAIN_CKPT_DONE, 123456789);
+    write_bytes(nine, "", 0);
+    is_int(train_ckpt_latest(dir), 123456789, "a step past 99999999 (nine digits) is found");
+    unlink(nine);
+    free(nine);
 
     for (int s = 30; s <= 40; s += 10)
         for (int k = 0; k < 3; k++) {
