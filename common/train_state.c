@@ -45,6 +45,7 @@ enum {
     OFF_TOKENS = 96,
     OFF_NUM_SHARDS = 104,
     OFF_NUM_WINDOWS = 112,
+    OFF_ORDER = 120, /* added within version 1: zero (unknown) in older files */
 };
 
 void train_state_save(const TrainState *s, const char *path) {
@@ -69,6 +70,7 @@ void train_state_save(const TrainState *s, const char *path) {
     store_le64(h + OFF_TOKENS, s->tokens);
     store_le64(h + OFF_NUM_SHARDS, s->num_shards);
     store_le64(h + OFF_NUM_WINDOWS, s->num_windows);
+    store_le32(h + OFF_ORDER, (uint32_t)s->order);
     AtomicFile af;
     atomic_open(&af, path, 1);
     xfwrite(h, sizeof h, af.f, af.tmp);
@@ -123,6 +125,9 @@ int train_state_load(TrainState *s, const char *path, char *err, size_t errlen) 
     s->tokens = load_le64(h + OFF_TOKENS);
     s->num_shards = load_le64(h + OFF_NUM_SHARDS);
     s->num_windows = load_le64(h + OFF_NUM_WINDOWS);
+    uint32_t order = load_le32(h + OFF_ORDER);
+    if (order > TRAIN_ORDER_FILE) return fail(err, errlen, f, path, "unknown data order");
+    s->order = (int)order;
     if (s->T < 1 || s->T > s->config.max_seq_len)
         return fail(err, errlen, f, path, "sequence length outside the model's range");
     if (flags & ~(uint32_t)FLAG_MOMENTS) return fail(err, errlen, f, path, "unknown flags");

@@ -12,11 +12,15 @@
 
 #define TRAIN_STATE_VERSION 1
 
+/* The data order of a run; UNKNOWN in files of builds that did not record it. */
+enum { TRAIN_ORDER_UNKNOWN, TRAIN_ORDER_SHUFFLED, TRAIN_ORDER_FILE };
+
 typedef struct {
     GPT2Config config;
     int T;                /* sequence length the data position counts windows of */
     uint64_t step;        /* optimizer steps completed */
     uint64_t seed;        /* data-order seed (the only randomness after init) */
+    int order;            /* TRAIN_ORDER_*: how the data order was drawn */
     DataPos data;         /* next training window */
     uint64_t tokens;      /* training tokens consumed so far */
     uint64_t num_shards;  /* train shards when saved (to notice a changed data set) */

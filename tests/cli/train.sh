@@ -112,6 +112,20 @@ run train -o "$T/b" -x 10 -n 6 --resume
 ok "resume past -x: exit 0, says nothing to train" eval 'exits 0 && stderr_has "step 12, -x 10 steps reached: nothing to train"'
 ok "... and leaves the log as it was" cmp "$T/b.log" "$T/b/log.jsonl"
 
+# the data order belongs to the run, as its seed does: a resume keeps both
+run train -o "$T/na" -x 12 --no-shuffle
+losses "$T/na/log.jsonl" >"$T/na.loss"
+ok "--no-shuffle reads another order (else the checks below prove nothing)" eval '! cmp -s "$T/a.loss" "$T/na.loss"'
+train -o "$T/nb" -x 12 -n 6 --no-shuffle --stop-at 6 2>/dev/null
+run train -o "$T/nb" -x 12 -n 6 --resume
+losses "$T/nb/log.jsonl" >"$T/nb.loss"
+ok "a --no-shuffle run resumed without the option keeps file order" eval 'exits 0 && cmp "$T/na.loss" "$T/nb.loss"'
+train -o "$T/sb" -x 12 -n 6 --stop-at 6 2>/dev/null
+run train -o "$T/sb" -x 12 -n 6 --resume --no-shuffle -s 5
+losses "$T/sb/log.jsonl" >"$T/sb.loss"
+ok "a shuffled run resumed with --no-shuffle -s 5 keeps its order and seed, and says so" \
+    eval 'exits 0 && stderr_has "--no-shuffle ignored" && stderr_has "-s 5 ignored" && cmp "$T/a.loss" "$T/sb.loss"'
+
 head -c 1000 "$T/b/state_00000012.bin" >"$T/b/state_00000012.tmp" && mv "$T/b/state_00000012.bin" "$T/state.keep" &&
     mv "$T/b/state_00000012.tmp" "$T/b/state_00000012.bin"
 run train -o "$T/b" -x 14 -n 6 --resume

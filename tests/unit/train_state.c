@@ -33,6 +33,7 @@ int main(void) {
                      .T = 8,
                      .step = 1234567890123ull,
                      .seed = 99,
+                     .order = TRAIN_ORDER_FILE,
                      .data = {3, 5, 7},
                      .tokens = 1ull << 40,
                      .num_shards = 4,
@@ -49,7 +50,7 @@ int main(void) {
     ok(!train_state_load(&got, path, err, sizeof err), "load what was saved");
     ok(!memcmp(&got.config, &cfg, sizeof cfg), "config round trip");
     ok(got.T == 8 && got.step == st.step && got.seed == 99 && got.tokens == st.tokens &&
-           got.num_shards == 4 && got.num_windows == 1000,
+           got.num_shards == 4 && got.num_windows == 1000 && got.order == TRAIN_ORDER_FILE,
        "scalars round trip (64-bit step and token count)");
     ok(got.data.epoch == 3 && got.data.shard == 5 && got.data.window == 7,
        "data position round trip");
@@ -84,6 +85,16 @@ int main(void) {
     ok(train_state_load(&got, bad, err, sizeof err) && strstr(err, "version 2"), "version: %s",
        err);
     store_le32(bytes + 8, 1);
+    store_le32(bytes + 120, 0);
+    write_bytes(bad, bytes, len);
+    ok(!train_state_load(&got, bad, err, sizeof err) && got.order == TRAIN_ORDER_UNKNOWN,
+       "a file of an older build, without the data order, loads: order unknown");
+    train_state_free(&got);
+    store_le32(bytes + 120, 7);
+    write_bytes(bad, bytes, len);
+    ok(train_state_load(&got, bad, err, sizeof err) && strstr(err, "data order"),
+       "unknown data order: %s", err);
+    store_le32(bytes + 120, TRAIN_ORDER_FILE);
     store_le32(bytes + 28, 3); /* layers: the parameter count no longer matches */
     write_bytes(bad, bytes, len);
     ok(train_state_load(&got, bad, err, sizeof err) && strstr(err, "parameter count"),

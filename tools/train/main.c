@@ -72,7 +72,7 @@ typedef struct {
     uint64_t total_batch, seed;
     double lr, final_frac;
     AdamWConfig opt;
-    int explicit_init, explicit_vocab, explicit_max_seq_len;
+    int explicit_init, explicit_vocab, explicit_max_seq_len, explicit_seed, explicit_shuffle;
 } Options;
 
 static void parse_args(Options *o, int argc, char **argv) {
@@ -205,7 +205,7 @@ static void parse_args(Options *o, int argc, char **argv) {
             o->opt.grad_clip = (float)cli_double(optarg, "--grad-clip", 0, 1e30);
             break;
         case 's':
-            o->seed = (uint64_t)cli_int(optarg, "--seed", 0, INT64_MAX);
+            o->seed = (uint64_t)cli_int(optarg, "--seed", 0, INT64_MAX), o->explicit_seed = 1;
             break;
         case 'v':
             o->val_every = (int)cli_int(optarg, "--val-every", 1, 1 << 30);
@@ -232,7 +232,7 @@ static void parse_args(Options *o, int argc, char **argv) {
             o->progress = 0;
             break;
         case OPT_NO_SHUFFLE:
-            o->shuffle = 0;
+            o->shuffle = 0, o->explicit_shuffle = 1;
             break;
         case OPT_STOP_AT:
             o->stop_at = (int)cli_int(optarg, "--stop-at", 1, 1 << 30);
@@ -349,6 +349,7 @@ static void save_checkpoint(Backend *be, const Options *o, const DataLoader *tra
                      .T = o->T,
                      .step = step,
                      .seed = o->seed,
+                     .order = o->shuffle ? TRAIN_ORDER_SHUFFLED : TRAIN_ORDER_FILE,
                      .data = train->pos,
                      .tokens = tokens,
                      .num_shards = train->num_shards,
@@ -394,7 +395,17 @@ static char *load_start(Options *o, GPT2 *host, TrainState *st) {
             host->config.num_layers, host->config.num_heads, host->config.channels, o->init);
     if (st->T != o->T)
         die("%s was trained with -t %d; resume with the same sequence length", state_path, st->T);
-    o->seed = st->seed; /* the data order belongs to the run */
+    /* the data order belongs to the run (a state of an older build has no order: the
+     * command line's stands) */
+    if (o->explicit_seed && o->seed != st->seed)
+        warn("-s %llu ignored: the run continues with its seed %llu", (unsigned long long)o->seed,
+             (unsigned long long)st->seed);
+    o->seed = st->seed;
+    if (st->order != TRAIN_ORDER_UNKNOWN) {
+        if (o->explicit_shuffle && st->order == TRAIN_ORDER_SHUFFLED)
+            warn("--no-shuffle ignored: the run continues with its shuffled data order");
+        o->shuffle = st->order == TRAIN_ORDER_SHUFFLED;
+    }
     free(state_path);
     return what;
 }
