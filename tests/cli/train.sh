@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # gpt2-train: usage and input errors found before any work, the JSONL log, checkpoint
 # sets, and exact resume (N steps straight == N/2 + --resume, bit for bit, one thread;
-# also after SIGINT).
+# also after a stop signal, mid-step or mid-evaluation).
 . "$(dirname "$0")/../lib.sh"
 
 # llm.c shards (256 x int32 header: 20240520, 1, count; then uint16 tokens) of byte
@@ -174,5 +174,54 @@ run gpt2-train "${args[@]}" -o "$T/u" --stop-at $((k + 4))
 losses "$T/s/log.jsonl" | awk -v k="$k" '$1 <= k + 4' >"$T/s.loss"
 losses "$T/u/log.jsonl" >"$T/u.loss"
 ok "after SIGTERM and resume the losses equal an uninterrupted run's" eval 'test "$(wc -l <"$T/u.loss")" -eq $((k + 4)) && cmp "$T/s.loss" "$T/u.loss"'
+
+# a stop mid-step (many micro-batches) drops that step: checkpoint of the step before,
+# data position put back, so resuming still matches the uninterrupted run
+args=(-i "$T/d_train_*.bin" -e 2:2:32 --vocab 256 --max-seq-len 32 -b 2 -t 16 -d 64000 -u 1
+    -l 3e-3 --threads 1 -x 3 -n 0)
+gpt2-train "${args[@]}" -o "$T/m" 2>"$err" &
+pid=$!
+for _ in $(seq 600); do
+    [ "$(grep -sc '"train"' "$T/m/log.jsonl")" -ge 1 ] 2>/dev/null && break
+    sleep 0.05
+done
+kill -TERM $pid
+rc=0
+wait $pid || rc=$?
+ok "SIGTERM mid-step: exit 143 at step 1, the partial step 2 dropped" \
+    eval 'exits 143 && stderr_has "at step 1;" && test -f "$T/m/DONE_00000001" && test ! -e "$T/m/DONE_00000002"'
+run gpt2-train "${args[@]}" -o "$T/m" --resume
+run gpt2-train "${args[@]}" -o "$T/mu"
+losses "$T/m/log.jsonl" >"$T/m.loss"
+losses "$T/mu/log.jsonl" >"$T/mu.loss"
+ok "... and resuming gives the uninterrupted run's losses" eval 'test "$(wc -l <"$T/mu.loss")" -eq 3 && cmp "$T/m.loss" "$T/mu.loss"'
+
+# a stop during a long evaluation cuts it short: no validation line for it
+python3 - "$T/big_val.bin" <<'PY'
+import struct, sys
+t = bytes(range(256)) * 8000
+with open(sys.argv[1], "wb") as f:
+    f.write(struct.pack("<256i", 20240520, 1, len(t), *[0] * 253))
+    f.write(struct.pack(f"<{len(t)}H", *t))
+PY
+gpt2-train "${args[@]}" -o "$T/ev" -j "$T/big_val.bin" -m 1000000 2>"$err" &
+pid=$!
+for _ in $(seq 600); do
+    grep -sq '"start"' "$T/ev/log.jsonl" && break
+    sleep 0.05
+done
+sleep 0.2
+kill -TERM $pid
+rc=0
+wait $pid || rc=$?
+ok "SIGTERM during an evaluation: exit 143, no validation line" eval 'exits 143 && ! grep -q "\"val\"" "$T/ev/log.jsonl"'
+
+# a resumed run evaluates its first step when the log lacks that line (a cut-short evaluation)
+train -o "$T/vr" -x 4 -v 2 --stop-at 2 2>/dev/null
+sed -i '/"type":"val","step":2,/d' "$T/vr/log.jsonl"
+run train -o "$T/vr" -x 4 -v 2 --resume
+train -o "$T/vs" -x 4 -v 2 2>/dev/null
+ok "resume evaluates the first step when its validation line is missing, once" \
+    eval 'exits 0 && diff <(grep "\"val\"" "$T/vs/log.jsonl") <(grep "\"val\"" "$T/vr/log.jsonl")'
 
 done_testing

@@ -251,8 +251,9 @@ static void parse_args(Options *o, int argc, char **argv) {
         die_usage("--resume continues from OUT_DIR; it cannot start from the file %s", o->init);
 }
 
-/* Stop requests: the first SIGINT/SIGTERM lets the current step finish and a checkpoint
- * be written; a second one gets the default handling (util's temp-file cleanup). */
+/* Stop requests: the first SIGINT/SIGTERM ends the run at the next micro-batch (the
+ * step in progress is dropped, the one before it checkpointed); a second one gets the
+ * default handling (util's temp-file cleanup). */
 static volatile sig_atomic_t stop_signal;
 static struct sigaction prev_int, prev_term;
 
@@ -330,15 +331,18 @@ static void check_config(const GPT2Config *got, const char *what, const Options 
         die("-t %d is above the model's maximum sequence length %d", o->T, got->max_seq_len);
 }
 
-/* Mean validation loss over up to M batches from the start of the validation data. */
-static double evaluate(Backend *be, DataLoader *val, int M) {
+/* Mean validation loss over M batches from the start of the validation data into loss;
+ * 0 when a stop request cut it short. */
+static int evaluate(Backend *be, DataLoader *val, int M, double *loss) {
     dataloader_reset(val);
     double sum = 0;
     for (int i = 0; i < M; i++) {
+        if (stop_signal) return 0;
         dataloader_next(val);
         sum += be->eval_losses(be, val->inputs, val->targets, val->B, val->T, NULL);
     }
-    return sum / M;
+    *loss = sum / M;
+    return 1;
 }
 
 static void save_checkpoint(Backend *be, const Options *o, const DataLoader *train, uint64_t step,
@@ -442,7 +446,22 @@ typedef struct {
     int accum, val_batches;
     FILE *log;
     uint64_t step, tokens; /* optimizer steps done, training tokens consumed */
+    int start_evaluated;   /* the log holds the first step's validation line */
 } Run;
+
+/* Whether the log holds step's validation line: a resumed run's first step was evaluated
+ * before its checkpoint was written, unless a stop cut that evaluation short. */
+static int log_has_val(const char *path, uint64_t step) {
+    FILE *f = fopen(path, "r");
+    if (!f) return 0;
+    char want[64], line[512];
+    int n =
+        snprintf(want, sizeof want, "{\"type\":\"val\",\"step\":%llu,", (unsigned long long)step);
+    int found = 0;
+    while (!found && fgets(line, sizeof line, f)) found = !strncmp(line, want, (size_t)n);
+    fclose(f);
+    return found;
+}
 
 /* A number for the JSON log: JSON has no NaN or infinity (a diverged run), so null. */
 static const char *json_num(char buf[32], double v) {
@@ -451,11 +470,19 @@ static const char *json_num(char buf[32], double v) {
     return buf;
 }
 
-/* One optimizer step: accum micro-batches, then clip + AdamW; logs it. */
+/* One optimizer step: accum micro-batches, then clip + AdamW; logs it. A stop request
+ * drops the step (its gradients are never applied) and puts the data back where it
+ * began, so that the checkpoint of the step before resumes exactly. */
 static void run_step(Run *r, const Schedule *sched, Progress *prog, double val_loss) {
     const Options *o = r->o;
     double t0 = now_seconds(), loss = 0;
+    DataPos begin = r->train.pos;
     for (int a = 0; a < r->accum; a++) {
+        if (stop_signal) {
+            char err[512];
+            if (dataloader_seek(&r->train, begin, err, sizeof err)) die("%s", err);
+            return;
+        }
         dataloader_next(&r->train);
         loss += r->be->train_step(r->be, r->train.inputs, r->train.targets, o->B, o->T,
                                   1.0f / r->accum);
@@ -487,14 +514,13 @@ static void run_loop(Run *r) {
                       .final_frac = o->final_frac};
     Progress prog;
     progress_init(&prog, o->progress);
-    uint64_t start = r->step;
-    double val_loss = NAN; /* shown as "val nan" until the first evaluation */
+    uint64_t start = r->step, saved = r->step; /* a new run's step 0 is not worth a checkpoint */
+    double val_loss = NAN;                     /* shown as "val nan" until the first evaluation */
     for (;;) {
         int last = r->step >= (uint64_t)o->steps;
-        /* a resumed run's first step was evaluated before its checkpoint was written */
-        int evaluated = o->resume && r->step == start;
-        if (o->val && !evaluated && (r->step % (uint64_t)o->val_every == 0 || last)) {
-            val_loss = evaluate(r->be, &r->val, r->val_batches);
+        int evaluated = r->step == start && r->start_evaluated;
+        if (o->val && !evaluated && (r->step % (uint64_t)o->val_every == 0 || last) &&
+            evaluate(r->be, &r->val, r->val_batches, &val_loss)) {
             char buf[32];
             fprintf(r->log, "{\"type\":\"val\",\"step\":%llu,\"loss\":%s,\"tokens\":%llu}\n",
                     (unsigned long long)r->step, json_num(buf, val_loss),
@@ -502,8 +528,10 @@ static void run_loop(Run *r) {
             fflush(r->log);
         }
         int stop = stop_signal || (o->stop_at && r->step >= (uint64_t)o->stop_at);
-        if (r->step > start && (last || stop || (o->ckpt_every && r->step % o->ckpt_every == 0)))
+        if (r->step > saved && (last || stop || (o->ckpt_every && r->step % o->ckpt_every == 0))) {
             save_checkpoint(r->be, o, &r->train, r->step, r->tokens);
+            saved = r->step;
+        }
         if (last || stop) break;
         run_step(r, &sched, &prog, val_loss);
     }
@@ -552,6 +580,7 @@ int main(int argc, char **argv) {
     mkdir_p(o.out);
     train_ckpt_lock(o.out);
     char *log_path = xasprintf("%s/log.jsonl", o.out);
+    r.start_evaluated = o.resume && log_has_val(log_path, r.step);
     r.log = xfopen(log_path, o.resume ? "a" : "w");
     const GPT2Config *c = &r.be->config;
     fprintf(r.log,
