@@ -35,8 +35,20 @@ static void temps_unlink_all(void) {
         if (temps[i]) unlink(temps[i]);
 }
 
-static void on_fatal_signal(int sig) {
+/* Directories mkdir_p created, removed (if still empty) when the process dies early, so
+ * that a failed run leaves no trace; the same async-signal-safe fixed table. */
+#define MAX_MADE_DIRS 16
+static char *volatile made_dirs[MAX_MADE_DIRS];
+static volatile sig_atomic_t made_dirs_count;
+
+/* what an early death leaves behind: temp files, then the new directories, deepest first */
+static void remove_leftovers(void) {
     temps_unlink_all();
+    for (int i = made_dirs_count - 1; i >= 0; i--) rmdir(made_dirs[i]);
+}
+
+static void on_fatal_signal(int sig) {
+    remove_leftovers();
     signal(sig, SIG_DFL);
     raise(sig);
 }
@@ -88,7 +100,7 @@ void die(const char *fmt, ...) {
     va_start(ap, fmt);
     vmessage(fmt, ap);
     va_end(ap);
-    temps_unlink_all();
+    remove_leftovers();
     dying = 1;
     exit(1);
 }
@@ -256,15 +268,25 @@ int file_exists(const char *path) {
     return stat(path, &st) == 0;
 }
 
+/* one mkdir of mkdir_p; remembers a directory it made for remove_leftovers */
+static int make_dir(const char *path) {
+    if (mkdir(path, 0777) != 0) return -1;
+    if (made_dirs_count < MAX_MADE_DIRS) {
+        made_dirs[made_dirs_count] = xstrdup(path);
+        made_dirs_count = made_dirs_count + 1;
+    }
+    return 0;
+}
+
 void mkdir_p(const char *path) {
     char *p = xstrdup(path);
     for (char *s = p + 1; *s; s++) {
         if (*s != '/') continue;
         *s = 0;
-        if (mkdir(p, 0777) != 0 && errno != EEXIST) die("%s:", p);
+        if (make_dir(p) != 0 && errno != EEXIST) die("%s:", p);
         *s = '/';
     }
-    if (mkdir(p, 0777) != 0) {
+    if (make_dir(p) != 0) {
         if (errno != EEXIST) die("%s:", p);
         struct stat st;
         if (stat(p, &st) != 0 || !S_ISDIR(st.st_mode)) die("%s: exists and is not a directory", p);

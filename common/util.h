@@ -63,7 +63,8 @@ void atomic_abort(AtomicFile *af);
 
 double now_seconds(void); /* monotonic clock */
 int file_exists(const char *path);
-/* Creates a directory and its parents (like mkdir -p); dies on failure. */
+/* Creates a directory and its parents (like mkdir -p); dies on failure. Those it made
+ * are removed again, if still empty, when the process dies (die() or a signal). */
 void mkdir_p(const char *path);
 
 /* little-endian helpers for the on-disk formats */

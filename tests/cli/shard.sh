@@ -89,7 +89,12 @@ printf 'abc' >"$T/odd.bin"
 run gpt2-shard $V -o "$T/odd/x" "$T/odd.bin"
 ok "odd byte count fails" exits 1
 ok "odd byte count: message names the input" stderr_has "odd.bin: odd number of bytes"
-ok "odd byte count: no shard, no temp file left" [ -z "$(ls "$T/odd")" ]
+ok "odd byte count: no shard, no temp file, not even the directory it made" [ ! -e "$T/odd" ]
+run gpt2-shard $V -o "$T/n1/n2/x" "$T/odd.bin"
+ok "a failed run removes the parent directories it made too" eval 'exits 1 && test ! -e "$T/n1"'
+mkdir "$T/had"
+run gpt2-shard $V -o "$T/had/x" "$T/odd.bin"
+ok "... but not a directory that was there before" eval 'exits 1 && test -d "$T/had" && test -z "$(ls "$T/had")"'
 printf '\x01\x00\x51\xc4' >"$T/big.bin" # ids 1 and 50257
 run gpt2-shard -o "$T/big/x" "$T/big.bin"
 ok "id 50257 rejected by default" exits 1
