@@ -93,7 +93,7 @@ static const struct {
 } lever_info[LEVER_COUNT] = {
     {"attn_fwd_mma", 0}, {"attn_bwd_mma", 0}, {"attn_fwd_32rows", 0}, {"attn_bwd_1pass", 1},
     {"gelu_fused", 0},   {"ce_vec", 0},       {"bias_vec", 0},        {"ln_vec", 0},
-    {"ce_reg", 0},       {"gemm_tune", 1},    {"dgelu_bgrad", 1},
+    {"ce_reg", 0},       {"gemm_tune", 1},    {"dgelu_bgrad", 1},     {"bgradb", 1},
 };
 static int levers[LEVER_COUNT], env_on[LEVER_COUNT], env_off[LEVER_COUNT], levers_read;
 

@@ -70,6 +70,7 @@ typedef enum {
     LEVER_CE_REG,          /* cross-entropy with the row in registers, read once (bf16) */
     LEVER_GEMM_TUNE,       /* (trial) training GEMMs take the fastest of cuBLASLt's candidates */
     LEVER_DGELU_BGRAD,     /* (trial) the DGELU epilogue also sums the MLP's first bias gradient */
+    LEVER_BGRADB,          /* (trial) other bias gradients summed by the weight gradient's GEMM */
     LEVER_COUNT
 } CudaLever;
 int cuda_lever(CudaLever lever);

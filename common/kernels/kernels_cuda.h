@@ -39,7 +39,8 @@ int layernorm_backward_cuda(T *dinp, float *dweight, float *dbias, const T *dout
                             bool accumulate = true);
 
 /* cuBLASLt, fp32 accumulation; the bias rides in the GEMM epilogue; the backward's dinp
- * may be NULL (no input gradient wanted) */
+ * may be NULL (no input gradient wanted); it returns 1 when the weight gradient's GEMM
+ * summed dbias too (the lever LEVER_BGRADB), 0 when a separate kernel did */
 /* While on, with the lever LEVER_GEMM_TUNE, each GEMM shape met for the first time times
  * cuBLASLt's first candidates on its own operands and keeps the fastest: for callers
  * whose shapes repeat (the training step), not for ones whose shapes keep changing. */
@@ -49,8 +50,8 @@ template <typename T>
 void matmul_forward_cuda(T *out, const T *inp, const T *weight, const T *bias, int N, int C,
                          int OC);
 template <typename T>
-void matmul_backward_cuda(T *dinp, float *dweight, float *dbias, const T *dout, const T *inp,
-                          const T *weight, int N, int C, int OC, bool accumulate = true);
+int matmul_backward_cuda(T *dinp, float *dweight, float *dbias, const T *dout, const T *inp,
+                         const T *weight, int N, int C, int OC, bool accumulate = true);
 
 /* a linear layer followed by GELU: pre = inp W^T + bias, out = gelu(pre); and the backward
  * of the next linear layer, whose input was out = gelu(pre), carried through the GELU:

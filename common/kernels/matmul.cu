@@ -93,10 +93,11 @@ static void set_pref_align(cublasLtMatmulPreference_t pref, cublasLtMatmulPrefer
 
 /* Column-major D[m,n] = op(A)[m,k] op(B)[k,n] (+ bias[m]) + beta D, every matrix packed
  * (leading dimension = its stored row count). Row-major callers swap roles (see below).
- * epi: CUBLASLT_EPILOGUE_DEFAULT or _BIAS, or a GELU one whose aux matrix (the GELU input,
- * written by GELU_AUX*, read by DGELU*) is laid out as D; DGELU_BGRAD writes D's fp32 row
- * sums to bias. Returns false when cuBLASLt had no algorithm: then a GELU epilogue ran
- * nothing, the others ran cublasGemmEx without bias. */
+ * epi: CUBLASLT_EPILOGUE_DEFAULT or _BIAS; a GELU one, whose aux matrix (the GELU input,
+ * written by GELU_AUX*, read by DGELU*) is laid out as D; or a gradient one: DGELU_BGRAD
+ * writes D's fp32 row sums to bias, BGRADB op(B)'s fp32 column sums. Returns false when
+ * cuBLASLt had no algorithm: then a GELU or gradient epilogue ran nothing (the caller has
+ * a plain path), DEFAULT and BIAS ran cublasGemmEx without bias. */
 static bool gemm(void *d, cudaDataType d_type, const void *a, const void *b, cudaDataType ab_type,
                  cublasLtEpilogue_t epi, const void *bias, const void *aux, int m, int n, int k,
                  bool transa, bool transb, float beta) {
@@ -113,7 +114,9 @@ static bool gemm(void *d, cudaDataType d_type, const void *a, const void *b, cud
     if (bias)
         CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias,
                                                     sizeof bias));
-    if (epi == CUBLASLT_EPILOGUE_DGELU_BGRAD) { /* gradients stay fp32 */
+    bool optional = epi != CUBLASLT_EPILOGUE_DEFAULT && epi != CUBLASLT_EPILOGUE_BIAS;
+    if (epi == CUBLASLT_EPILOGUE_DGELU_BGRAD || epi == CUBLASLT_EPILOGUE_BGRADB) {
+        /* gradients stay fp32 */
         cudaDataType bias_type = CUDA_R_32F;
         CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE,
                                                     &bias_type, sizeof bias_type));
@@ -182,9 +185,9 @@ static bool gemm(void *d, cudaDataType d_type, const void *a, const void *b, cud
     if (found) {
         cublasStatus_t st = cublasLtMatmul(lt, op, &alpha, a, la, b, lb, &beta, d, ld, d, ld, &algo,
                                            workspace, WORKSPACE_BYTES, cuda_stream());
-        if (st != CUBLAS_STATUS_SUCCESS && !aux) CUBLAS_CHECK(st);
-        found = st == CUBLAS_STATUS_SUCCESS; /* a GELU epilogue refused: the caller's plain path */
-    } else if (!aux) /* the classic API covers every type combination used here */
+        if (st != CUBLAS_STATUS_SUCCESS && !optional) CUBLAS_CHECK(st);
+        found = st == CUBLAS_STATUS_SUCCESS; /* an epilogue refused: the caller's plain path */
+    } else if (!optional) /* the classic API covers every type combination used here */
         CUBLAS_CHECK(cublasGemmEx(cuda_cublas(), ta, tb, m, n, k, &alpha, a, ab_type,
                                   transa ? k : m, b, ab_type, transb ? n : k, &beta, d, d_type, m,
                                   CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
@@ -271,22 +274,38 @@ template <typename T> static void bias_backward(float *dbias, const T *dout, int
     CUDA_CHECK_LAUNCH();
 }
 
+__global__ void add_kernel(float *acc, const float *x, int n) {
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n) acc[i] += x[i];
+}
+
+/* a bias gradient that a GEMM epilogue wrote to scratch (it overwrites) joins dbias */
+static void add_bias_grad(float *dbias, const float *g, int n) {
+    add_kernel<<<cuda_blocks(n, 256), 256, 0, cuda_stream()>>>(dbias, g, n);
+    CUDA_CHECK_LAUNCH();
+}
+
 template <typename T>
-void matmul_backward_cuda(T *dinp, float *dweight, float *dbias, const T *dout, const T *inp,
-                          const T *weight, int N, int C, int OC, bool accumulate) {
+int matmul_backward_cuda(T *dinp, float *dweight, float *dbias, const T *dout, const T *inp,
+                         const T *weight, int N, int C, int OC, bool accumulate) {
     /* dinp^T[C,N] (+)= W^T[C,OC] dout^T[OC,N]; W as stored is column-major [C,OC] */
     if (dinp)
         gemm(dinp, dtype_of<T>(), weight, dout, dtype_of<T>(), CUBLASLT_EPILOGUE_DEFAULT, NULL,
              NULL, C, N, OC, false, false, accumulate ? 1.0f : 0.0f);
-    /* dW^T[C,OC] += inp^T[C,N] dout[N,OC]; dout^T as stored is column-major [OC,N] */
+    /* dW^T[C,OC] += inp^T[C,N] dout[N,OC]; dout^T as stored is column-major [OC,N], so the
+     * bias gradient (dout summed over rows) is op(B)'s column sums: the BGRADB epilogue */
+    if (dbias && cuda_lever(LEVER_BGRADB)) {
+        float *g = (float *)cuda_scratch(SCRATCH_BIAS_GRAD, OC * sizeof(float));
+        if (gemm(dweight, CUDA_R_32F, inp, dout, dtype_of<T>(), CUBLASLT_EPILOGUE_BGRADB, g, NULL,
+                 C, OC, N, false, true, 1.0f)) {
+            add_bias_grad(dbias, g, OC);
+            return 1;
+        }
+    }
     gemm(dweight, CUDA_R_32F, inp, dout, dtype_of<T>(), CUBLASLT_EPILOGUE_DEFAULT, NULL, NULL, C,
          OC, N, false, true, 1.0f);
     if (dbias) bias_backward(dbias, dout, N, OC);
-}
-
-__global__ void add_kernel(float *acc, const float *x, int n) {
-    int i = blockIdx.x * blockDim.x + threadIdx.x;
-    if (i < n) acc[i] += x[i];
+    return 0;
 }
 
 /* DGELU: dpre^T[C,N] = (W^T dout^T) * gelu'(pre^T) in one GEMM, with the lever dgelu_bgrad
@@ -301,8 +320,7 @@ int matmul_dgelu_backward_cuda(T *dpre, float *dpre_bias, float *dweight, float 
         float *g = (float *)cuda_scratch(SCRATCH_BIAS_GRAD, C * sizeof(float));
         if (gemm(dpre, dtype_of<T>(), weight, dout, dtype_of<T>(), CUBLASLT_EPILOGUE_DGELU_BGRAD, g,
                  pre, C, N, OC, false, false, 0.0f)) {
-            add_kernel<<<cuda_blocks(C, 256), 256, 0, cuda_stream()>>>(dpre_bias, g, C);
-            CUDA_CHECK_LAUNCH();
+            add_bias_grad(dpre_bias, g, C);
             ran = 2;
         }
     }
@@ -319,8 +337,8 @@ int matmul_dgelu_backward_cuda(T *dpre, float *dpre_bias, float *dweight, float 
 
 #define INSTANTIATE(T)                                                                             \
     template void matmul_forward_cuda<T>(T *, const T *, const T *, const T *, int, int, int);     \
-    template void matmul_backward_cuda<T>(T *, float *, float *, const T *, const T *, const T *,  \
-                                          int, int, int, bool);                                    \
+    template int matmul_backward_cuda<T>(T *, float *, float *, const T *, const T *, const T *,   \
+                                         int, int, int, bool);                                     \
     template int matmul_gelu_forward_cuda<T>(T *, T *, const T *, const T *, const T *, int, int,  \
                                              int);                                                 \
     template int matmul_dgelu_backward_cuda<T>(T *, float *, float *, float *, const T *,          \

@@ -111,11 +111,14 @@ static void gemm_tuning(int tune) {
     matmul_tuning(tune);
 }
 
-/* vec: the lever LEVER_BIAS_VEC (bias gradients from 16-byte loads); tune: gemm_tuning */
-template <typename T> static void test_matmul(Tol tol, int vec, int tune) {
-    const char *how =
-        xasprintf("%s%s", vec ? "" : " (scalar bias gradient)", tune ? " (GEMMs tuned)" : "");
+/* vec: the lever LEVER_BIAS_VEC (bias gradients from 16-byte loads); tune: gemm_tuning;
+ * bgradb: the lever LEVER_BGRADB (the bias gradient in the weight gradient's GEMM, where
+ * cuBLASLt has a kernel for it) */
+template <typename T> static void test_matmul(Tol tol, int vec, int tune, int bgradb) {
+    const char *how = xasprintf("%s%s%s", vec ? "" : " (scalar bias gradient)",
+                                tune ? " (GEMMs tuned)" : "", bgradb ? " (bgradb)" : "");
     cuda_lever_set(LEVER_BIAS_VEC, vec);
+    cuda_lever_set(LEVER_BGRADB, bgradb);
     gemm_tuning(tune);
     int tuned = matmul_tuned();
     int N = 67, C = 72, OC = 136;
@@ -136,7 +139,10 @@ template <typename T> static void test_matmul(Tol tol, int vec, int tune) {
     T *dg = upload<T>(g, nout), *dgin = upload<T>(gin, nin);
     float *dgw = upload<float>(gw, nw), *dgb = upload<float>(gb, OC);
     matmul_backward(gin, gw, gb, g, inp, w, N, C, OC);
-    matmul_backward_cuda(dgin, dgw, dgb, dg, dinp, dw, N, C, OC);
+    int ran = matmul_backward_cuda(dgin, dgw, dgb, dg, dinp, dw, N, C, OC);
+    ok(bgradb || !ran, "%s matmul_backward%s summed the bias gradient %s", tol.mode, how,
+       ran ? "in the GEMM" : "in its own kernel");
+    if (bgradb && !ran) diag("cuBLASLt has no BGRADB kernel with fp32 sums here");
     CMP(xasprintf("matmul_backward dinp%s", how), download(dgin, nin), gin, nin);
     CMP(xasprintf("matmul_backward dweight%s", how), download(dgw, nw), gw, nw);
     CMP(xasprintf("matmul_backward dbias%s", how), download(dgb, OC), gb, OC);
@@ -148,7 +154,7 @@ template <typename T> static void test_matmul(Tol tol, int vec, int tune) {
     if (tune)
         ok(matmul_tuned() > tuned, "%s matmul: %d GEMM shapes had their algorithm timed", tol.mode,
            matmul_tuned() - tuned);
-    cuda_lever_set(LEVER_BIAS_VEC, 1);
+    cuda_levers_reset(0);
     gemm_tuning(0);
     free((void *)how);
 }
@@ -376,9 +382,11 @@ template <typename T> static void test_all(Tol tol) {
     for (int C : {200, 768, 202, 1600}) test_layernorm<T>(tol, C, 1);
     test_layernorm<T>(tol, 200, 0);
     test_layernorm<T>(tol, 768, 1, 4999);
-    test_matmul<T>(tol, 1, 0);
-    test_matmul<T>(tol, 0, 0);
-    test_matmul<T>(tol, 1, 1);
+    test_matmul<T>(tol, 1, 0, 0);
+    test_matmul<T>(tol, 0, 0, 0);
+    test_matmul<T>(tol, 1, 1, 0);
+    test_matmul<T>(tol, 1, 0, 1);
+    test_matmul<T>(tol, 1, 1, 1);
     test_matmul_gelu<T>(tol, 0, 0, 0);
     if (sizeof(T) == 2) {
         test_matmul_gelu<T>(tol, 1, 0, 0);
