@@ -144,6 +144,12 @@ ok "init from a model file, keep 1" eval 'exits 0 && test -f "$T/c/DONE_00000004
 run train -o "$T/c2" -x 4 -e "$T/a/model_00000006.bin" --vocab 300
 ok "a model file that disagrees with --vocab" eval 'exits 1 && stderr_has "vocabulary 256, but --vocab 300"'
 
+run train -o "$T/pg" -x 3 --progress
+ok "--progress: a step line with the time left on stderr, even off a terminal" \
+    eval 'exits 0 && tr "\r" "\n" <"$err" | grep -q "step [1-3]/3  loss .* tok/s .* ms  eta [0-9]*s$"'
+run train -o "$T/pg2" -x 3
+ok "no progress line by default off a terminal" eval 'exits 0 && ! grep -q "step [1-3]/3" "$err"'
+
 # a diverging run: its non-finite losses are JSON nulls, not bare nan/inf
 run train -o "$T/nan" -x 6 -u 1 -l 10 --grad-clip 0 -v 3
 ok "diverging run: every log line is strict JSON, with nulls" eval 'exits 0 && grep -q "\"loss\":null" "$T/nan/log.jsonl" &&

@@ -447,6 +447,8 @@ typedef struct {
     FILE *log;
     uint64_t step, tokens; /* optimizer steps done, training tokens consumed */
     int start_evaluated;   /* the log holds the first step's validation line */
+    uint64_t start;        /* the step this process began at, and when: for the ETA */
+    double started;
 } Run;
 
 /* Whether the log holds step's validation line: a resumed run's first step was evaluated
@@ -468,6 +470,20 @@ static const char *json_num(char buf[32], double v) {
     if (!isfinite(v)) return "null";
     snprintf(buf, 32, "%.9g", v);
     return buf;
+}
+
+/* Time left at this run's mean pace so far (evaluations and checkpoints included), as
+ * "1h05m", "4m09s" or "37s". */
+static void format_eta(char buf[32], const Run *r) {
+    double per_step = (now_seconds() - r->started) / (double)(r->step - r->start);
+    double left = per_step * (double)((uint64_t)r->o->steps - r->step);
+    long s = left < 3.6e8 ? (long)(left + 0.5) : 359999999L; /* a sane width for a stall */
+    if (s >= 3600)
+        snprintf(buf, 32, "%ldh%02ldm", s / 3600, s / 60 % 60);
+    else if (s >= 60)
+        snprintf(buf, 32, "%ldm%02lds", s / 60, s % 60);
+    else
+        snprintf(buf, 32, "%lds", s);
 }
 
 /* One optimizer step: accum micro-batches, then clip + AdamW; logs it. A stop request
@@ -501,8 +517,10 @@ static void run_step(Run *r, const Schedule *sched, Progress *prog, double val_l
             (unsigned long long)r->step, json_num(b1, loss), json_num(b2, opt.lr),
             json_num(b3, norm), rate, ms);
     fflush(r->log);
-    progress_update(prog, "step %llu/%d  loss %.4f  val %.4f  lr %.2e  %.0f tok/s  %.0f ms",
-                    (unsigned long long)r->step, o->steps, loss, val_loss, opt.lr, rate, ms);
+    char eta[32];
+    format_eta(eta, r);
+    progress_update(prog, "step %llu/%d  loss %.4f  val %.4f  lr %.2e  %.0f tok/s  %.0f ms  eta %s",
+                    (unsigned long long)r->step, o->steps, loss, val_loss, opt.lr, rate, ms, eta);
 }
 
 /* Evaluates, checkpoints and steps until the last step or a stop request. */
@@ -515,7 +533,8 @@ static void run_loop(Run *r) {
     Progress prog;
     progress_init(&prog, o->progress);
     uint64_t start = r->step, saved = r->step; /* a new run's step 0 is not worth a checkpoint */
-    double val_loss = NAN;                     /* shown as "val nan" until the first evaluation */
+    r->start = start, r->started = now_seconds();
+    double val_loss = NAN; /* shown as "val nan" until the first evaluation */
     for (;;) {
         int last = r->step >= (uint64_t)o->steps;
         int evaluated = r->step == start && r->start_evaluated;
