@@ -65,24 +65,30 @@ uint64_t cli_size(const char *arg, const char *opt) {
 void progress_init(Progress *p, int mode) {
     p->enabled = mode < 0 ? is_tty(stderr) : mode;
     p->last = 0;
-    p->drawn = 0;
+    p->drawn = p->behind = 0;
+}
+
+static void progress_draw(Progress *p) {
+    fprintf(stderr, "\r\033[K%s: %s", progname, p->line);
+    fflush(stderr);
+    p->drawn = 1, p->behind = 0;
 }
 
 void progress_update(Progress *p, const char *fmt, ...) {
     if (!p->enabled) return;
-    double t = now_seconds();
-    if (p->drawn && t - p->last < 0.125) return;
-    p->last = t;
-    p->drawn = 1;
     va_list ap;
     va_start(ap, fmt);
-    fprintf(stderr, "\r\033[K%s: ", progname);
-    vfprintf(stderr, fmt, ap);
+    vsnprintf(p->line, sizeof p->line, fmt, ap);
     va_end(ap);
-    fflush(stderr);
+    double t = now_seconds();
+    p->behind = 1;
+    if (p->drawn && t - p->last < 0.125) return;
+    p->last = t;
+    progress_draw(p);
 }
 
 void progress_done(Progress *p) {
+    if (p->enabled && p->behind) progress_draw(p);
     if (p->enabled && p->drawn) fputc('\n', stderr);
     p->drawn = 0;
 }

@@ -25,11 +25,13 @@ double cli_double(const char *arg, const char *opt, double min, double max);
 uint64_t cli_size(const char *arg, const char *opt);
 
 /* Progress on stderr: shown when stderr is a TTY (mode -1), always (1) or never (0);
- * at most ~8 redraws a second; progress_done ends the line. */
+ * at most ~8 redraws a second; progress_done draws the last update if that was skipped,
+ * so the final state shows, and ends the line. */
 typedef struct {
     int enabled;
     double last;
-    int drawn;
+    int drawn, behind; /* behind: line holds an update not drawn yet */
+    char line[256];
 } Progress;
 void progress_init(Progress *p, int mode);
 void progress_update(Progress *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
