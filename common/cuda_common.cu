@@ -47,7 +47,10 @@ void *cuda_scratch(CudaScratch which, size_t bytes) {
     static void *buf[SCRATCH_COUNT];
     static size_t have[SCRATCH_COUNT];
     if (bytes > have[which]) {
-        if (buf[which]) CUDA_CHECK(cudaFree(buf[which])); /* waits for the kernels using it */
+        if (buf[which]) { /* kernels queued before may still use it */
+            CUDA_CHECK(cudaStreamSynchronize(cuda_stream()));
+            CUDA_CHECK(cudaFree(buf[which]));
+        }
         buf[which] = cuda_malloc(bytes, what[which]);
         have[which] = bytes;
     }

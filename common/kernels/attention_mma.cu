@@ -556,7 +556,7 @@ int attention_backward_mma(bf16 *dqkv, float *delta, const bf16 *dout, const bf1
         attention_dq_store_kernel<<<cuda_blocks(n / 8, 256), 256, 0, s>>>(dqkv, dq, n / 8, C,
                                                                           accumulate);
         CUDA_CHECK_LAUNCH();
-        return 1;
+        return 2;
     }
     attention_backward_dq_mma_kernel<<<grid, THREADS, DQ_SMEM, s>>>(dqkv, delta, dout, qkv, out,
                                                                     lse, Tn, C, NH, accumulate);

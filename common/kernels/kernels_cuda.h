@@ -79,7 +79,7 @@ void attention_backward_cuda(T *dqkv, float *delta, const T *dout, const T *qkv,
 /* the tensor-core kernels (attention_mma.cu: mma.sync, scores in registers), bf16 only;
  * attention_*_cuda<bf16> take them when the levers LEVER_ATTN_FWD_MMA / LEVER_ATTN_BWD_MMA
  * are on (cuda_common.h). They return 0 (and run nothing) when the data is not aligned
- * for them. */
+ * for them, else 1; the backward returns 2 when it ran in one pass (LEVER_ATTN_BWD_1PASS). */
 int attention_forward_mma(bf16 *out, float *lse, const bf16 *qkv, int B, int Tn, int C, int NH);
 int attention_backward_mma(bf16 *dqkv, float *delta, const bf16 *dout, const bf16 *qkv,
                            const bf16 *out, const float *lse, int B, int Tn, int C, int NH,

@@ -20,7 +20,7 @@ template <> cudaDataType dtype_of<bf16>() {
 
 /* what the choice of algorithm depends on (tuned: chosen by timing, see matmul_tuning) */
 typedef struct {
-    int m, n, k, transa, transb, ab_type, d_type, epi, beta, align[4], tuned;
+    int m, n, k, transa, transb, ab_type, d_type, bias_type, epi, beta, align[4], tuned;
 } GemmKey;
 
 static struct {
@@ -95,12 +95,12 @@ static void set_pref_align(cublasLtMatmulPreference_t pref, cublasLtMatmulPrefer
  * (leading dimension = its stored row count). Row-major callers swap roles (see below).
  * epi: CUBLASLT_EPILOGUE_DEFAULT or _BIAS; a GELU one, whose aux matrix (the GELU input,
  * written by GELU_AUX*, read by DGELU*) is laid out as D; or a gradient one: DGELU_BGRAD
- * writes D's fp32 row sums to bias, BGRADB op(B)'s fp32 column sums. Returns false when
- * cuBLASLt had no algorithm: then a GELU or gradient epilogue ran nothing (the caller has
- * a plain path), DEFAULT and BIAS ran cublasGemmEx without bias. */
+ * writes D's row sums to bias, BGRADB op(B)'s column sums, as bias_type. Returns false
+ * when cuBLASLt had no algorithm: then a GELU or gradient epilogue ran nothing (the caller
+ * has a plain path), DEFAULT and BIAS ran cublasGemmEx without bias. */
 static bool gemm(void *d, cudaDataType d_type, const void *a, const void *b, cudaDataType ab_type,
                  cublasLtEpilogue_t epi, const void *bias, const void *aux, int m, int n, int k,
-                 bool transa, bool transb, float beta) {
+                 bool transa, bool transb, float beta, cudaDataType bias_type = CUDA_R_32F) {
     cublasLtHandle_t lt = cuda_cublaslt();
     if (!workspace) workspace = cuda_malloc(WORKSPACE_BYTES, "cuBLASLt workspace");
     cublasLtMatmulDesc_t op;
@@ -115,12 +115,10 @@ static bool gemm(void *d, cudaDataType d_type, const void *a, const void *b, cud
         CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias,
                                                     sizeof bias));
     bool optional = epi != CUBLASLT_EPILOGUE_DEFAULT && epi != CUBLASLT_EPILOGUE_BIAS;
-    if (epi == CUBLASLT_EPILOGUE_DGELU_BGRAD || epi == CUBLASLT_EPILOGUE_BGRADB) {
-        /* gradients stay fp32 */
-        cudaDataType bias_type = CUDA_R_32F;
+    bool bgrad = epi == CUBLASLT_EPILOGUE_DGELU_BGRAD || epi == CUBLASLT_EPILOGUE_BGRADB;
+    if (bgrad)
         CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE,
                                                     &bias_type, sizeof bias_type));
-    }
     if (aux) {
         int64_t ld_aux = m;
         CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_POINTER,
@@ -139,6 +137,7 @@ static bool gemm(void *d, cudaDataType d_type, const void *a, const void *b, cud
     memset(&key, 0, sizeof key);
     key.m = m, key.n = n, key.k = k, key.transa = transa, key.transb = transb;
     key.ab_type = ab_type, key.d_type = d_type, key.epi = (int)epi, key.beta = beta != 0.0f;
+    key.bias_type = bgrad ? bias_type : -1;
     key.align[0] = alignment_of(a), key.align[1] = alignment_of(b), key.align[2] = alignment_of(d);
     if (bias && alignment_of(bias) < key.align[2]) key.align[2] = alignment_of(bias);
     key.align[3] = aux ? alignment_of(aux) : 0;
@@ -165,7 +164,9 @@ static bool gemm(void *d, cudaDataType d_type, const void *a, const void *b, cud
         cublasStatus_t st = cublasLtMatmulAlgoGetHeuristic(
             lt, op, la, lb, ld, ld, pref, key.tuned ? TUNE_CANDIDATES : 1, res, &found);
         CUBLAS_CHECK(cublasLtMatmulPreferenceDestroy(pref));
-        if (st != CUBLAS_STATUS_SUCCESS && st != CUBLAS_STATUS_NOT_SUPPORTED) CUBLAS_CHECK(st);
+        /* an epilogue the caller can do without may be refused with any status */
+        if (st != CUBLAS_STATUS_SUCCESS && st != CUBLAS_STATUS_NOT_SUPPORTED && !optional)
+            CUBLAS_CHECK(st);
         if (st != CUBLAS_STATUS_SUCCESS) found = 0;
         int pick = 0;
         if (found > 1) {
@@ -274,15 +275,31 @@ template <typename T> static void bias_backward(float *dbias, const T *dout, int
     CUDA_CHECK_LAUNCH();
 }
 
-__global__ void add_kernel(float *acc, const float *x, int n) {
+template <typename G> __global__ void add_kernel(float *acc, const G *x, int n) {
     int i = blockIdx.x * blockDim.x + threadIdx.x;
-    if (i < n) acc[i] += x[i];
+    if (i < n) acc[i] += to_float(x[i]);
 }
 
-/* a bias gradient that a GEMM epilogue wrote to scratch (it overwrites) joins dbias */
-static void add_bias_grad(float *dbias, const float *g, int n) {
-    add_kernel<<<cuda_blocks(n, 256), 256, 0, cuda_stream()>>>(dbias, g, n);
+/* A GEMM whose gradient epilogue (DGELU_BGRAD, BGRADB) sums n bias gradients: into scratch
+ * (the epilogue overwrites), then added to dbias. The sums are fp32 where cuBLASLt has
+ * such a kernel, else T (cuBLASLt documents bias vectors of D's type, which is T for
+ * DGELU_BGRAD). False when it has neither: then nothing ran. */
+template <typename T>
+static bool gemm_bias_grad(float *dbias, int n, void *d, cudaDataType d_type, const T *a,
+                           const T *b, cublasLtEpilogue_t epi, const T *aux, int m, int cols, int k,
+                           bool transa, bool transb, float beta) {
+    void *g = cuda_scratch(SCRATCH_BIAS_GRAD, n * sizeof(float));
+    cudaStream_t s = cuda_stream();
+    if (gemm(d, d_type, a, b, dtype_of<T>(), epi, g, aux, m, cols, k, transa, transb, beta,
+             CUDA_R_32F))
+        add_kernel<<<cuda_blocks(n, 256), 256, 0, s>>>(dbias, (const float *)g, n);
+    else if (!std::is_same<T, float>::value && gemm(d, d_type, a, b, dtype_of<T>(), epi, g, aux, m,
+                                                    cols, k, transa, transb, beta, dtype_of<T>()))
+        add_kernel<<<cuda_blocks(n, 256), 256, 0, s>>>(dbias, (const T *)g, n);
+    else
+        return false;
     CUDA_CHECK_LAUNCH();
+    return true;
 }
 
 template <typename T>
@@ -294,14 +311,10 @@ int matmul_backward_cuda(T *dinp, float *dweight, float *dbias, const T *dout, c
              NULL, C, N, OC, false, false, accumulate ? 1.0f : 0.0f);
     /* dW^T[C,OC] += inp^T[C,N] dout[N,OC]; dout^T as stored is column-major [OC,N], so the
      * bias gradient (dout summed over rows) is op(B)'s column sums: the BGRADB epilogue */
-    if (dbias && cuda_lever(LEVER_BGRADB)) {
-        float *g = (float *)cuda_scratch(SCRATCH_BIAS_GRAD, OC * sizeof(float));
-        if (gemm(dweight, CUDA_R_32F, inp, dout, dtype_of<T>(), CUBLASLT_EPILOGUE_BGRADB, g, NULL,
-                 C, OC, N, false, true, 1.0f)) {
-            add_bias_grad(dbias, g, OC);
-            return 1;
-        }
-    }
+    if (dbias && cuda_lever(LEVER_BGRADB) &&
+        gemm_bias_grad(dbias, OC, dweight, CUDA_R_32F, inp, dout, CUBLASLT_EPILOGUE_BGRADB,
+                       (const T *)NULL, C, OC, N, false, true, 1.0f))
+        return 1;
     gemm(dweight, CUDA_R_32F, inp, dout, dtype_of<T>(), CUBLASLT_EPILOGUE_DEFAULT, NULL, NULL, C,
          OC, N, false, true, 1.0f);
     if (dbias) bias_backward(dbias, dout, N, OC);
@@ -309,21 +322,17 @@ int matmul_backward_cuda(T *dinp, float *dweight, float *dbias, const T *dout, c
 }
 
 /* DGELU: dpre^T[C,N] = (W^T dout^T) * gelu'(pre^T) in one GEMM, with the lever dgelu_bgrad
- * also dpre's bias gradient (its row sums, fp32, into scratch: the epilogue overwrites);
+ * also dpre's bias gradient (its row sums, see gemm_bias_grad);
  * else the plain dinp GEMM into dpre and the GELU backward in place */
 template <typename T>
 int matmul_dgelu_backward_cuda(T *dpre, float *dpre_bias, float *dweight, float *dbias,
                                const T *dout, const T *inp, const T *pre, const T *weight, int N,
                                int C, int OC) {
     int ran = 0;
-    if (gelu_fusable<T>() && dpre_bias && cuda_lever(LEVER_DGELU_BGRAD)) {
-        float *g = (float *)cuda_scratch(SCRATCH_BIAS_GRAD, C * sizeof(float));
-        if (gemm(dpre, dtype_of<T>(), weight, dout, dtype_of<T>(), CUBLASLT_EPILOGUE_DGELU_BGRAD, g,
-                 pre, C, N, OC, false, false, 0.0f)) {
-            add_bias_grad(dpre_bias, g, C);
-            ran = 2;
-        }
-    }
+    if (gelu_fusable<T>() && dpre_bias && cuda_lever(LEVER_DGELU_BGRAD) &&
+        gemm_bias_grad(dpre_bias, C, dpre, dtype_of<T>(), weight, dout,
+                       CUBLASLT_EPILOGUE_DGELU_BGRAD, pre, C, N, OC, false, false, 0.0f))
+        ran = 2;
     if (!ran && gelu_fusable<T>() &&
         gemm(dpre, dtype_of<T>(), weight, dout, dtype_of<T>(), CUBLASLT_EPILOGUE_DGELU, NULL, pre,
              C, N, OC, false, false, 0.0f))

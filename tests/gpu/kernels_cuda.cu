@@ -142,7 +142,7 @@ template <typename T> static void test_matmul(Tol tol, int vec, int tune, int bg
     int ran = matmul_backward_cuda(dgin, dgw, dgb, dg, dinp, dw, N, C, OC);
     ok(bgradb || !ran, "%s matmul_backward%s summed the bias gradient %s", tol.mode, how,
        ran ? "in the GEMM" : "in its own kernel");
-    if (bgradb && !ran) diag("cuBLASLt has no BGRADB kernel with fp32 sums here");
+    if (bgradb && !ran) diag("cuBLASLt has no BGRADB kernel for this here");
     CMP(xasprintf("matmul_backward dinp%s", how), download(dgin, nin), gin, nin);
     CMP(xasprintf("matmul_backward dweight%s", how), download(dgw, nw), gw, nw);
     CMP(xasprintf("matmul_backward dbias%s", how), download(dgb, OC), gb, OC);
@@ -151,7 +151,8 @@ template <typename T> static void test_matmul(Tol tol, int vec, int tune, int bg
     matmul_backward(zero, dummy, NULL, g, inp, w, N, C, OC);
     matmul_backward_cuda(dgin, dgw, (float *)NULL, dg, dinp, dw, N, C, OC, false);
     CMP(xasprintf("matmul_backward dinp (overwrite)%s", how), download(dgin, nin), zero, nin);
-    if (tune)
+    /* a BGRADB GEMM cuBLASLt refuses falls back to one a tuned run before already timed */
+    if (tune && !bgradb)
         ok(matmul_tuned() > tuned, "%s matmul: %d GEMM shapes had their algorithm timed", tol.mode,
            matmul_tuned() - tuned);
     cuda_levers_reset(0);
@@ -216,7 +217,7 @@ template <typename T> static void test_attention(Tol tol, int fwd, int bwd, int 
             if (onepass)
                 CMP(xasprintf("attention_backward_mma dqkv, called directly%s", how),
                     download(dgq2, nqkv), gq, nqkv);
-            ok(ran == 1 && (onepass || same_bits(dgq, dgq2, nqkv)),
+            ok(ran == (onepass ? 2 : 1) && (onepass || same_bits(dgq, dgq2, nqkv)),
                "bf16 attention_backward_%s ran (%d) and attention_backward_cuda dispatched to it",
                names[bwd], ran);
             /* overwrite mode (the backend's): the result without the starting gradient */
@@ -277,7 +278,7 @@ template <typename T> static void test_matmul_gelu(Tol tol, int fused, int tune,
        ran == 2 ? "fused, bias gradient too"
        : ran    ? "fused"
                 : "separate");
-    if (bgrad && ran < 2) diag("cuBLASLt has no DGELU_BGRAD kernel with fp32 sums here");
+    if (bgrad && ran < 2) diag("cuBLASLt has no DGELU_BGRAD kernel for this here");
     CMP(xasprintf("matmul_dgelu_backward dpre%s", how), download(dgpre, nmid), gpre, nmid);
     CMP(xasprintf("matmul_dgelu_backward dpre_bias%s", how), download(dgpre_bias, OC), gpre_bias,
         OC);
