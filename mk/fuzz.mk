@@ -1,0 +1,47 @@
+# Fuzz targets (libFuzzer, clang): tests/fuzz/<name>_fuzz.c built with the sources of the
+# readers it drives, started from seed files, each run for FUZZ_SECONDS (default 30) by
+# `make fuzz` and by `make check`.
+#   shard  the shard reader (both kinds of shard)
+#   files  the readers of model files (llm.c, safetensors), train state and HellaSwag
+FUZZ_CC ?= clang
+FUZZ_SECONDS ?= 30
+FUZZ_NAMES := shard files
+FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -Icommon -Wno-unknown-attributes \
+              -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+
+FUZZ_SRC_shard := common/shard.c
+FUZZ_LIBS_shard := -lzstd -lpthread
+FUZZ_SRC_files := common/checkpoint.c common/model.c common/train_state.c common/util.c \
+                  common/hellaswag.c common/bpe.c common/bpe_gpt2.c data/gpt2-vocab/vocab.bpe \
+                  $(wildcard common/kernels/*.c)
+FUZZ_LIBS_files := -lpcre2-8 -ljansson -lopenblas -lgomp -lm -lpthread
+
+# seeds, written into $(1): small shards of both kinds (the zstd one has several frames,
+# repetitive tokens compress well, so the fuzzer starts from a valid frame index); one
+# valid file of each kind the files target reads
+FUZZ_DEPS_shard := $(BINDIR)/gpt2-shard
+FUZZ_SEEDS_shard = head -c 600 /dev/urandom | $(BINDIR)/gpt2-shard -f --vocab-size 65536 -o $(1)/a && \
+    yes 'shard fuzz seed' | head -c 1200000 | $(BINDIR)/gpt2-shard -f -z19 -o $(1)/b && \
+    head -c 2000 /dev/urandom | $(BINDIR)/gpt2-shard -f -z1 --vocab-size 65536 -o $(1)/c
+FUZZ_SEEDS_files = python3 tests/fuzz/files_seeds.py $(1)
+
+.PHONY: fuzz $(FUZZ_NAMES:%=fuzz-%)
+fuzz: $(FUZZ_NAMES:%=fuzz-%)
+check: fuzz
+
+define FUZZ_TARGET
+$(BUILD)/fuzz/$(1)_fuzz: tests/fuzz/$(1)_fuzz.c $(FUZZ_SRC_$(1))
+	@mkdir -p $$(dir $$@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) $$(filter %.c,$$^) $(FUZZ_LIBS_$(1)) -o $$@
+ifneq ($(shell command -v $(FUZZ_CC) 2>/dev/null),)
+fuzz-$(1): $(BUILD)/fuzz/$(1)_fuzz $(FUZZ_DEPS_$(1))
+	@rm -rf $(BUILD)/fuzz/$(1)/seeds && mkdir -p $(BUILD)/fuzz/$(1)/seeds $(BUILD)/fuzz/$(1)/corpus
+	$(call FUZZ_SEEDS_$(1),$(BUILD)/fuzz/$(1)/seeds)
+	$(BUILD)/fuzz/$(1)_fuzz -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -rss_limit_mb=2048 \
+	    -artifact_prefix=$(BUILD)/fuzz/$(1)/ $(BUILD)/fuzz/$(1)/corpus $(BUILD)/fuzz/$(1)/seeds
+else
+fuzz-$(1):
+	@echo "fuzz-$(1): skipped ($(FUZZ_CC) not found)"
+endif
+endef
+$(foreach f,$(FUZZ_NAMES),$(eval $(call FUZZ_TARGET,$(f))))
