@@ -2,7 +2,8 @@
 # readers it drives, started from seed files, each run for FUZZ_SECONDS (default 30) by
 # `make fuzz` and by `make check`.
 #   shard  the shard reader (both kinds of shard)
-#   files  the readers of model files (llm.c, safetensors), train state and HellaSwag
+#   files  the readers of model files (llm.c, safetensors), train state, HellaSwag and
+#          gpt2-eval's log
 FUZZ_CC ?= clang
 FUZZ_SECONDS ?= 30
 FUZZ_NAMES := shard files
@@ -12,7 +13,7 @@ FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -Icommon -Wno-unknown-attributes \
 FUZZ_SRC_shard := common/shard.c
 FUZZ_LIBS_shard := -lzstd -lpthread
 FUZZ_SRC_files := common/checkpoint.c common/model.c common/train_state.c common/util.c \
-                  common/hellaswag.c common/bpe.c common/bpe_gpt2.c data/gpt2-vocab/vocab.bpe \
+                  common/hellaswag.c common/evallog.c common/bpe.c common/bpe_gpt2.c data/gpt2-vocab/vocab.bpe \
                   $(wildcard common/kernels/*.c)
 FUZZ_LIBS_files := -lpcre2-8 -ljansson -lopenblas -lgomp -lm -lpthread
 

@@ -1,8 +1,10 @@
 /* libFuzzer target for the readers of the files users hand to the tools: model files
- * (llm.c fp32/bf16, safetensors), gpt2-train state files and HellaSwag jsonl. Any bytes
+ * (llm.c fp32/bf16, safetensors), gpt2-train state files, HellaSwag jsonl and gpt2-eval's
+ * results log (which it may append a newline to). Any bytes
  * must give a clean error or a loaded file, never a crash, a leak, an exit or undefined
  * behaviour. Each input goes to every reader. */
 #include "checkpoint.h"
+#include "evallog.h"
 #include "hellaswag.h"
 #include "train_state.h"
 
@@ -33,6 +35,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (hellaswag_load(&hs, path, bpe, 0, err, sizeof err) == 0) {
         hellaswag_sort(&hs);
         hellaswag_free(&hs);
+    }
+    EvalLog log;
+    if (evallog_open(&log, path, 0, err, sizeof err) == 0) {
+        evallog_has(&log, "model_00000010.bin", "hellaswag", 100);
+        evallog_close(&log);
     }
     return 0;
 }

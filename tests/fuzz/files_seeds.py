@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Seeds for files_fuzz: one small valid file of each kind it reads, written from the
-formats' documentation (gpt2-checkpoint(5), gpt2-train-state(5), HellaSwag's jsonl), so
+formats' documentation (gpt2-checkpoint(5), gpt2-train-state(5), HellaSwag's jsonl,
+gpt2-eval(1)'s log), so
 the fuzzer starts inside each reader rather than at its first check."""
 import json
 import struct
@@ -64,3 +65,10 @@ with open(f"{out}/hellaswag.jsonl", "w") as f:
                         "label": 3}) + "\n\n")
     f.write(json.dumps({"ctx": "Élan: ünïcode 😀", "endings": ["a", "b", "c", "d"],
                         "label": "0"}) + "\n")
+
+with open(f"{out}/eval.tsv", "w") as f:
+    f.write("checkpoint\tstep\ttokens\ttask\tacc\tacc_norm\tloss\texamples\tseconds\ttimestamp\n")
+    f.write("out/model_00000010.bin\t10\t5242880\thellaswag\t0.25\t0.3\tNA\t100\t1.5\t"
+            "2026-11-27T09:00:00Z\n")
+    f.write("out/model_00000010.bin\t10\t5242880\tval\tNA\tNA\t7.5\t20\t0.5\t"
+            "2026-11-27T09:00:01Z\n")
