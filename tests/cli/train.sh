@@ -158,19 +158,27 @@ import json, sys
 def bad(c): raise ValueError(c)
 for l in open(sys.argv[1]): json.loads(l, parse_constant=bad)" "$T/nan/log.jsonl"'
 
+# stopped_run DIR PATTERN N ARGS...: gpt2-train ARGS -o DIR in the background, sent
+# SIGTERM once its log holds N lines matching PATTERN; its status in rc, stderr in $err
+stopped_run() {
+    local dir=$1 pattern=$2 n=$3 pid
+    shift 3
+    gpt2-train "$@" -o "$dir" 2>"$err" &
+    pid=$!
+    for _ in $(seq 600); do
+        [ "$(grep -sc "$pattern" "$dir/log.jsonl")" -ge "$n" ] 2>/dev/null && break
+        sleep 0.05
+    done
+    kill -TERM $pid
+    rc=0
+    wait $pid || rc=$?
+}
+
 # SIGTERM mid-run (SIGINT takes the same path, but a script's background job ignores
 # it): checkpoint, exit 143; resuming matches a run that was never stopped
 args=(-i "$T/d_train_*.bin" -e 2:2:32 --vocab 256 --max-seq-len 32 -b 2 -t 16 -d 64 -u 3
     -l 3e-3 --threads 1 -x 1000000 -n 0)
-gpt2-train "${args[@]}" -o "$T/s" 2>"$err" &
-pid=$!
-for _ in $(seq 600); do
-    [ "$(grep -sc '"train"' "$T/s/log.jsonl")" -ge 3 ] 2>/dev/null && break
-    sleep 0.05
-done
-kill -TERM $pid
-rc=0
-wait $pid || rc=$?
+stopped_run "$T/s" '"train"' 3 "${args[@]}"
 ok "SIGTERM: exit 143" eval 'exits 143 && stderr_has "continue with --resume"'
 k=$(ls "$T/s" | sed -n 's/^DONE_0*\([0-9][0-9]*\)$/\1/p')
 ok "SIGTERM: a checkpoint at the step reached ($k)" test -n "$k"
@@ -185,15 +193,7 @@ ok "after SIGTERM and resume the losses equal an uninterrupted run's" eval 'test
 # data position put back, so resuming still matches the uninterrupted run
 args=(-i "$T/d_train_*.bin" -e 2:2:32 --vocab 256 --max-seq-len 32 -b 2 -t 16 -d 64000 -u 1
     -l 3e-3 --threads 1 -x 3 -n 0)
-gpt2-train "${args[@]}" -o "$T/m" 2>"$err" &
-pid=$!
-for _ in $(seq 600); do
-    [ "$(grep -sc '"train"' "$T/m/log.jsonl")" -ge 1 ] 2>/dev/null && break
-    sleep 0.05
-done
-kill -TERM $pid
-rc=0
-wait $pid || rc=$?
+stopped_run "$T/m" '"train"' 1 "${args[@]}"
 ok "SIGTERM mid-step: exit 143 at step 1, the partial step 2 dropped" \
     eval 'exits 143 && stderr_has "at step 1;" && test -f "$T/m/DONE_00000001" && test ! -e "$T/m/DONE_00000002"'
 run gpt2-train "${args[@]}" -o "$T/m" --resume
@@ -210,16 +210,7 @@ with open(sys.argv[1], "wb") as f:
     f.write(struct.pack("<256i", 20240520, 1, len(t), *[0] * 253))
     f.write(struct.pack(f"<{len(t)}H", *t))
 PY
-gpt2-train "${args[@]}" -o "$T/ev" -j "$T/big_val.bin" -m 1000000 2>"$err" &
-pid=$!
-for _ in $(seq 600); do
-    grep -sq '"start"' "$T/ev/log.jsonl" && break
-    sleep 0.05
-done
-sleep 0.2
-kill -TERM $pid
-rc=0
-wait $pid || rc=$?
+stopped_run "$T/ev" '"start"' 1 "${args[@]}" -j "$T/big_val.bin" -m 1000000
 ok "SIGTERM during an evaluation: exit 143, no validation line" eval 'exits 143 && ! grep -q "\"val\"" "$T/ev/log.jsonl"'
 
 # a resumed run evaluates its first step when the log lacks that line (a cut-short evaluation)

@@ -601,6 +601,7 @@ int main(int argc, char **argv) {
     char *log_path = xasprintf("%s/log.jsonl", o.out);
     r.start_evaluated = o.resume && log_has_val(log_path, r.step);
     r.log = xfopen(log_path, o.resume ? "a" : "w");
+    catch_stop_signals(); /* before the start line: a stop seen there is one the loop sees */
     const GPT2Config *c = &r.be->config;
     fprintf(r.log,
             "{\"type\":\"start\",\"step\":%llu,\"device\":\"%s\",\"params\":%zu,\"layers\":%d,"
@@ -610,8 +611,6 @@ int main(int argc, char **argv) {
             c->channels, c->vocab_size, c->max_seq_len, o.B, o.T, r.accum, o.steps,
             (unsigned long long)o.seed);
     fflush(r.log);
-
-    catch_stop_signals();
     uint64_t start = r.step;
     run_loop(&r);
     xfclose(r.log, log_path);
