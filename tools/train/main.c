@@ -532,12 +532,12 @@ static void run_loop(Run *r) {
                       .final_frac = o->final_frac};
     Progress prog;
     progress_init(&prog, o->progress);
-    uint64_t start = r->step, saved = r->step; /* a new run's step 0 is not worth a checkpoint */
-    r->start = start, r->started = now_seconds();
+    uint64_t saved = r->step; /* a new run's step 0 is not worth a checkpoint */
+    r->start = r->step, r->started = now_seconds();
     double val_loss = NAN; /* shown as "val nan" until the first evaluation */
     for (;;) {
         int last = r->step >= (uint64_t)o->steps;
-        int evaluated = r->step == start && r->start_evaluated;
+        int evaluated = r->step == r->start && r->start_evaluated;
         if (o->val && !evaluated && (r->step % (uint64_t)o->val_every == 0 || last) &&
             evaluate(r->be, &r->val, r->val_batches, &val_loss)) {
             char buf[32];
@@ -611,7 +611,6 @@ int main(int argc, char **argv) {
             c->channels, c->vocab_size, c->max_seq_len, o.B, o.T, r.accum, o.steps,
             (unsigned long long)o.seed);
     fflush(r.log);
-    uint64_t start = r.step;
     run_loop(&r);
     xfclose(r.log, log_path);
     r.be->free(r.be);
@@ -621,7 +620,7 @@ int main(int argc, char **argv) {
     free(what);
     if (stop_signal) {
         warn("stopped by signal %d at step %llu%s", (int)stop_signal, (unsigned long long)r.step,
-             r.step > start ? "; checkpoint written, continue with --resume" : "");
+             r.step > r.start ? "; checkpoint written, continue with --resume" : "");
         return 128 + stop_signal;
     }
     return 0;
