@@ -19,8 +19,9 @@ struct Backend {
     /* Forward only: per-position losses [B*T] into losses (may be NULL); returns the mean. */
     float (*eval_losses)(Backend *be, const int *inputs, const int *targets, int B, int T,
                          float *losses);
-    /* Forward only: logits [B,T,Vp] copied to host fp32 (for sampling). */
-    void (*logits)(Backend *be, const int *inputs, int B, int T, float *out);
+    /* Forward only: the logits of positions from..T-1 of each row, [B,T-from,Vp], copied
+     * to host fp32 (sampling wants the last position's alone). */
+    void (*logits)(Backend *be, const int *inputs, int B, int T, int from, float *out);
     /* Clip by global norm + AdamW step t (from 1) + zero the gradients. Returns the norm. */
     float (*update)(Backend *be, const AdamWConfig *opt, int t);
     /* fp32 copies of the parameters and AdamW moments (m, v may be NULL) to/from host. */

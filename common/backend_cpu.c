@@ -25,10 +25,12 @@ static float cpu_eval_losses(Backend *be, const int *inputs, const int *targets,
     return loss;
 }
 
-static void cpu_logits(Backend *be, const int *inputs, int B, int T, float *out) {
+static void cpu_logits(Backend *be, const int *inputs, int B, int T, int from, float *out) {
     GPT2 *m = cpu_model(be);
     gpt2_forward(m, inputs, NULL, B, T);
-    memcpy(out, m->logits, (size_t)B * T * m->config.padded_vocab_size * sizeof(float));
+    size_t Vp = m->config.padded_vocab_size, row = (size_t)(T - from) * Vp;
+    for (int b = 0; b < B; b++)
+        memcpy(out + b * row, m->logits + ((size_t)b * T + from) * Vp, row * sizeof(float));
 }
 
 static float cpu_update(Backend *be, const AdamWConfig *opt, int t) {

@@ -78,8 +78,18 @@ static void test_mode(const Mode *md, const float *params) {
 
     Backend *be = gpu(params, md->fp32);
     float *logits = (float *)xmalloc(nlog * sizeof(float));
-    be->logits(be, inputs[0], B, TT, logits);
+    be->logits(be, inputs[0], B, TT, 0, logits);
     compare_scaled(xasprintf("%s logits", md->mode), logits, cpu_logits, nlog, md->logit_tol);
+    /* the last position of each row alone, as gpt2-sample asks */
+    size_t Vp = cfg.padded_vocab_size;
+    float *last = (float *)xmalloc(B * Vp * sizeof(float)),
+          *want = (float *)xmalloc(B * Vp * sizeof(float));
+    be->logits(be, inputs[0], B, TT, TT - 1, last);
+    for (int b = 0; b < B; b++)
+        memcpy(want + b * Vp, logits + ((size_t)b * TT + TT - 1) * Vp, Vp * sizeof(float));
+    ok(!memcmp(last, want, B * Vp * sizeof(float)), "%s logits of the last positions alone",
+       md->mode);
+    free(last), free(want);
     float losses[B * TT];
     float mean = be->eval_losses(be, inputs[0], targets[0], B, TT, losses);
     near(mean, cpu_loss, md->loss_tol, 0, "%s eval loss", md->mode);

@@ -210,8 +210,13 @@ static void test_backend(void) {
     ok(be->eval_losses(be, in, tg, 2, 8, NULL) == mean, "eval_losses without a losses array");
     size_t nl = 16 * (size_t)tiny.padded_vocab_size;
     float *logits = malloc(nl * sizeof *logits);
-    be->logits(be, in, 2, 8, logits);
+    be->logits(be, in, 2, 8, 0, logits);
     ok(!memcmp(logits, a.logits, nl * sizeof *logits), "logits");
+    be->logits(be, in, 2, 8, 5, logits);
+    size_t Vp = tiny.padded_vocab_size;
+    ok(!memcmp(logits, a.logits + 5 * Vp, 3 * Vp * sizeof *logits) &&
+           !memcmp(logits + 3 * Vp, a.logits + 13 * Vp, 3 * Vp * sizeof *logits),
+       "logits of positions 5..7 of each row");
     /* set_state: a second backend continues exactly like the first */
     GPT2 c;
     gpt2_create(&c, &tiny);

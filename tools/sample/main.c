@@ -195,7 +195,7 @@ typedef struct {
     Generator gen;     /* with the cache */
     int slid;          /* the cache no longer starts with the prompt */
     Backend *be;       /* without: the backend's forward over the whole window */
-    float *window_out; /* [maxT, Vp] for the backend */
+    float *window_out; /* [Vp]: the backend's logits of the window's last position */
     int maxT, Vp;
 } Engine;
 
@@ -205,8 +205,8 @@ typedef struct {
 static const float *engine_logits(Engine *e, const int *ctx, int n) {
     if (e->be) {
         int T = n < e->maxT ? n : e->maxT;
-        e->be->logits(e->be, ctx + n - T, 1, T, e->window_out);
-        return e->window_out + (size_t)(T - 1) * e->Vp;
+        e->be->logits(e->be, ctx + n - T, 1, T, T - 1, e->window_out);
+        return e->window_out;
     }
     int fresh = 1;
     if (e->gen.pos == e->gen.capacity) {
@@ -290,7 +290,7 @@ int main(int argc, char **argv) {
     } else {
         generate_init(&e.gen, model, np + o.length < maxT ? np + o.length : maxT);
     }
-    if (e.be) e.window_out = xmalloc(sizeof(float) * maxT * Vp);
+    if (e.be) e.window_out = xmalloc(sizeof(float) * Vp);
     Sampler sampler;
     sampler_init(&sampler, V, o.temperature, o.top_k, o.top_p, o.seed);
     TextStream ts;
