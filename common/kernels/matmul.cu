@@ -97,7 +97,7 @@ static void set_pref_align(cublasLtMatmulPreference_t pref, cublasLtMatmulPrefer
  * written by GELU_AUX*, read by DGELU*) is laid out as D; or a gradient one: DGELU_BGRAD
  * writes D's row sums to bias, BGRADB op(B)'s column sums, as bias_type. Returns false
  * when cuBLASLt had no algorithm: then a GELU or gradient epilogue ran nothing (the caller
- * has a plain path), DEFAULT and BIAS ran cublasGemmEx without bias. */
+ * has a plain path), DEFAULT ran cublasGemmEx, BIAS is an error. */
 static bool gemm(void *d, cudaDataType d_type, const void *a, const void *b, cudaDataType ab_type,
                  cublasLtEpilogue_t epi, const void *bias, const void *aux, int m, int n, int k,
                  bool transa, bool transb, float beta, cudaDataType bias_type = CUDA_R_32F) {
@@ -188,10 +188,13 @@ static bool gemm(void *d, cudaDataType d_type, const void *a, const void *b, cud
                                            workspace, WORKSPACE_BYTES, cuda_stream());
         if (st != CUBLAS_STATUS_SUCCESS && !optional) CUBLAS_CHECK(st);
         found = st == CUBLAS_STATUS_SUCCESS; /* an epilogue refused: the caller's plain path */
-    } else if (!optional) /* the classic API covers every type combination used here */
+    } else if (epi == CUBLASLT_EPILOGUE_DEFAULT) { /* the classic API covers every type here */
         CUBLAS_CHECK(cublasGemmEx(cuda_cublas(), ta, tb, m, n, k, &alpha, a, ab_type,
                                   transa ? k : m, b, ab_type, transb ? n : k, &beta, d, d_type, m,
                                   CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+    } else if (!optional) { /* without its bias the result would be silently wrong */
+        cuda_fail("cuBLASLt", "no algorithm for a GEMM with a bias epilogue", __FILE__, __LINE__);
+    }
     CUBLAS_CHECK(cublasLtMatrixLayoutDestroy(la));
     CUBLAS_CHECK(cublasLtMatrixLayoutDestroy(lb));
     CUBLAS_CHECK(cublasLtMatrixLayoutDestroy(ld));
