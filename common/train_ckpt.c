@@ -28,6 +28,16 @@ void train_ckpt_lock(const char *dir) {
     free(path);
 }
 
+/* A rename is on disk only once its directory is synced: without this, a power loss
+ * could keep a DONE marker but lose the renames of the files it vouches for, or keep the
+ * pruning of the previous checkpoint but lose the new marker. */
+static void sync_dir(const char *dir) {
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) die("%s:", dir);
+    if (fsync(fd) && errno != EINVAL) die("%s: sync:", dir); /* EINVAL: cannot be synced */
+    close(fd);
+}
+
 void train_ckpt_save(const char *dir, const GPT2 *model, const TrainState *state) {
     char *path = train_ckpt_path(dir, TRAIN_CKPT_MODEL, state->step);
     checkpoint_save(model, path, 0);
@@ -35,11 +45,13 @@ void train_ckpt_save(const char *dir, const GPT2 *model, const TrainState *state
     path = train_ckpt_path(dir, TRAIN_CKPT_STATE, state->step);
     train_state_save(state, path);
     free(path);
+    sync_dir(dir);
     path = train_ckpt_path(dir, TRAIN_CKPT_DONE, state->step);
     AtomicFile af;
     atomic_open(&af, path, 1);
     atomic_commit(&af);
     free(path);
+    sync_dir(dir);
 }
 
 /* The steps of all DONE markers in dir, ascending; returns the count. */
