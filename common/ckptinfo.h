@@ -1,6 +1,6 @@
 /* ckptinfo: what gpt2-eval knows about a checkpoint from its name and neighbours. gpt2-train
  * (like llm.c) writes <dir>/model_<step>.bin, state_<step>.bin, then an empty DONE_<step>
- * (<step> in eight digits), each file through a temp name "<file>.tmp.XXXXXX" + rename. */
+ * (<step> in eight digits or more), each file through a temp name "<file>.tmp.XXXXXX" + rename. */
 #ifndef GPT2_CKPTINFO_H
 #define GPT2_CKPTINFO_H
 
