@@ -201,6 +201,10 @@ run gpt2-train "${args[@]}" -o "$T/mu"
 losses "$T/m/log.jsonl" >"$T/m.loss"
 losses "$T/mu/log.jsonl" >"$T/mu.loss"
 ok "... and resuming gives the uninterrupted run's losses" eval 'test "$(wc -l <"$T/mu.loss")" -eq 3 && cmp "$T/m.loss" "$T/mu.loss"'
+run gpt2-train "${args[@]}" -o "$T/m2" --stop-at 1
+stopped_run "$T/m2" '"start"' 2 "${args[@]}" --resume
+ok "a resumed run stopped in its first step writes nothing new and says how to go on" \
+    eval 'exits 143 && stderr_has "at step 1; continue with --resume" && test ! -e "$T/m2/DONE_00000002"'
 
 # a stop during a long evaluation cuts it short: no validation line for it
 python3 - "$T/big_val.bin" <<'PY'

@@ -620,7 +620,9 @@ int main(int argc, char **argv) {
     free(what);
     if (stop_signal) {
         warn("stopped by signal %d at step %llu%s", (int)stop_signal, (unsigned long long)r.step,
-             r.step > r.start ? "; checkpoint written, continue with --resume" : "");
+             r.step > r.start ? "; checkpoint written, continue with --resume"
+             : o.resume       ? "; continue with --resume"
+                              : "");
         return 128 + stop_signal;
     }
     return 0;
