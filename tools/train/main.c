@@ -449,6 +449,7 @@ typedef struct {
     int start_evaluated;   /* the log holds the first step's validation line */
     uint64_t start;        /* the step this process began at, and when: for the ETA */
     double started;
+    char status[192]; /* the progress line of the last step */
 } Run;
 
 /* Whether the log holds step's validation line: a resumed run's first step was evaluated
@@ -502,6 +503,10 @@ static void run_step(Run *r, const Schedule *sched, Progress *prog, double val_l
         dataloader_next(&r->train);
         loss += r->be->train_step(r->be, r->train.inputs, r->train.targets, o->B, o->T,
                                   1.0f / r->accum);
+        /* a long step (many micro-batches on a CPU) shows how far it has got */
+        if (now_seconds() - t0 > 2.0)
+            progress_update(prog, "%s  [step %llu: %d/%d micro-batches]", r->status,
+                            (unsigned long long)r->step + 1, a + 1, r->accum);
     }
     loss /= r->accum;
     AdamWConfig opt = o->opt;
@@ -519,8 +524,10 @@ static void run_step(Run *r, const Schedule *sched, Progress *prog, double val_l
     fflush(r->log);
     char eta[32];
     format_eta(eta, r);
-    progress_update(prog, "step %llu/%d  loss %.4f  val %.4f  lr %.2e  %.0f tok/s  %.0f ms  eta %s",
-                    (unsigned long long)r->step, o->steps, loss, val_loss, opt.lr, rate, ms, eta);
+    snprintf(r->status, sizeof r->status,
+             "step %llu/%d  loss %.4f  val %.4f  lr %.2e  %.0f tok/s  %.0f ms  eta %s",
+             (unsigned long long)r->step, o->steps, loss, val_loss, opt.lr, rate, ms, eta);
+    progress_update(prog, "%s", r->status);
 }
 
 /* Evaluates, checkpoints and steps until the last step or a stop request. */
@@ -534,6 +541,7 @@ static void run_loop(Run *r) {
     progress_init(&prog, o->progress);
     uint64_t saved = r->step; /* a new run's step 0 is not worth a checkpoint */
     r->start = r->step, r->started = now_seconds();
+    snprintf(r->status, sizeof r->status, "step %llu/%d", (unsigned long long)r->step, o->steps);
     double val_loss = NAN; /* shown as "val nan" until the first evaluation */
     for (;;) {
         int last = r->step >= (uint64_t)o->steps;
