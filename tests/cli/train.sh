@@ -219,6 +219,9 @@ with open(sys.argv[1], "wb") as f:
 PY
 stopped_run "$T/ev" '"start"' 1 "${args[@]}" -j "$T/big_val.bin" -m 1000000
 ok "SIGTERM during an evaluation: exit 143, no validation line" eval 'exits 143 && ! grep -q "\"val\"" "$T/ev/log.jsonl"'
+run train -o "$T/pv" -j "$T/big_val.bin" -m 20000 -x 0 --progress
+ok "--progress in a long evaluation: how many of its batches are done" \
+    eval 'exits 0 && tr "\r" "\n" <"$err" | grep -q "step 0/0  \[validation: [0-9]*/20000 batches\]$"'
 
 # a resumed run evaluates its first step when the log lacks that line (a cut-short evaluation)
 train -o "$T/vr" -x 4 -v 2 --stop-at 2 2>/dev/null

@@ -331,20 +331,6 @@ static void check_config(const GPT2Config *got, const char *what, const Options 
         die("-t %d is above the model's maximum sequence length %d", o->T, got->max_seq_len);
 }
 
-/* Mean validation loss over M batches from the start of the validation data into loss;
- * 0 when a stop request cut it short. */
-static int evaluate(Backend *be, DataLoader *val, int M, double *loss) {
-    dataloader_reset(val);
-    double sum = 0;
-    for (int i = 0; i < M; i++) {
-        if (stop_signal) return 0;
-        dataloader_next(val);
-        sum += be->eval_losses(be, val->inputs, val->targets, val->B, val->T, NULL);
-    }
-    *loss = sum / M;
-    return 1;
-}
-
 static void save_checkpoint(Backend *be, const Options *o, const DataLoader *train, uint64_t step,
                             uint64_t tokens) {
     GPT2 host;
@@ -487,6 +473,25 @@ static void format_eta(char buf[32], const Run *r) {
         snprintf(buf, 32, "%lds", s);
 }
 
+/* Mean validation loss over the evaluation's batches from the start of the validation
+ * data into loss; 0 when a stop request cut it short. A long one shows how far it got. */
+static int evaluate(Run *r, Progress *prog, double *loss) {
+    DataLoader *val = &r->val;
+    dataloader_reset(val);
+    double t0 = now_seconds(), sum = 0;
+    for (int i = 0; i < r->val_batches; i++) {
+        if (stop_signal) return 0;
+        dataloader_next(val);
+        sum += r->be->eval_losses(r->be, val->inputs, val->targets, val->B, val->T, NULL);
+        if (now_seconds() - t0 > 2.0)
+            progress_update(prog, "%s  [validation: %d/%d batches]", r->status, i + 1,
+                            r->val_batches);
+    }
+    progress_update(prog, "%s", r->status);
+    *loss = sum / r->val_batches;
+    return 1;
+}
+
 /* One optimizer step: accum micro-batches, then clip + AdamW; logs it. A stop request
  * drops the step (its gradients are never applied) and puts the data back where it
  * began, so that the checkpoint of the step before resumes exactly. */
@@ -547,7 +552,7 @@ static void run_loop(Run *r) {
         int last = r->step >= (uint64_t)o->steps;
         int evaluated = r->step == r->start && r->start_evaluated;
         if (o->val && !evaluated && (r->step % (uint64_t)o->val_every == 0 || last) &&
-            evaluate(r->be, &r->val, r->val_batches, &val_loss)) {
+            evaluate(r, &prog, &val_loss)) {
             char buf[32];
             fprintf(r->log, "{\"type\":\"val\",\"step\":%llu,\"loss\":%s,\"tokens\":%llu}\n",
                     (unsigned long long)r->step, json_num(buf, val_loss),
