@@ -161,6 +161,14 @@ struct GPT2Acts {
     float *memory;
 };
 
+/* what a buffer sized for `have` grows to for `want`: at least twice, so that callers
+ * whose shapes creep up (gpt2-sample's window without the cache, HellaSwag batches in
+ * length order) reallocate, and fault fresh pages in, a few times rather than at every
+ * call; untouched pages cost no memory */
+static size_t grown(size_t have, size_t want) {
+    return want <= have ? have : want > 2 * have ? want : 2 * have;
+}
+
 /* Activations for B rows of T positions. Only B*T and B*T*T matter for the sizes, so
  * they are kept for the largest of each. */
 static void acts_alloc(GPT2 *m, int B, int T) {
@@ -168,8 +176,8 @@ static void acts_alloc(GPT2 *m, int B, int T) {
     size_t BT = (size_t)B * T, BTT = BT * T;
     if (a && a->BT >= BT && a->BTT >= BTT) return;
     if (a) {
-        BT = a->BT > BT ? a->BT : BT;
-        BTT = a->BTT > BTT ? a->BTT : BTT;
+        BT = grown(a->BT, BT);
+        BTT = grown(a->BTT, BTT);
         free(a->memory);
         free(a->inputs);
     } else {
