@@ -230,5 +230,11 @@ run train -o "$T/vr" -x 4 -v 2 --resume
 train -o "$T/vs" -x 4 -v 2 2>/dev/null
 ok "resume evaluates the first step when its validation line is missing, once" \
     eval 'exits 0 && diff <(grep "\"val\"" "$T/vs/log.jsonl") <(grep "\"val\"" "$T/vr/log.jsonl")'
+train -o "$T/vl" -x 2 -v 2 2>/dev/null
+cp "$T/vl/log.jsonl" "$T/vl.log"
+sed -i '/"type":"val","step":2,/d' "$T/vl/log.jsonl"
+run train -o "$T/vl" -x 2 -v 2 --resume
+ok "a run whose last evaluation was cut short: resume does just that evaluation" \
+    eval 'exits 0 && ! stderr_has "nothing to train" && diff <(grep "\"val\"" "$T/vl.log") <(grep "\"val\"" "$T/vl/log.jsonl")'
 
 done_testing

@@ -590,12 +590,17 @@ int main(int argc, char **argv) {
     GPT2 host;
     TrainState st = {0};
     char *what = load_start(&o, &host, &st);
-    if (o.resume && st.step >= (uint64_t)o.steps) { /* e.g. a cron job that reruns the command */
+    char *log_path = xasprintf("%s/log.jsonl", o.out);
+    int evaluated = o.resume && log_has_val(log_path, st.step);
+    /* past -x (e.g. a cron job that reruns the command) only a last evaluation that a stop
+     * cut short is left to do */
+    if (o.resume && st.step >= (uint64_t)o.steps && (!o.val || evaluated)) {
         warn("%s is at step %llu, -x %d steps reached: nothing to train", what,
              (unsigned long long)st.step, o.steps);
         train_state_free(&st);
         gpt2_free(&host);
         free(what);
+        free(log_path);
         return 0;
     }
     check_config(&host.config, what, &o);
@@ -611,8 +616,7 @@ int main(int argc, char **argv) {
 
     mkdir_p(o.out);
     train_ckpt_lock(o.out);
-    char *log_path = xasprintf("%s/log.jsonl", o.out);
-    r.start_evaluated = o.resume && log_has_val(log_path, r.step);
+    r.start_evaluated = evaluated;
     r.log = xfopen(log_path, o.resume ? "a" : "w");
     catch_stop_signals(); /* before the start line: a stop seen there is one the loop sees */
     const GPT2Config *c = &r.be->config;
