@@ -237,4 +237,17 @@ run train -o "$T/vl" -x 2 -v 2 --resume
 ok "a run whose last evaluation was cut short: resume does just that evaluation" \
     eval 'exits 0 && ! stderr_has "nothing to train" && diff <(grep "\"val\"" "$T/vl.log") <(grep "\"val\"" "$T/vl/log.jsonl")'
 
+# a log whose last line was cut short (a crash or a full disk while writing): that partial
+# validation line does not count, and the resumed run's lines start on lines of their own
+train -o "$T/vt" -x 4 -v 2 --stop-at 2 2>/dev/null
+python3 - "$T/vt/log.jsonl" <<'PY'
+import sys
+s = open(sys.argv[1]).read()
+open(sys.argv[1], "w").write(s[:s.index('{"type":"val","step":2,') + 30])
+PY
+run train -o "$T/vt" -x 4 -v 2 --resume
+ok "a torn last log line: its evaluation runs again, the new lines stand apart" \
+    eval 'exits 0 && diff <(grep "^{\"type\":\"val\"" "$T/vs/log.jsonl") <(grep "^{\"type\":\"val\".*}$" "$T/vt/log.jsonl") &&
+    test "$(grep -c "^{\"type\":\"start\"" "$T/vt/log.jsonl")" -eq 2'
+
 done_testing

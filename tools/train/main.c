@@ -439,15 +439,24 @@ typedef struct {
 } Run;
 
 /* Whether the log holds step's validation line: a resumed run's first step was evaluated
- * before its checkpoint was written, unless a stop cut that evaluation short. */
-static int log_has_val(const char *path, uint64_t step) {
+ * before its checkpoint was written, unless a stop cut that evaluation short. Only whole
+ * lines count; *torn says the last one is not whole (a write cut short by a crash or a
+ * full disk), so that the run's new lines start on a line of their own. */
+static int log_has_val(const char *path, uint64_t step, int *torn) {
+    *torn = 0;
     FILE *f = fopen(path, "r");
     if (!f) return 0;
-    char want[64], line[512];
+    char want[64], *line = NULL;
+    size_t cap = 0;
     int n =
         snprintf(want, sizeof want, "{\"type\":\"val\",\"step\":%llu,", (unsigned long long)step);
     int found = 0;
-    while (!found && fgets(line, sizeof line, f)) found = !strncmp(line, want, (size_t)n);
+    ssize_t len;
+    while ((len = getline(&line, &cap, f)) > 0) {
+        *torn = line[len - 1] != '\n';
+        if (!*torn && !strncmp(line, want, (size_t)n)) found = 1;
+    }
+    free(line);
     fclose(f);
     return found;
 }
@@ -591,7 +600,7 @@ int main(int argc, char **argv) {
     TrainState st = {0};
     char *what = load_start(&o, &host, &st);
     char *log_path = xasprintf("%s/log.jsonl", o.out);
-    int evaluated = o.resume && log_has_val(log_path, st.step);
+    int torn = 0, evaluated = o.resume && log_has_val(log_path, st.step, &torn);
     /* past -x (e.g. a cron job that reruns the command) only a last evaluation that a stop
      * cut short is left to do */
     if (o.resume && st.step >= (uint64_t)o.steps && (!o.val || evaluated)) {
@@ -618,6 +627,7 @@ int main(int argc, char **argv) {
     train_ckpt_lock(o.out);
     r.start_evaluated = evaluated;
     r.log = xfopen(log_path, o.resume ? "a" : "w");
+    if (o.resume && torn) fputc('\n', r.log);
     catch_stop_signals(); /* before the start line: a stop seen there is one the loop sees */
     const GPT2Config *c = &r.be->config;
     fprintf(r.log,
