@@ -150,6 +150,9 @@ ok "--progress: a step line with the time left on stderr, even off a terminal" \
 run train -o "$T/pg3" -x 1 -d 192000 --progress
 ok "--progress in a long step: how many of its micro-batches are done" \
     eval 'exits 0 && tr "\r" "\n" <"$err" | grep -q "gpt2-train: step 0/1  \[step 1: [0-9]*/6000 micro-batches\]$"'
+run train -o "$T/pg4" -x 1000 --stop-at 3 --progress
+ok "--progress with --stop-at: the time left is until the stop" \
+    eval 'exits 0 && tr "\r" "\n" <"$err" | grep -q "step 3/1000  loss .* eta 0s$"'
 run train -o "$T/pg2" -x 3
 ok "no progress line by default off a terminal" eval 'exits 0 && ! grep -q "step [1-3]/3" "$err"'
 

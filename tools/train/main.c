@@ -468,11 +468,13 @@ static const char *json_num(char buf[32], double v) {
     return buf;
 }
 
-/* Time left at this run's mean pace so far (evaluations and checkpoints included), as
- * "1h05m", "4m09s" or "37s". */
+/* Time left until -x or --stop-at, whichever comes first, at this run's mean pace so far
+ * (evaluations and checkpoints included), as "1h05m", "4m09s" or "37s". */
 static void format_eta(char buf[32], const Run *r) {
+    uint64_t end = (uint64_t)r->o->steps;
+    if (r->o->stop_at && (uint64_t)r->o->stop_at < end) end = (uint64_t)r->o->stop_at;
     double per_step = (now_seconds() - r->started) / (double)(r->step - r->start);
-    double left = per_step * (double)((uint64_t)r->o->steps - r->step);
+    double left = end > r->step ? per_step * (double)(end - r->step) : 0;
     long s = left < 3.6e8 ? (long)(left + 0.5) : 359999999L; /* a sane width for a stall */
     if (s >= 3600)
         snprintf(buf, 32, "%ldh%02ldm", s / 3600, s / 60 % 60);
