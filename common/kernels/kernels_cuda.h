@@ -38,14 +38,14 @@ int layernorm_backward_cuda(T *dinp, float *dweight, float *dbias, const T *dout
                             const T *weight, const float *mean, const float *rstd, int N, int C,
                             bool accumulate = true);
 
-/* cuBLASLt, fp32 accumulation; the bias rides in the GEMM epilogue; the backward's dinp
- * may be NULL (no input gradient wanted); it returns 1 when the weight gradient's GEMM
- * summed dbias too (the lever LEVER_BGRADB), 0 when a separate kernel did */
 /* While on, with the lever LEVER_GEMM_TUNE, each GEMM shape met for the first time times
  * cuBLASLt's first candidates on its own operands and keeps the fastest: for callers
  * whose shapes repeat (the training step), not for ones whose shapes keep changing. */
 void matmul_tuning(int on);
 int matmul_tuned(void); /* shapes whose algorithm timing chose so far */
+/* cuBLASLt, fp32 accumulation; the bias rides in the GEMM epilogue; the backward's dinp
+ * may be NULL (no input gradient wanted); it returns 1 when the weight gradient's GEMM
+ * summed dbias too (the lever LEVER_BGRADB), 0 when a separate kernel did */
 template <typename T>
 void matmul_forward_cuda(T *out, const T *inp, const T *weight, const T *bias, int N, int C,
                          int OC);

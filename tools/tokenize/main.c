@@ -273,8 +273,7 @@ int main(int argc, char **argv) {
                                          {"version", no_argument, 0, 'V'},
                                          {0, 0, 0, 0}};
     Config c = {.mode = MODE_TEXT, .field = "text", .chunk = 1 << 20};
-    int have_field = 0;
-    int decode = 0, threads = omp_get_num_procs(), have_fmt = 0, progress = -1;
+    int decode = 0, threads = omp_get_num_procs(), have_fmt = 0, have_field = 0, progress = -1;
     TokensFormat fmt = TOKENS_BIN16;
     const char *vocab = NULL, *output = NULL;
     for (int o; (o = getopt_long(argc, argv, "df:s0j:o:hV", opts, NULL)) != -1;) {
