@@ -90,6 +90,10 @@ ok "--echo starts with the prompt" grep -q '^The quick brown fox' "$out"
 echo 50256 >"$T/eot.txt"
 run gpt2-sample -m "$M" --tokens --format text --ignore-eot -n 150 "$T/eot.txt"
 ok "150 tokens past a 64-token context" sh -c "[ $rc -eq 0 ] && [ \$(wc -l <'$out') -eq 150 ]"
+cp "$out" "$T/past.txt"
+run gpt2-sample -m "$M" --tokens --format text --ignore-eot -n 150 --no-cache "$T/eot.txt"
+ok "--no-cache past the window: the same ids (restarts from the last half too)" \
+    eval 'exits 0 && cmp -s "$out" "$T/past.txt"'
 seq 100 199 >"$T/long.txt"
 run gpt2-sample -m "$M" --tokens --format text -n 5 --ignore-eot "$T/long.txt"
 ok "long prompt: truncated with a warning" sh -c "[ $rc -eq 0 ] && grep -q 'keeping the last 64' '$err'"

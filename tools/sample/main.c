@@ -193,36 +193,40 @@ static void id_write(int id, TokensFormat fmt) {
 
 typedef struct {
     Generator gen;     /* with the cache */
-    int slid;          /* the cache no longer starts with the prompt */
-    Backend *be;       /* without: the backend's forward over the whole window */
-    float *window_out; /* [Vp]: the backend's logits of the window's last position */
-    int maxT, Vp;
+    Backend *be;       /* without: the backend's forward over the whole context */
+    float *window_out; /* [Vp]: the backend's logits of the context's last position */
+    int start;         /* the context is ctx[start..n) */
+    int maxT;
 } Engine;
 
-/* Logits after the context ctx[0..n), whose last token is new. Without the cache: one
- * forward over the last max_seq_len tokens. With it: one position, and when the cache
- * is full the context restarts from its last half, recomputed. */
+/* Logits after the context ctx[0..n), whose last token is new. When the context outgrows
+ * the window it restarts from its last half, recomputed: the cache cannot slide, since
+ * every position would move. Both ways of computing follow this one rule, so they
+ * sample the same text. */
 static const float *engine_logits(Engine *e, const int *ctx, int n) {
+    if (n - e->start > e->maxT) {
+        e->start = n - (e->maxT / 2 > 0 ? e->maxT / 2 : 1);
+        if (!e->be) generate_rewind(&e->gen, 0);
+    }
+    int T = n - e->start;
     if (e->be) {
-        int T = n < e->maxT ? n : e->maxT;
-        e->be->logits(e->be, ctx + n - T, 1, T, T - 1, e->window_out);
+        e->be->logits(e->be, ctx + e->start, 1, T, T - 1, e->window_out);
         return e->window_out;
     }
-    int fresh = 1;
-    if (e->gen.pos == e->gen.capacity) {
-        fresh = e->gen.capacity / 2 > 0 ? e->gen.capacity / 2 : 1;
-        generate_rewind(&e->gen, 0);
-        e->slid = 1;
-    }
+    int fresh = T - e->gen.pos;
     return generate_feed(&e->gen, ctx + n - fresh, fresh);
 }
 
 /* Back to the state after the prompt (np tokens), reusing its cached positions. */
 static void engine_restart(Engine *e, const int *prompt, int np) {
-    if (e->slid) {
+    if (e->be) {
+        e->start = 0;
+        return;
+    }
+    if (e->start) {
         generate_rewind(&e->gen, 0);
         generate_feed(&e->gen, prompt, np);
-        e->slid = 0;
+        e->start = 0;
     }
     generate_rewind(&e->gen, np);
 }
@@ -284,7 +288,7 @@ int main(int argc, char **argv) {
     }
     int np = (int)n_prompt;
 
-    Engine e = {.maxT = maxT, .Vp = Vp};
+    Engine e = {.maxT = maxT};
     if (o.device == DEVICE_CUDA || o.no_cache) {
         e.be = device_open(o.device, model, 1, maxT, 1); /* takes over the model */
     } else {
@@ -300,8 +304,7 @@ int main(int argc, char **argv) {
 
     double t0 = now_seconds();
     float *prompt_logits = xmalloc(sizeof(float) * Vp);
-    memcpy(prompt_logits, e.be ? engine_logits(&e, ctx, np) : generate_feed(&e.gen, ctx, np),
-           sizeof(float) * Vp);
+    memcpy(prompt_logits, engine_logits(&e, ctx, np), sizeof(float) * Vp);
     double t_prompt = now_seconds() - t0, t_gen = 0;
     long generated = 0;
 
@@ -310,7 +313,7 @@ int main(int argc, char **argv) {
         if (o.echo) echo_prompt(bpe, ctx, np, o.tokens, fmt_out);
         t0 = now_seconds();
         const float *logits = prompt_logits;
-        if (!e.be) engine_restart(&e, ctx, np);
+        engine_restart(&e, ctx, np);
         int n = np, ended_eot = 0;
         for (int i = 0; i < o.length; i++) {
             int tok = sampler_sample(&sampler, logits);
