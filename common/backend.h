@@ -22,6 +22,11 @@ struct Backend {
     /* Forward only: the logits of positions from..T-1 of each row, [B,T-from,Vp], copied
      * to host fp32 (sampling wants the last position's alone). */
     void (*logits)(Backend *be, const int *inputs, int B, int T, int from, float *out);
+    /* Sampling one sequence with its keys and values kept between calls: feeds tokens[0..n)
+     * at positions pos..pos+n-1 and writes the logits [Vp] that follow the last of them
+     * to out. Positions before pos are the ones fed before (pos at most their count),
+     * those from pos on are dropped; pos + n <= T. Other calls may drop them all. */
+    void (*decode)(Backend *be, const int *tokens, int pos, int n, float *out);
     /* Clip by global norm + AdamW step t (from 1) + zero the gradients. Returns the norm. */
     float (*update)(Backend *be, const AdamWConfig *opt, int t);
     /* fp32 copies of the parameters and AdamW moments (m, v may be NULL) to/from host. */

@@ -1,12 +1,19 @@
-/* backend_cpu: the Backend interface (backend.h) over the fp32 CPU model of model.c */
+/* backend_cpu: the Backend interface (backend.h) over the fp32 CPU model of model.c,
+ * and generate.c's key/value cache for decode */
 #include <stdlib.h>
 #include <string.h>
 
 #include "backend.h"
+#include "generate.h"
 #include "util.h"
 
+typedef struct {
+    GPT2 model;
+    Generator gen; /* made by the first decode */
+} CpuBackend;
+
 static GPT2 *cpu_model(Backend *be) {
-    return be->impl;
+    return &((CpuBackend *)be->impl)->model;
 }
 
 static float cpu_train_step(Backend *be, const int *inputs, const int *targets, int B, int T,
@@ -31,6 +38,13 @@ static void cpu_logits(Backend *be, const int *inputs, int B, int T, int from, f
     size_t Vp = m->config.padded_vocab_size, row = (size_t)(T - from) * Vp;
     for (int b = 0; b < B; b++)
         memcpy(out + b * row, m->logits + ((size_t)b * T + from) * Vp, row * sizeof(float));
+}
+
+static void cpu_decode(Backend *be, const int *tokens, int pos, int n, float *out) {
+    Generator *g = &((CpuBackend *)be->impl)->gen;
+    if (!g->model) generate_init(g, cpu_model(be), be->T);
+    generate_rewind(g, pos);
+    memcpy(out, generate_feed(g, tokens, n), sizeof(float) * be->config.padded_vocab_size);
 }
 
 static float cpu_update(Backend *be, const AdamWConfig *opt, int t) {
@@ -61,14 +75,17 @@ static void cpu_set_state(Backend *be, const float *params, const float *mom, co
 }
 
 static void cpu_free(Backend *be) {
-    gpt2_free(cpu_model(be));
+    CpuBackend *c = be->impl;
+    if (c->gen.model) generate_free(&c->gen);
+    gpt2_free(&c->model);
     free(be->impl);
     free(be);
 }
 
 Backend *backend_cpu_create(GPT2 *model, int B, int T) {
     Backend *be = xcalloc(1, sizeof *be);
-    GPT2 *m = xmalloc(sizeof *m);
+    CpuBackend *c = xcalloc(1, sizeof *c);
+    GPT2 *m = &c->model;
     *m = *model; /* take over its allocations */
     memset(model, 0, sizeof *model);
     if (m->grads_memory) gpt2_zero_grad(m); /* a new backend has no gradients yet */
@@ -76,10 +93,11 @@ Backend *backend_cpu_create(GPT2 *model, int B, int T) {
                     .config = m->config,
                     .B = B,
                     .T = T,
-                    .impl = m,
+                    .impl = c,
                     .train_step = cpu_train_step,
                     .eval_losses = cpu_eval_losses,
                     .logits = cpu_logits,
+                    .decode = cpu_decode,
                     .update = cpu_update,
                     .get_state = cpu_get_state,
                     .set_state = cpu_set_state,

@@ -42,7 +42,8 @@ template <typename T> struct CudaModel : CudaBase {
     float *att_delta;
     double *norm_acc;
     float *host_losses;
-    T *host_logits; /* staging for bf16 -> fp32, allocated by the first logits call */
+    T *host_logits; /* staging for bf16 -> fp32, allocated by the first download */
+    int decoded;    /* positions decode keeps in qkv, which a forward overwrites */
 };
 
 template <typename T> static T *param(CudaModel<T> *cm, int i, int layer, size_t per_layer) {
@@ -136,6 +137,7 @@ static void forward(CudaModel<T> *cm, const int *inputs, const int *targets, int
     if (B > cm->Bmax || Tn > cm->Tmax || B < 1 || Tn < 1)
         die("cuda backend: batch %dx%d exceeds the sized %dx%d", B, Tn, cm->Bmax, cm->Tmax);
     cudaStream_t s = cuda_stream();
+    cm->decoded = 0;
     CUDA_CHECK(cudaMemcpyAsync(cm->inputs, inputs, N * sizeof(int), cudaMemcpyHostToDevice, s));
     if (targets)
         CUDA_CHECK(
@@ -248,24 +250,74 @@ static float cuda_eval_losses(Backend *be, const int *inputs, const int *targets
     return fetch_losses(cm, B * Tn, losses);
 }
 
-/* only the rows asked for cross the bus and get converted: a sampled token needs one of
- * up to 1024 (100 MB of bf16 logits at GPT-2's vocabulary) */
+/* rows of row logits each, pitch apart on the device from src, to host fp32: only what
+ * the caller wants crosses the bus and gets converted (a sampled token needs one row of
+ * up to 1024, and those are 100 MB of bf16 logits at GPT-2's vocabulary) */
+template <typename T>
+static void logits_download(CudaModel<T> *cm, float *out, const T *src, size_t row, size_t pitch,
+                            int rows) {
+    bool convert = sizeof(T) != sizeof(float);
+    if (convert && !cm->host_logits) {
+        size_t max = (size_t)cm->Bmax * cm->Tmax * cm->cfg.padded_vocab_size;
+        cm->host_logits = (T *)xmalloc(max * sizeof(T));
+    }
+    T *h = convert ? cm->host_logits : (T *)out;
+    CUDA_CHECK(cudaMemcpy2DAsync(h, row * sizeof(T), src, pitch * sizeof(T), row * sizeof(T), rows,
+                                 cudaMemcpyDeviceToHost, cuda_stream()));
+    CUDA_CHECK(cudaStreamSynchronize(cuda_stream()));
+    if (convert)
+        for (size_t i = 0; i < row * rows; i++) out[i] = __bfloat162float(((bf16 *)h)[i]);
+}
+
 template <typename T>
 static void cuda_logits(Backend *be, const int *inputs, int B, int Tn, int from, float *out) {
     CudaModel<T> *cm = impl<T>(be);
     forward(cm, inputs, (const int *)NULL, B, Tn, false, 1.0f);
-    size_t Vp = cm->cfg.padded_vocab_size, row = (size_t)(Tn - from) * Vp, n = B * row;
-    bool convert = sizeof(T) != sizeof(float);
-    if (convert && !cm->host_logits) {
-        size_t max = (size_t)cm->Bmax * cm->Tmax * Vp;
-        cm->host_logits = (T *)xmalloc(max * sizeof(T));
+    size_t Vp = cm->cfg.padded_vocab_size;
+    logits_download(cm, out, cm->logits + from * Vp, (Tn - from) * Vp, Tn * Vp, B);
+}
+
+/* Sampling (backend.h): each layer's qkv activations [Tmax, 3C] (one sequence) hold the
+ * keys and values by position, and the new rows go through the layers in the first
+ * slots of the other activations; only the last row's logits are computed. */
+template <typename T>
+static void cuda_decode(Backend *be, const int *tokens, int pos, int n, float *out) {
+    CudaModel<T> *cm = impl<T>(be);
+    const GPT2Config *c = &cm->cfg;
+    int L = c->num_layers, C = c->channels, NH = c->num_heads, Vp = c->padded_vocab_size;
+    size_t NC = (size_t)cm->Bmax * cm->Tmax * C, CC = (size_t)C * C;
+    if (pos < 0 || pos > cm->decoded || n < 1 || pos + n > cm->Tmax)
+        die("cuda backend: decode of positions %d..%d with %d kept, window %d", pos, pos + n - 1,
+            cm->decoded, cm->Tmax);
+    CUDA_CHECK(cudaMemcpyAsync(cm->inputs, tokens, n * sizeof(int), cudaMemcpyHostToDevice,
+                               cuda_stream()));
+    encoder_forward_cuda(cm->encoded, cm->inputs, param(cm, 0, 0, 0),
+                         param(cm, 1, 0, 0) + (size_t)pos * C, 1, n, C);
+    layernorm_forward_cuda(cm->ln1, cm->ln1_mean, cm->ln1_rstd, cm->encoded, param(cm, 2, 0, C),
+                           param(cm, 3, 0, C), n, C);
+    for (int l = 0; l < L; l++) {
+        const T *res = l ? cm->residual3 : cm->encoded;
+        T *qkv = cm->qkv + l * 3 * NC;
+        matmul_forward_cuda(qkv + (size_t)pos * 3 * C, cm->ln1, param(cm, 4, l, 3 * CC),
+                            param(cm, 5, l, 3 * C), n, C, 3 * C);
+        attention_decode_cuda(cm->atty, qkv, pos, n, C, NH);
+        matmul_forward_cuda(cm->proj, cm->atty, param(cm, 6, l, CC), param(cm, 7, l, C), n, C, C);
+        residual_layernorm_forward_cuda(cm->residual2, cm->ln2, cm->ln2_mean, cm->ln2_rstd, res,
+                                        cm->proj, param(cm, 8, l, C), param(cm, 9, l, C), n, C);
+        matmul_gelu_forward_cuda(cm->fch_gelu, cm->fch, cm->ln2, param(cm, 10, l, 4 * CC),
+                                 param(cm, 11, l, 4 * C), n, C, 4 * C);
+        matmul_forward_cuda(cm->proj, cm->fch_gelu, param(cm, 12, l, 4 * CC), param(cm, 13, l, C),
+                            n, 4 * C, C);
+        bool last = l + 1 == L; /* the residual add feeds the next ln1, or lnf */
+        residual_layernorm_forward_cuda(cm->residual3, last ? cm->lnf : cm->ln1, cm->ln1_mean,
+                                        cm->ln1_rstd, cm->residual2, cm->proj,
+                                        last ? param(cm, 14, 0, 0) : param(cm, 2, l + 1, C),
+                                        last ? param(cm, 15, 0, 0) : param(cm, 3, l + 1, C), n, C);
     }
-    T *h = convert ? cm->host_logits : (T *)out;
-    CUDA_CHECK(cudaMemcpy2DAsync(h, row * sizeof(T), cm->logits + from * Vp, Tn * Vp * sizeof(T),
-                                 row * sizeof(T), B, cudaMemcpyDeviceToHost, cuda_stream()));
-    CUDA_CHECK(cudaStreamSynchronize(cuda_stream()));
-    if (convert)
-        for (size_t i = 0; i < n; i++) out[i] = __bfloat162float(((bf16 *)h)[i]);
+    matmul_forward_cuda(cm->logits, cm->lnf + (size_t)(n - 1) * C, param(cm, 0, 0, 0),
+                        (const T *)NULL, 1, C, Vp);
+    cm->decoded = pos + n;
+    logits_download(cm, out, cm->logits, Vp, Vp, 1);
 }
 
 /* clipping as the CPU model: scale by clip / (norm + 1e-6) when that is below 1 */
@@ -339,6 +391,7 @@ static Backend *create(const GPT2Config *cfg, const float *params, int B, int Tn
     be->train_step = cuda_train_step<T>;
     be->eval_losses = cuda_eval_losses<T>;
     be->logits = cuda_logits<T>;
+    be->decode = cuda_decode<T>;
     be->update = cuda_update<T>;
     be->get_state = cuda_get_state<T>;
     be->set_state = cuda_set_state<T>;

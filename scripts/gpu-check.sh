@@ -7,7 +7,8 @@
 #   3 model       whole model GPU vs CPU: logits, loss, gradients, 10 steps, resume
 #                 (a failing test binary runs again once per speed lever switched off,
 #                 GPT2_CUDA_OFF=<lever>, and once with all off: which setting passes)
-#   3b cli        gpt2-eval and gpt2-sample with --device cuda against the CPU
+#   3b cli        gpt2-eval and gpt2-sample with --device cuda against the CPU; the
+#                 speed of gpt2-sample on CUDA with and without its key/value cache
 #   4 train       300 steps of a 4-layer model with gpt2-train --device cuda on shards made
 #                 by gpt2-shard: falling loss; --stop-at 150 + --resume gives the same
 #                 losses; the GPU checkpoint continues on the CPU with the same loss;
@@ -155,6 +156,12 @@ if want cli; then
     chmod +x "$work/python3"
     export PYTHON=$work/python3
     for t in eval-cuda sample-cuda; do tap_check "cli-$t" 240 "tests/cli/$t.sh"; done
+    # sampling speed on the GPU, with the key/value cache and without
+    if run cli-sample-speed 180 env DEVICE=cuda BIN="$root/bin" bash bench/sample.sh; then
+        result INFO cli "gpt2-sample --device cuda, d12, tokens/s (threads, cache, no cache, ratio): $(grep -E '^[0-9]+ ' "$LOGS/cli-sample-speed.log" | tail -1 | tr -s ' ')"
+    else
+        result FAIL cli "gpt2-sample speed on CUDA (see cli-sample-speed.log)"
+    fi
 fi
 
 # 4 training runs on shards made by our tools (GPU_CHECK_DEVICE, _STEPS, _SEQ: for a dry

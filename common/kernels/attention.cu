@@ -225,8 +225,72 @@ void attention_backward_cuda(T *dqkv, float *delta, const T *dout, const T *qkv,
     CUDA_CHECK_LAUNCH();
 }
 
+/* Sampling with a key/value cache: the queries of rows pos..pos+n-1 of one sequence's qkv
+ * [pos+n, 3C], each against the keys and values of the rows up to it. One block per
+ * (query row, head): a single new row has to spread over many threads, so here the
+ * threads split the keys, DEC_THREADS at a time with a running softmax across the tiles,
+ * where the forward gives each thread a query row. Then thread t sums dimension t % HS
+ * of the values over every (DEC_THREADS / HS)-th key. */
+#define DEC_THREADS 128
+#define DEC_WARPS (DEC_THREADS / 32)
+#define DEC_GROUPS (DEC_THREADS / HS)
+
+template <typename T>
+__global__ void __launch_bounds__(DEC_THREADS)
+    attention_decode_kernel(T *out, const T *qkv, int pos, int C) {
+    __shared__ float q[HS], p[DEC_THREADS], part[DEC_WARPS], acc_part[DEC_GROUPS][HS];
+    int r = blockIdx.x, h = blockIdx.y, t = threadIdx.x, i = pos + r;
+    const T *base = qkv + h * HS;
+    if (t < HS) q[t] = to_float(QKV(base, i, C)[t]) * SCALE;
+    float m = -INFINITY, l = 0.0f, acc = 0.0f;
+    for (int k0 = 0; k0 <= i; k0 += DEC_THREADS) {
+        __syncthreads(); /* q is written; the last tile's p and part are read */
+        int j = k0 + t;
+        float s = -INFINITY;
+        if (j <= i) {
+            const T *k = QKV(base, j, C) + C;
+            s = 0.0f;
+#pragma unroll
+            for (int d = 0; d < HS; d++) s += q[d] * to_float(k[d]);
+        }
+        float wmax = warp_max(s);
+        if (t % 32 == 0) part[t / 32] = wmax;
+        __syncthreads();
+        float mnew = m;
+        for (int w = 0; w < DEC_WARPS; w++) mnew = fmaxf(mnew, part[w]);
+        float e = j <= i ? __expf(s - mnew) : 0.0f;
+        p[t] = e;
+        __syncthreads(); /* p is whole and every thread has read the maxima */
+        e = warp_sum(e);
+        if (t % 32 == 0) part[t / 32] = e;
+        __syncthreads();
+        float corr = __expf(m - mnew); /* 0 on the first tile, where m = -inf */
+        l *= corr, acc *= corr, m = mnew;
+        for (int w = 0; w < DEC_WARPS; w++) l += part[w];
+        int nkeys = min(DEC_THREADS, i - k0 + 1);
+        for (int jj = t / HS; jj < nkeys; jj += DEC_GROUPS)
+            acc += p[jj] * to_float(QKV(base, k0 + jj, C)[2 * C + t % HS]);
+    }
+    acc_part[t / HS][t % HS] = acc;
+    __syncthreads();
+    if (t < HS) {
+        float sum = 0.0f;
+        for (int g = 0; g < DEC_GROUPS; g++) sum += acc_part[g][t];
+        out[(size_t)r * C + h * HS + t] = from_float<T>(sum / l);
+    }
+}
+
+template <typename T>
+void attention_decode_cuda(T *out, const T *qkv, int pos, int n, int C, int NH) {
+    if (C != NH * HS)
+        cuda_fail("attention_decode_cuda", "head size must be 64", __FILE__, __LINE__);
+    attention_decode_kernel<<<dim3(n, NH), DEC_THREADS, 0, cuda_stream()>>>(out, qkv, pos, C);
+    CUDA_CHECK_LAUNCH();
+}
+
 #define INSTANTIATE(T)                                                                             \
     template void attention_forward_cuda<T>(T *, float *, const T *, int, int, int, int);          \
+    template void attention_decode_cuda<T>(T *, const T *, int, int, int, int);                    \
     template void attention_backward_cuda<T>(T *, float *, const T *, const T *, const T *,        \
                                              const float *, int, int, int, int, bool);
 INSTANTIATE(float)

@@ -71,6 +71,10 @@ int matmul_dgelu_backward_cuda(T *dpre, float *dpre_bias, float *dweight, float 
 /* head size 64 only; lse [B,NH,T]; delta [B,NH,T] is scratch */
 template <typename T>
 void attention_forward_cuda(T *out, float *lse, const T *qkv, int B, int Tn, int C, int NH);
+/* sampling with a key/value cache: rows pos..pos+n-1 of one sequence's qkv [pos+n, 3C]
+ * attend to the rows up to each; out [n, C] */
+template <typename T>
+void attention_decode_cuda(T *out, const T *qkv, int pos, int n, int C, int NH);
 template <typename T>
 void attention_backward_cuda(T *dqkv, float *delta, const T *dout, const T *qkv, const T *out,
                              const float *lse, int B, int Tn, int C, int NH,

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# gpt2-sample --device cuda (the CUDA backend's forward, recomputed per token): greedy ids
-# equal the PyTorch reference's, as on the CPU (tests/cli/sample-greedy.sh).
+# gpt2-sample --device cuda, with the key/value cache (the backend's decode) and without
+# (its forward over the context per token): greedy ids equal the PyTorch reference's, as
+# on the CPU (tests/cli/sample-greedy.sh); and past the context window the two agree.
 . "$(dirname "$0")/../lib.sh"
 "$TESTBIN/helpers/sample_model" "$T/probe.bin" 1 1 64 16 || exit 1
 run gpt2-sample -m "$T/probe.bin" -p hi -n 1 --device cuda
@@ -11,7 +12,22 @@ N=60
 run "$PY" "$TOP/tests/ref/sample_greedy.py" "$T" $N
 ok "PyTorch reference decodes $N tokens" exits 0
 for model in model.bin model.safetensors; do
-    run gpt2-sample -m "$T/$model" --device cuda --tokens --format text -t 0 -n $N "$T/prompt.txt"
-    ok "$model on CUDA: greedy ids equal the reference" cmp -s "$out" "$T/expected.txt"
+    for cache in "" --no-cache; do
+        run gpt2-sample -m "$T/$model" --device cuda $cache --tokens --format text -t 0 -n $N \
+            "$T/prompt.txt"
+        ok "$model on CUDA ${cache:-with the cache}: greedy ids equal the reference" \
+            cmp -s "$out" "$T/expected.txt"
+    done
 done
+# a 64-token window, 150 tokens: the window restarts from its last half twice
+"$TESTBIN/helpers/sample_model" "$T/tiny.bin" 2 2 128 64 5 || exit 1
+echo 50256 >"$T/eot.txt"
+for cache in "" --no-cache; do
+    run gpt2-sample -m "$T/tiny.bin" --device cuda $cache --tokens --format text -t 0 \
+        --ignore-eot -n 150 "$T/eot.txt"
+    ok "tiny model on CUDA ${cache:-with the cache}: 150 tokens" exits 0
+    cp "$out" "$T/ids$cache.txt"
+done
+ok "past the window: the same greedy ids with and without the cache" \
+    cmp -s "$T/ids.txt" "$T/ids--no-cache.txt"
 done_testing

@@ -90,6 +90,17 @@ static void test_mode(const Mode *md, const float *params) {
     ok(!memcmp(last, want, B * Vp * sizeof(float)), "%s logits of the last positions alone",
        md->mode);
     free(last), free(want);
+    /* sampling with the cache: a prompt, one token at a time, then back to an earlier
+     * position; each call's logits are those of the full forward at its last position */
+    int decode_calls[][2] = {{0, 25}, {25, 1}, {26, 1}, {27, TT - 27}, {10, 5}, {15, 1}};
+    float *dec = (float *)xmalloc(Vp * sizeof(float));
+    for (auto &pn : decode_calls) {
+        int pos = pn[0], n = pn[1];
+        be->decode(be, inputs[0] + pos, pos, n, dec);
+        compare_scaled(xasprintf("%s decode of positions %d..%d", md->mode, pos, pos + n - 1), dec,
+                       cpu_logits + (size_t)(pos + n - 1) * Vp, Vp, md->logit_tol);
+    }
+    free(dec);
     float losses[B * TT];
     float mean = be->eval_losses(be, inputs[0], targets[0], B, TT, losses);
     near(mean, cpu_loss, md->loss_tol, 0, "%s eval loss", md->mode);

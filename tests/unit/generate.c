@@ -1,6 +1,7 @@
 /* The key/value cache forward (common/generate.c) against gpt2_forward over the whole
  * sequence: the logits after every position, fed one token at a time, in one call that
- * spans several chunks, and again after rewinding. */
+ * spans several chunks, and again after rewinding; then the CPU backend's decode on it. */
+#include "backend.h"
 #include "generate.h"
 #include "model.h"
 #include "tap.h"
@@ -42,7 +43,8 @@ int main(void) {
     uint64_t r = 7;
     for (int t = 0; t < T; t++) tokens[t] = (int)((r = r * 6364136223846793005ull + 1) >> 33) % 100;
     gpt2_forward(&m, tokens, NULL, 1, T);
-    float *full = m.logits;
+    float *full = xmalloc(sizeof(float) * T * Vp);
+    memcpy(full, m.logits, sizeof(float) * T * Vp);
 
     Generator g;
     generate_init(&g, &m, T);
@@ -78,7 +80,21 @@ int main(void) {
     ok(pad_zero, "padding logits are 0");
 
     generate_free(&g);
+
+    /* decode (backend.h): positions before pos kept, those from pos on replaced */
+    Backend *be = backend_cpu_create(&m, 1, T);
+    float *out = xmalloc(sizeof(float) * Vp);
+    int calls[][2] = {{0, 30}, {30, 1}, {31, 1}, {5, 3}, {8, 140}, {148, 2}};
+    for (size_t i = 0; i < sizeof calls / sizeof *calls; i++) {
+        int pos = calls[i][0], n = calls[i][1];
+        be->decode(be, tokens + pos, pos, n, out);
+        ok(logits_near(out, full + (size_t)(pos + n - 1) * Vp, Vp, 1e-4, 1e-4, &w),
+           "backend decode of positions %d..%d: logits equal (max abs diff %.2g)", pos, pos + n - 1,
+           w);
+    }
+    be->free(be);
+    free(out);
+    free(full);
     free(tokens);
-    gpt2_free(&m);
     return done_testing();
 }

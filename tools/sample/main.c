@@ -1,12 +1,12 @@
 /* gpt2-sample: continue a prompt with a GPT-2 model, streaming text (or token ids) to
  * stdout as it is generated. Argument parsing and the generation loop; the forward with
- * its key/value cache is common/generate.c, the choice of token common/sampler.c. */
+ * its key/value cache is the backend's decode (common/generate.c on the CPU), the choice
+ * of token common/sampler.c. */
 #include "backend.h"
 #include "bpe.h"
 #include "checkpoint.h"
 #include "cli.h"
 #include "device.h"
-#include "generate.h"
 #include "sampler.h"
 #include "textstream.h"
 #include "tokens.h"
@@ -40,8 +40,7 @@ static const char usage[] =
     "                          to a terminal\n"
     "      --no-cache          recompute the whole context for each token (slow; compares\n"
     "                          against the key/value cache)\n"
-    "      --device DEV        cpu (default) or cuda: on the GPU, the whole context is\n"
-    "                          recomputed for each token (fp32), without a cache\n"
+    "      --device DEV        cpu (default) or cuda (fp32 on the GPU)\n"
     "      --stats             timings and tokens/s on standard error\n"
     "  -h, --help              show this help and exit\n"
     "  -V, --version           show the version and exit\n"
@@ -149,7 +148,7 @@ static void options_parse(Options *o, int argc, char **argv) {
             o->stats = 1;
             break;
         case OPT_DEVICE:
-            /* no auto: the cache makes the CPU the better default here */
+            /* no auto: a seed's text must not depend on whether the machine has a GPU */
             o->device = device_parse(optarg);
             if (o->device == DEVICE_AUTO)
                 die_usage("--device: '%s' is neither cpu nor cuda", optarg);
@@ -192,43 +191,41 @@ static void id_write(int id, TokensFormat fmt) {
 /* ---- where logits come from: the key/value cache, or a full re-run per token ---- */
 
 typedef struct {
-    Generator gen;     /* with the cache */
-    Backend *be;       /* without: the backend's forward over the whole context */
-    float *window_out; /* [Vp]: the backend's logits of the context's last position */
-    int start;         /* the context is ctx[start..n) */
-    int maxT;
+    Backend *be;
+    int cache;  /* decode with the kept keys and values, else a forward per token */
+    int start;  /* the context is ctx[start..n) */
+    int fed;    /* with the cache: positions of the context it holds */
+    float *out; /* [Vp] */
 } Engine;
 
 /* Logits after the context ctx[0..n), whose last token is new. When the context outgrows
- * the window it restarts from its last half, recomputed: the cache cannot slide, since
- * every position would move. Both ways of computing follow this one rule, so they
- * sample the same text. */
+ * the backend's window it restarts from its last half, recomputed: the cache cannot
+ * slide, since every position would move. Both ways of computing follow this one rule,
+ * so they sample the same text. */
 static const float *engine_logits(Engine *e, const int *ctx, int n) {
-    if (n - e->start > e->maxT) {
-        e->start = n - (e->maxT / 2 > 0 ? e->maxT / 2 : 1);
-        if (!e->be) generate_rewind(&e->gen, 0);
+    int W = e->be->T;
+    if (n - e->start > W) {
+        e->start = n - (W / 2 > 0 ? W / 2 : 1);
+        e->fed = 0;
     }
     int T = n - e->start;
-    if (e->be) {
-        e->be->logits(e->be, ctx + e->start, 1, T, T - 1, e->window_out);
-        return e->window_out;
+    if (e->cache) {
+        e->be->decode(e->be, ctx + e->start + e->fed, e->fed, T - e->fed, e->out);
+        e->fed = T;
+    } else {
+        e->be->logits(e->be, ctx + e->start, 1, T, T - 1, e->out);
     }
-    int fresh = T - e->gen.pos;
-    return generate_feed(&e->gen, ctx + n - fresh, fresh);
+    return e->out;
 }
 
-/* Back to the state after the prompt (np tokens), reusing its cached positions. */
-static void engine_restart(Engine *e, const int *prompt, int np) {
-    if (e->be) {
-        e->start = 0;
-        return;
-    }
-    if (e->start) {
-        generate_rewind(&e->gen, 0);
-        generate_feed(&e->gen, prompt, np);
-        e->start = 0;
-    }
-    generate_rewind(&e->gen, np);
+/* Back to the context of the prompt (np tokens), keeping its cached positions unless the
+ * window has moved since. */
+static void engine_restart(Engine *e, int np) {
+    if (e->start)
+        e->fed = 0; /* the cache holds another window */
+    else if (e->fed > np)
+        e->fed = np;
+    e->start = 0;
 }
 
 static void echo_prompt(const BPE *bpe, const int *ids, int n, int tokens, TokensFormat fmt_out) {
@@ -288,13 +285,11 @@ int main(int argc, char **argv) {
     }
     int np = (int)n_prompt;
 
-    Engine e = {.maxT = maxT};
-    if (o.device == DEVICE_CUDA || o.no_cache) {
-        e.be = device_open(o.device, model, 1, maxT, 1); /* takes over the model */
-    } else {
-        generate_init(&e.gen, model, np + o.length < maxT ? np + o.length : maxT);
-    }
-    if (e.be) e.window_out = xmalloc(sizeof(float) * Vp);
+    /* the backend's window: the model's, or less when the whole sample fits */
+    int window = np + o.length < maxT ? np + o.length : maxT;
+    Engine e = {.be = device_open(o.device, model, 1, window, 1), /* takes over the model */
+                .cache = !o.no_cache,
+                .out = xmalloc(sizeof(float) * Vp)};
     Sampler sampler;
     sampler_init(&sampler, V, o.temperature, o.top_k, o.top_p, o.seed);
     TextStream ts;
@@ -313,7 +308,7 @@ int main(int argc, char **argv) {
         if (o.echo) echo_prompt(bpe, ctx, np, o.tokens, fmt_out);
         t0 = now_seconds();
         const float *logits = prompt_logits;
-        engine_restart(&e, ctx, np);
+        engine_restart(&e, np);
         int n = np, ended_eot = 0;
         for (int i = 0; i < o.length; i++) {
             int tok = sampler_sample(&sampler, logits);
@@ -348,13 +343,8 @@ int main(int argc, char **argv) {
     free(prompt_logits);
     textstream_free(&ts);
     sampler_free(&sampler);
-    if (e.be) {
-        e.be->free(e.be);
-        free(e.window_out);
-    } else {
-        generate_free(&e.gen);
-        gpt2_free(model);
-    }
+    e.be->free(e.be);
+    free(e.out);
     free(model);
     free(o.stops);
     if (bpe) bpe_free(bpe);
