@@ -25,7 +25,8 @@ struct Backend {
     /* Sampling one sequence with its keys and values kept between calls: feeds tokens[0..n)
      * at positions pos..pos+n-1 and writes the logits [Vp] that follow the last of them
      * to out. Positions before pos are the ones fed before (pos at most their count),
-     * those from pos on are dropped; pos + n <= T. Other calls may drop them all. */
+     * those from pos on are dropped; pos + n <= T. Other calls may drop them all, and
+     * those that change the parameters (update, set_state) do. */
     void (*decode)(Backend *be, const int *tokens, int pos, int n, float *out);
     /* Clip by global norm + AdamW step t (from 1) + zero the gradients. Returns the norm. */
     float (*update)(Backend *be, const AdamWConfig *opt, int t);

@@ -40,6 +40,12 @@ static void cpu_logits(Backend *be, const int *inputs, int B, int T, int from, f
         memcpy(out + b * row, m->logits + ((size_t)b * T + from) * Vp, row * sizeof(float));
 }
 
+/* the keys and values kept for decode belong to the old parameters */
+static void cpu_decode_drop(Backend *be) {
+    Generator *g = &((CpuBackend *)be->impl)->gen;
+    if (g->model) generate_rewind(g, 0);
+}
+
 static void cpu_decode(Backend *be, const int *tokens, int pos, int n, float *out) {
     Generator *g = &((CpuBackend *)be->impl)->gen;
     if (!g->model) generate_init(g, cpu_model(be), be->T);
@@ -51,6 +57,7 @@ static float cpu_update(Backend *be, const AdamWConfig *opt, int t) {
     GPT2 *m = cpu_model(be);
     float norm = gpt2_update(m, opt, t);
     gpt2_zero_grad(m);
+    cpu_decode_drop(be);
     return norm;
 }
 
@@ -66,6 +73,7 @@ static void cpu_set_state(Backend *be, const float *params, const float *mom, co
     GPT2 *m = cpu_model(be);
     size_t bytes = m->num_params * sizeof(float);
     memcpy(m->params_memory, params, bytes);
+    cpu_decode_drop(be);
     if (!m->m_memory && (mom || vel)) {
         m->m_memory = xcalloc(m->num_params, sizeof(float));
         m->v_memory = xcalloc(m->num_params, sizeof(float));

@@ -72,13 +72,7 @@ template <typename T> static void model_alloc(CudaModel<T> *cm) {
     size_t L = c->num_layers, C = c->channels, NH = c->num_heads, Vp = c->padded_vocab_size;
     size_t N = (size_t)cm->Bmax * cm->Tmax, n = cm->num_params;
     cm->master = alloc<float>(n, "master parameters");
-    cm->grads = alloc<float>(n, "gradients");
-    cm->m = alloc<float>(n, "AdamW m");
-    cm->v = alloc<float>(n, "AdamW v");
     cm->params = sizeof(T) == sizeof(float) ? (T *)cm->master : alloc<T>(n, "parameters");
-    CUDA_CHECK(cudaMemset(cm->grads, 0, n * sizeof(float)));
-    CUDA_CHECK(cudaMemset(cm->m, 0, n * sizeof(float)));
-    CUDA_CHECK(cudaMemset(cm->v, 0, n * sizeof(float)));
     cm->inputs = alloc<int>(N, "inputs");
     cm->targets = alloc<int>(N, "targets");
     cm->encoded = alloc<T>(N * C, "activations (encoder)");
@@ -109,6 +103,20 @@ template <typename T> static void model_alloc(CudaModel<T> *cm) {
     cm->att_delta = alloc<float>(NH * N, "scratch (attention delta)");
     cm->norm_acc = alloc<double>(1, "norm accumulator");
     cm->host_losses = (float *)xmalloc(N * sizeof(float));
+}
+
+/* Gradients and AdamW moments wait for the first call that needs them: sampling and
+ * evaluation never do, and they are three fp32 copies of the parameters (18 GB for
+ * GPT-2 XL, which then fits a smaller GPU). */
+template <typename T> static void training_alloc(CudaModel<T> *cm) {
+    if (cm->grads) return;
+    size_t bytes = cm->num_params * sizeof(float);
+    cm->grads = alloc<float>(cm->num_params, "gradients");
+    cm->m = alloc<float>(cm->num_params, "AdamW m");
+    cm->v = alloc<float>(cm->num_params, "AdamW v");
+    CUDA_CHECK(cudaMemsetAsync(cm->grads, 0, bytes, cuda_stream()));
+    CUDA_CHECK(cudaMemsetAsync(cm->m, 0, bytes, cuda_stream()));
+    CUDA_CHECK(cudaMemsetAsync(cm->v, 0, bytes, cuda_stream()));
 }
 
 template <typename T> static void model_free(CudaModel<T> *cm) {
@@ -235,6 +243,7 @@ template <typename T>
 static float cuda_train_step(Backend *be, const int *inputs, const int *targets, int B, int Tn,
                              float loss_scale) {
     CudaModel<T> *cm = impl<T>(be);
+    training_alloc(cm);
     matmul_tuning(1); /* every step has the same shapes */
     forward(cm, inputs, targets, B, Tn, true, loss_scale);
     backward(cm, B, Tn);
@@ -324,6 +333,8 @@ static void cuda_decode(Backend *be, const int *tokens, int pos, int n, float *o
 template <typename T> static float cuda_update(Backend *be, const AdamWConfig *opt, int t) {
     CudaModel<T> *cm = impl<T>(be);
     cudaStream_t s = cuda_stream();
+    training_alloc(cm);
+    cm->decoded = 0; /* kept keys and values belong to the old parameters */
     CUDA_CHECK(cudaMemsetAsync(cm->norm_acc, 0, sizeof(double), s));
     sum_squares_cuda(cm->norm_acc, cm->grads, cm->num_params);
     double sq = 0;
@@ -348,6 +359,7 @@ template <typename T> static float cuda_update(Backend *be, const AdamWConfig *o
 template <typename T> static void cuda_get_state(Backend *be, float *params, float *m, float *v) {
     CudaModel<T> *cm = impl<T>(be);
     size_t bytes = cm->num_params * sizeof(float);
+    if (m || v) training_alloc(cm);
     CUDA_CHECK(cudaStreamSynchronize(cuda_stream()));
     CUDA_CHECK(cudaMemcpy(params, cm->master, bytes, cudaMemcpyDeviceToHost));
     if (m) CUDA_CHECK(cudaMemcpy(m, cm->m, bytes, cudaMemcpyDeviceToHost));
@@ -359,6 +371,8 @@ template <typename T>
 static void cuda_set_state(Backend *be, const float *params, const float *m, const float *v) {
     CudaModel<T> *cm = impl<T>(be);
     size_t bytes = cm->num_params * sizeof(float);
+    if (m || v) training_alloc(cm);
+    cm->decoded = 0; /* kept keys and values belong to the old parameters */
     CUDA_CHECK(cudaStreamSynchronize(cuda_stream()));
     CUDA_CHECK(cudaMemcpy(cm->master, params, bytes, cudaMemcpyHostToDevice));
     if (m) CUDA_CHECK(cudaMemcpy(cm->m, m, bytes, cudaMemcpyHostToDevice));
@@ -418,6 +432,10 @@ extern "C" Backend *backend_cuda_create(const GPT2Config *cfg, const float *para
 
 void backend_cuda_grads(Backend *be, float *grads) {
     CudaBase *cm = (CudaBase *)be->impl;
+    if (!cm->grads) { /* never trained */
+        memset(grads, 0, cm->num_params * sizeof(float));
+        return;
+    }
     CUDA_CHECK(cudaStreamSynchronize(cuda_stream()));
     CUDA_CHECK(
         cudaMemcpy(grads, cm->grads, cm->num_params * sizeof(float), cudaMemcpyDeviceToHost));

@@ -236,14 +236,18 @@ template <typename T> static void test_attention(Tol tol, int fwd, int bwd, int 
 
 /* Sampling's attention: rows pos..pos+n-1 of one sequence against the keys up to each,
  * equal to those rows of the full causal forward. Key counts cross the 128-key tiles
- * (130), fill them exactly (256), and the first call of a sequence takes a whole prompt. */
+ * (130, and rows on both sides of the edge), fill them exactly (256), reach GPT-2's
+ * context (1024), and the first call of a sequence takes a whole prompt. The output
+ * starts as NaN, so a row or head left unwritten fails. */
 template <typename T> static void test_attention_decode(Tol tol, int pos, int n) {
     int NH = 2, C = 128, Tn = pos + n;
     size_t nqkv = (size_t)Tn * 3 * C, nout = (size_t)Tn * C, natt = (size_t)NH * Tn * Tn;
     float *qkv = rnd<T>(nqkv, 2), *out = (float *)xmalloc(nout * 4);
     float *preatt = (float *)xmalloc(natt * 4), *att = (float *)xmalloc(natt * 4);
     attention_forward(out, preatt, att, qkv, 1, Tn, C, NH);
-    T *dqkv = upload<T>(qkv, nqkv), *dout = upload<T>(out, (size_t)n * C);
+    T *dqkv = upload<T>(qkv, nqkv);
+    T *dout = (T *)cuda_malloc((size_t)n * C * sizeof(T), "decode output");
+    CUDA_CHECK(cudaMemset(dout, 0xff, (size_t)n * C * sizeof(T))); /* NaN in float and bf16 */
     attention_decode_cuda(dout, dqkv, pos, n, C, NH);
     CMP(xasprintf("attention_decode rows %d..%d", pos, Tn - 1), download(dout, (size_t)n * C),
         out + (size_t)pos * C, (size_t)n * C);
@@ -429,7 +433,8 @@ template <typename T> static void test_all(Tol tol) {
         }
         cuda_levers_reset(0);
     }
-    static const int decode_cases[][2] = {{0, 1}, {0, 70}, {129, 1}, {255, 1}, {300, 3}};
+    static const int decode_cases[][2] = {{0, 1},   {0, 70},  {129, 1},  {120, 20},
+                                          {255, 1}, {300, 3}, {1000, 24}};
     for (auto &pn : decode_cases) test_attention_decode<T>(tol, pn[0], pn[1]);
     test_gelu<T>(tol);
     test_crossentropy<T>(tol, 6, 1003, 1024, 1, 1);

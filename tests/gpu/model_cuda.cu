@@ -91,20 +91,28 @@ static void test_mode(const Mode *md, const float *params) {
        md->mode);
     free(last), free(want);
     /* sampling with the cache: a prompt, one token at a time, then back to an earlier
-     * position; each call's logits are those of the full forward at its last position */
+     * position; each call's logits are those of the full forward at its last position.
+     * Batch row 1: the forward above left row 0's keys and values where decode keeps its
+     * own, so a decode that failed to store them would still pass with row 0. */
     int decode_calls[][2] = {{0, 25}, {25, 1}, {26, 1}, {27, TT - 27}, {10, 5}, {15, 1}};
     float *dec = (float *)xmalloc(Vp * sizeof(float));
     for (auto &pn : decode_calls) {
         int pos = pn[0], n = pn[1];
-        be->decode(be, inputs[0] + pos, pos, n, dec);
+        be->decode(be, inputs[0] + TT + pos, pos, n, dec);
         compare_scaled(xasprintf("%s decode of positions %d..%d", md->mode, pos, pos + n - 1), dec,
-                       cpu_logits + (size_t)(pos + n - 1) * Vp, Vp, md->logit_tol);
+                       cpu_logits + (size_t)(TT + pos + n - 1) * Vp, Vp, md->logit_tol);
     }
     free(dec);
     float losses[B * TT];
     float mean = be->eval_losses(be, inputs[0], targets[0], B, TT, losses);
     near(mean, cpu_loss, md->loss_tol, 0, "%s eval loss", md->mode);
+    /* gradients and moments come with the first training step, not before */
+    size_t inference_bytes = backend_cuda_allocated();
     float loss = be->train_step(be, inputs[0], targets[0], B, TT, 1.0f);
+    size_t training_bytes = backend_cuda_allocated() - inference_bytes;
+    ok(training_bytes >= 3 * np * sizeof(float),
+       "%s: the first train_step allocates gradients and moments (%zu bytes, 3 x %zu)", md->mode,
+       training_bytes, np * sizeof(float));
     near(loss, cpu_loss, md->loss_tol, 0, "%s train_step loss", md->mode);
     float *grads = (float *)xmalloc(np * sizeof(float));
     backend_cuda_grads(be, grads);
