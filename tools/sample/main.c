@@ -236,6 +236,29 @@ static void echo_prompt(const BPE *bpe, const int *ids, int n, int tokens, Token
     }
 }
 
+/* The prompt's token ids: -p TEXT, else the prompt file or standard input, as text (BPE)
+ * or with --tokens as ids; src names it in messages. Never empty. */
+static int *prompt_read(const Options *o, const BPE *bpe, TokensFormat fmt_in, const char *src,
+                        size_t *n) {
+    int *ids = NULL;
+    size_t cap = 0;
+    *n = 0;
+    if (o->tokens) {
+        ids = ids_read(o->prompt_file, src, fmt_in, n);
+    } else {
+        size_t len = o->prompt ? strlen(o->prompt) : 0;
+        char *text = o->prompt ? xstrdup(o->prompt)
+                               : xread_file(o->prompt_file ? o->prompt_file : "-", &len);
+        bpe_encode(bpe, text, len, &ids, n, &cap);
+        free(text);
+    }
+    if (*n == 0)
+        die("%s is empty: give a prompt (-p TEXT, a file, standard input; or --tokens with id "
+            "50256, <|endoftext|>, to start from nothing)",
+            src);
+    return ids;
+}
+
 int main(int argc, char **argv) {
     util_init("gpt2-sample");
     Options o;
@@ -248,21 +271,8 @@ int main(int argc, char **argv) {
     const char *src = o.prompt                                      ? "the prompt"
                       : o.prompt_file && strcmp(o.prompt_file, "-") ? o.prompt_file
                                                                     : "standard input";
-    size_t n_prompt = 0, cap = 0;
-    int *prompt = NULL;
-    if (o.tokens) {
-        prompt = ids_read(o.prompt_file, src, fmt_in, &n_prompt);
-    } else {
-        size_t len = o.prompt ? strlen(o.prompt) : 0;
-        char *text =
-            o.prompt ? xstrdup(o.prompt) : xread_file(o.prompt_file ? o.prompt_file : "-", &len);
-        bpe_encode(bpe, text, len, &prompt, &n_prompt, &cap);
-        free(text);
-    }
-    if (n_prompt == 0)
-        die("%s is empty: give a prompt (-p TEXT, a file, standard input; or --tokens with id "
-            "50256, <|endoftext|>, to start from nothing)",
-            src);
+    size_t n_prompt;
+    int *prompt = prompt_read(&o, bpe, fmt_in, src, &n_prompt);
 
     GPT2 *model = xmalloc(sizeof *model);
     char err[512];
