@@ -268,6 +268,16 @@ int file_exists(const char *path) {
     return stat(path, &st) == 0;
 }
 
+int glob_paths(const char *pattern, int flags, glob_t *g) {
+    int rc = glob(pattern, flags, NULL, g);
+    struct stat st;
+    if (rc == GLOB_NOMATCH && lstat(pattern, &st) == 0) {
+        globfree(g);
+        rc = glob(pattern, flags | GLOB_NOCHECK, NULL, g);
+    }
+    return rc;
+}
+
 /* one mkdir of mkdir_p; remembers a directory it made for remove_leftovers */
 static int make_dir(const char *path) {
     if (mkdir(path, 0777) != 0) return -1;

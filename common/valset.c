@@ -34,7 +34,7 @@ int valset_load(ValSet *vs, const char *pattern, int T, size_t windows, int voca
     memset(vs, 0, sizeof *vs);
     vs->T = T;
     glob_t g;
-    int grc = glob(pattern, 0, NULL, &g);
+    int grc = glob_paths(pattern, 0, &g);
     if (grc == GLOB_NOMATCH) return err_fail(err, errlen, "%s: no such shard", pattern);
     if (grc) return err_fail(err, errlen, "%s: glob failed", pattern);
     int rc = 0;

@@ -77,7 +77,7 @@ static char **list_checkpoints(char **patterns, int np, size_t *n) {
     *n = 0;
     for (int i = 0; i < np; i++) {
         glob_t g;
-        int rc = glob(patterns[i], 0, NULL, &g);
+        int rc = glob_paths(patterns[i], 0, &g);
         if (rc == GLOB_NOMATCH && !strpbrk(patterns[i], "*?["))
             die("%s: no such file", patterns[i]);
         if (rc && rc != GLOB_NOMATCH) die("%s: glob failed", patterns[i]);
