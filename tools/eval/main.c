@@ -144,8 +144,7 @@ static void load_data(Data *d, const int *tasks, const GPT2Config *cfg, const Op
     if (tasks[TASK_HELLASWAG]) load_hellaswag(d, o);
     if (tasks[TASK_VAL] && !d->vs_loaded) {
         int T = o->seq_len ? o->seq_len : cfg->max_seq_len;
-        if (valset_load(&d->vs, o->val, T, o->windows, cfg->vocab_size, err, sizeof err))
-            die("%s", err);
+        if (valset_load(&d->vs, o->val, T, o->windows, err, sizeof err)) die("%s", err);
         d->vs_loaded = 1;
     }
 }
@@ -179,6 +178,12 @@ static int eval_checkpoint(const char *path, const int *tasks, Data *d, const Op
     if (tasks[TASK_HELLASWAG] && m.config.vocab_size < bpe_vocab_size(d->bpe)) {
         warn("%s: HellaSwag is tokenized with GPT-2's %d tokens, the model knows %d", path,
              bpe_vocab_size(d->bpe), m.config.vocab_size);
+        gpt2_free(&m);
+        return -1;
+    }
+    if (tasks[TASK_VAL] && d->vs.max_id >= m.config.vocab_size) {
+        warn("%s: the validation shards hold token %d, outside the model's %d tokens", path,
+             d->vs.max_id, m.config.vocab_size);
         gpt2_free(&m);
         return -1;
     }
