@@ -230,7 +230,7 @@ void atomic_open(AtomicFile *af, const char *path, int overwrite) {
     af->path = xstrdup(path);
     af->tmp = xasprintf("%s.tmp.XXXXXX", path);
     int fd = mkstemp(af->tmp);
-    if (fd < 0) die("%s:", af->tmp);
+    if (fd < 0) die("%s:", path); /* the user named path; the temp name would puzzle */
     fchmod(fd, 0644);
     af->f = fdopen(fd, "wb");
     if (!af->f) die("%s:", af->tmp);

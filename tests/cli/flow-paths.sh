@@ -23,4 +23,7 @@ run gpt2-eval -m "$d/out/nothing_*.bin" --val "$d/s_val_000000.bin" --device cpu
 ok "a pattern that matches nothing is still no error" eval 'exits 0 && [ "$(wc -l <"$out")" -eq 1 ]'
 run gpt2-sample -m "$m" -p "The cat" -n 4 --seed 1
 ok "gpt2-sample reads it too" eval 'exits 0 && [ -s "$out" ]'
+run gpt2-tokenize -o "$d/no such dir/x.tok" /dev/null
+ok "gpt2-tokenize -o into a missing directory: exit 1 naming the file, not its temp file" \
+    eval 'exits 1 && stderr_has "no such dir/x.tok: No such file or directory" && ! stderr_has "[.]tmp[.]"'
 done_testing
