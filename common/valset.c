@@ -19,7 +19,12 @@ static int load_shard(ValSet *vs, const char *path, size_t want, char *err, size
         uint16_t *dst = vs->tokens + (vs->n + w) * W;
         rc = shard_read(r, (uint64_t)w * vs->T, W, dst, err, errlen);
         for (size_t k = 0; k < W && rc == 0; k++)
-            if (dst[k] > vs->max_id) vs->max_id = dst[k];
+            if (dst[k] > vs->max_id) {
+                vs->max_id = dst[k];
+                free(vs->max_where);
+                vs->max_where =
+                    xasprintf("%s, token %llu", path, (unsigned long long)(w * vs->T + k));
+            }
     }
     if (rc == 0) vs->n += take;
     shard_close(r);
@@ -45,6 +50,7 @@ int valset_load(ValSet *vs, const char *pattern, int T, size_t windows, char *er
 
 void valset_free(ValSet *vs) {
     free(vs->tokens);
+    free(vs->max_where);
     memset(vs, 0, sizeof *vs);
 }
 

@@ -14,6 +14,7 @@ typedef struct {
     size_t n;         /* windows */
     uint16_t *tokens; /* [n, T+1] */
     int max_id;       /* the largest token id in them: a model needs a vocabulary above it */
+    char *max_where;  /* where it first occurs: "<shard>, token <i>", for messages */
 } ValSet;
 
 /* Reads up to `windows` windows (0: all) from the shards matching `pattern` (glob(3); a

@@ -46,7 +46,7 @@ for order in "$T/small.bin $M" "$M $T/small.bin"; do
     set -- $order
     run gpt2-eval -m "$1" -m "$2" --val "$T/v_val_000000.bin" -T 16 --device cpu
     ok "--val, ${1##*/} first: exit 1 naming the 256-token model and the id" \
-        eval 'exits 1 && stderr_has "small.bin: the validation shards hold token 50210, outside the model.s 256 tokens"'
+        eval 'exits 1 && stderr_has "small.bin: the validation shards hold token 50210 (.*v_val_000000.bin, token 165), outside the model.s 256 tokens"'
     ok "--val, ${1##*/} first: the other model is still evaluated" eval 'grep -q "tiny.bin.*val" "$out"'
 done
 done_testing

@@ -182,8 +182,8 @@ static int eval_checkpoint(const char *path, const int *tasks, Data *d, const Op
         return -1;
     }
     if (tasks[TASK_VAL] && d->vs.max_id >= m.config.vocab_size) {
-        warn("%s: the validation shards hold token %d, outside the model's %d tokens", path,
-             d->vs.max_id, m.config.vocab_size);
+        warn("%s: the validation shards hold token %d (%s), outside the model's %d tokens", path,
+             d->vs.max_id, d->vs.max_where, m.config.vocab_size);
         gpt2_free(&m);
         return -1;
     }
