@@ -43,7 +43,7 @@ int dataloader_init(DataLoader *dl, const char *pattern, int B, int T, int vocab
                     uint64_t seed, char *err, size_t errlen) {
     memset(dl, 0, sizeof *dl);
     glob_t g;
-    int rc = glob(pattern, GLOB_ERR, NULL, &g);
+    int rc = glob_paths(pattern, GLOB_ERR, &g);
     if (rc == GLOB_NOMATCH) {
         snprintf(err, errlen, "%s: no shard matches", pattern);
         return -1;

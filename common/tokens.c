@@ -2,8 +2,10 @@
 #include "tokens.h"
 #include "util.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 enum { TOKENS_BUF = 1 << 16 };
 
@@ -58,18 +60,21 @@ void tokens_reader_free(TokensReader *r) {
     free(r);
 }
 
-/* Makes at least `want` bytes available unless the stream ends first; returns the count. */
-static size_t reader_fill(TokensReader *r, size_t want) {
-    if (r->len - r->pos >= want || r->eof) return r->len - r->pos;
+/* Moves the unread bytes to the front and reads what the stream has, waiting for at least
+ * one byte unless it has ended. read(2), not stdio, whose fread waits until the whole
+ * buffer is full: ids that a pipe delivers one at a time (gpt2-sample --tokens) must come
+ * out as they arrive. */
+static void reader_more(TokensReader *r) {
     memmove(r->buf, r->buf + r->pos, r->len - r->pos);
-    r->offset += r->pos;
+    r->offset += (long long)r->pos;
     r->len -= r->pos, r->pos = 0;
-    while (r->len < want && !r->eof) {
-        size_t got = xfread_some(r->buf + r->len, sizeof r->buf - r->len, r->f, r->name);
-        if (!got) r->eof = 1;
-        r->len += got;
+    ssize_t got;
+    while ((got = read(fileno(r->f), r->buf + r->len, sizeof r->buf - r->len)) < 0 &&
+           errno == EINTR) {
     }
-    return r->len;
+    if (got < 0) die("%s: read error:", r->name);
+    if (got == 0) r->eof = 1;
+    r->len += (size_t)got;
 }
 
 static int is_space(int c) {
@@ -79,34 +84,38 @@ static int is_space(int c) {
 size_t tokens_read(TokensReader *r, int *ids, size_t max) {
     size_t n = 0;
     if (r->fmt == TOKENS_BIN16) {
-        while (n < max) {
-            size_t have = reader_fill(r, 2);
-            if (have == 1)
-                die("%s: truncated token stream (odd byte at offset %lld)", r->name,
-                    r->offset + (long long)r->pos);
-            if (!have) break;
-            for (; have >= 2 && n < max; have -= 2, r->pos += 2)
+        for (;;) {
+            for (; r->len - r->pos >= 2 && n < max; r->pos += 2)
                 ids[n++] = r->buf[r->pos] | r->buf[r->pos + 1] << 8;
+            if (n) return n; /* waits only for the first id */
+            if (r->eof) break;
+            reader_more(r);
         }
-        return n;
+        if (r->len - r->pos == 1)
+            die("%s: truncated token stream (odd byte at offset %lld)", r->name,
+                r->offset + (long long)r->pos);
+        return 0;
     }
     while (n < max) {
-        /* enough for most numbers and their separator; long ones refill below */
-        size_t have = reader_fill(r, 8);
-        while (have && is_space(r->buf[r->pos])) r->pos++, have--;
-        if (!have) {
-            if (r->eof) break;
+        while (r->pos < r->len && is_space(r->buf[r->pos])) r->pos++;
+        if (r->pos == r->len) {
+            if (n || r->eof) break;
+            reader_more(r);
             continue;
         }
         long long at = r->offset + (long long)r->pos;
         unsigned v = 0, digits = 0;
-        /* leading zeros are allowed: only the value is bounded (which also keeps v small) */
-        while (have && r->buf[r->pos] >= '0' && r->buf[r->pos] <= '9') {
-            v = v * 10 + (r->buf[r->pos++] - '0'), have--, digits++;
-            if (v > 0xffff) die("%s: offset %lld: token id too large", r->name, at);
-            if (!have) have = reader_fill(r, 8);
+        /* leading zeros are allowed: only the value is bounded (which also keeps v small);
+         * a number at the end of what has come waits for the byte after it */
+        for (;;) {
+            for (; r->pos < r->len && r->buf[r->pos] >= '0' && r->buf[r->pos] <= '9'; r->pos++) {
+                v = v * 10 + (r->buf[r->pos] - '0'), digits++;
+                if (v > 0xffff) die("%s: offset %lld: token id too large", r->name, at);
+            }
+            if (r->pos < r->len || r->eof) break;
+            reader_more(r);
         }
-        if (!digits || (have && !is_space(r->buf[r->pos])))
+        if (!digits || (r->pos < r->len && !is_space(r->buf[r->pos])))
             die("%s: offset %lld: not a token id", r->name, r->offset + (long long)r->pos);
         ids[n++] = (int)v;
     }

@@ -17,9 +17,11 @@ int tokens_format_parse(const char *s, TokensFormat *fmt);
 void tokens_write(FILE *f, const char *name, TokensFormat fmt, const int *ids, size_t n);
 
 typedef struct TokensReader TokensReader;
+/* The reader reads f's descriptor itself (so f must not have been read through stdio). */
 TokensReader *tokens_reader_init(FILE *f, const char *name, TokensFormat fmt);
-/* Reads up to max ids; returns 0 at the end of the stream. Dies with the byte offset on
- * malformed input: a trailing odd byte (bin16), a non-digit or a number above 65535 (text). */
+/* Reads up to max ids, waiting only for the first (ids a pipe delivers come back as they
+ * arrive); returns 0 at the end of the stream. Dies with the byte offset on malformed
+ * input: a trailing odd byte (bin16), a non-digit or a number above 65535 (text). */
 size_t tokens_read(TokensReader *r, int *ids, size_t max);
 void tokens_reader_free(TokensReader *r);
 

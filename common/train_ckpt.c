@@ -17,6 +17,43 @@ char *train_ckpt_path(const char *dir, TrainCkptFile which, uint64_t step) {
     return xasprintf(fmt[which], dir, (unsigned long long)step);
 }
 
+/* Whether name is the temp file of a checkpoint file, "<file>.tmp.XXXXXX" (util.h's
+ * AtomicFile) with <file> a name train_ckpt_path gives. */
+static int is_ckpt_temp(const char *name) {
+    static const char *const pattern[] = {"model_%llu.bin%n", "state_%llu.bin%n", "DONE_%llu%n"};
+    size_t n = strlen(name);
+    if (n < 11 || memcmp(name + n - 11, ".tmp.", 5)) return 0;
+    for (int k = 0; k < 3; k++) {
+        unsigned long long step;
+        int end = 0;
+        if (sscanf(name, pattern[k], &step, &end) != 1 || (size_t)end != n - 11) continue;
+        char *canon = train_ckpt_path("", (TrainCkptFile)k, step);
+        int same = !strncmp(canon + 1, name, (size_t)end) && !canon[1 + end];
+        free(canon);
+        if (same) return 1;
+    }
+    return 0;
+}
+
+/* A run killed outright (SIGKILL, the OOM killer, a power loss) while writing a checkpoint
+ * leaves its temp file, as big as the model or twice that; the next run into the directory
+ * removes it, under the lock, so no other writer's file can be one. */
+static void remove_stale_temps(const char *dir) {
+    DIR *d = opendir(dir);
+    if (!d) die("%s:", dir);
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (!is_ckpt_temp(e->d_name)) continue;
+        char *path = xasprintf("%s/%s", dir, e->d_name);
+        if (unlink(path) == 0)
+            warn("removed %s, left by a run killed while writing it", path);
+        else if (errno != ENOENT)
+            warn("cannot remove %s: %s", path, strerror(errno));
+        free(path);
+    }
+    closedir(d);
+}
+
 void train_ckpt_lock(const char *dir) {
     char *path = xasprintf("%s/.lock", dir);
     int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644); /* kept open: the lock lives on */
@@ -26,6 +63,7 @@ void train_ckpt_lock(const char *dir) {
         die("%s: lock:", path);
     }
     free(path);
+    remove_stale_temps(dir);
 }
 
 /* A rename is on disk only once its directory is synced: without this, a power loss

@@ -22,7 +22,8 @@ void train_ckpt_save(const char *dir, const GPT2 *model, const TrainState *state
 /* Step of the newest complete checkpoint in dir, or -1 if there is none. */
 int64_t train_ckpt_latest(const char *dir);
 /* Takes an exclusive lock on dir (the file <dir>/.lock, flock(2), released at exit) so that
- * two runs never write one output directory; dies naming dir when another run holds it. */
+ * two runs never write one output directory; dies naming dir when another run holds it.
+ * Then removes the temp files of checkpoint files that a killed run left there. */
 void train_ckpt_lock(const char *dir);
 /* Deletes complete checkpoints older than the newest `keep` (marker first, so a
  * half-deleted one is never taken for complete). keep <= 0 keeps all. */

@@ -230,7 +230,7 @@ void atomic_open(AtomicFile *af, const char *path, int overwrite) {
     af->path = xstrdup(path);
     af->tmp = xasprintf("%s.tmp.XXXXXX", path);
     int fd = mkstemp(af->tmp);
-    if (fd < 0) die("%s:", af->tmp);
+    if (fd < 0) die("%s:", path); /* the user named path; the temp name would puzzle */
     fchmod(fd, 0644);
     af->f = fdopen(fd, "wb");
     if (!af->f) die("%s:", af->tmp);
@@ -266,6 +266,16 @@ double now_seconds(void) {
 int file_exists(const char *path) {
     struct stat st;
     return stat(path, &st) == 0;
+}
+
+int glob_paths(const char *pattern, int flags, glob_t *g) {
+    int rc = glob(pattern, flags, NULL, g);
+    struct stat st;
+    if (rc == GLOB_NOMATCH && lstat(pattern, &st) == 0) {
+        globfree(g);
+        rc = glob(pattern, flags | GLOB_NOCHECK, NULL, g);
+    }
+    return rc;
 }
 
 /* one mkdir of mkdir_p; remembers a directory it made for remove_leftovers */

@@ -6,6 +6,7 @@
 #ifndef GPT2_UTIL_H
 #define GPT2_UTIL_H
 
+#include <glob.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -63,6 +64,10 @@ void atomic_abort(AtomicFile *af);
 
 double now_seconds(void); /* monotonic clock */
 int file_exists(const char *path);
+/* glob(3), except that a pattern matching nothing that is itself the name of a file gives
+ * that file, as the shell leaves an unmatched word: a plain path with glob characters
+ * ("runs/lr[3e-4]/model.bin") still names its file. */
+int glob_paths(const char *pattern, int flags, glob_t *g);
 /* Creates a directory and its parents (like mkdir -p); dies on failure. Those it made
  * are removed again, if still empty, when the process dies (die() or a signal). */
 void mkdir_p(const char *path);

@@ -13,13 +13,15 @@ typedef struct {
     int T;
     size_t n;         /* windows */
     uint16_t *tokens; /* [n, T+1] */
+    int max_id;       /* the largest token id in them: a model needs a vocabulary above it */
+    char *max_where;  /* where it first occurs: "<shard>, token <i>", for messages */
 } ValSet;
 
 /* Reads up to `windows` windows (0: all) from the shards matching `pattern` (glob(3); a
- * plain path works too). Token ids must be below vocab_size. Returns 0, or -1 with a
- * message in err (no match, a bad shard, an id out of range, no complete window). */
-int valset_load(ValSet *vs, const char *pattern, int T, size_t windows, int vocab_size, char *err,
-                size_t errlen);
+ * plain path works too). Returns 0, or -1 with a message in err (no match, a bad shard, no
+ * complete window). The ids are checked against each model's vocabulary (max_id), not
+ * here: one set serves every checkpoint of a run. */
+int valset_load(ValSet *vs, const char *pattern, int T, size_t windows, char *err, size_t errlen);
 void valset_free(ValSet *vs);
 /* Mean loss over every position of every window, B windows per forward (be->B >= B,
  * be->T >= vs->T). */

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # gpt2-eval's command line without the PyTorch reference: batches grouped by length as the
-# man page says, and models whose vocabulary cannot take HellaSwag's tokens.
+# man page says, and models whose vocabulary cannot take HellaSwag's or the validation
+# shards' tokens (named, skipped, the others evaluated).
 . "$(dirname "$0")/../lib.sh"
 M=$T/tiny.bin
 "$TESTBIN/helpers/sample_model" "$M" 1 2 16 64 3 || exit 1
@@ -34,4 +35,18 @@ run gpt2-eval -m "$T/small.bin" -m "$M" --hellaswag "$T/hs.jsonl" --device cpu
 ok "a 256-token model: exit 1 naming it and the vocabularies" \
     eval 'exits 1 && stderr_has "small.bin: HellaSwag is tokenized with GPT-2.s 50257 tokens, the model knows 256"'
 ok "the other model is still evaluated" eval 'grep -q "tiny.bin.*hellaswag" "$out"'
+
+# validation windows with GPT-2's ids: the same for --val, whichever model comes first
+python3 - "$T/v_val_000000.bin" <<'PY'
+import struct, sys
+t = [(i * 7919) % 50257 for i in range(200)]
+open(sys.argv[1], "wb").write(struct.pack("<256i", 20240520, 1, len(t), *[0] * 253) + struct.pack(f"<{len(t)}H", *t))
+PY
+for order in "$T/small.bin $M" "$M $T/small.bin"; do
+    set -- $order
+    run gpt2-eval -m "$1" -m "$2" --val "$T/v_val_000000.bin" -T 16 --device cpu
+    ok "--val, ${1##*/} first: exit 1 naming the 256-token model and the id" \
+        eval 'exits 1 && stderr_has "small.bin: the validation shards hold token 50210 (.*v_val_000000.bin, token 165), outside the model.s 256 tokens"'
+    ok "--val, ${1##*/} first: the other model is still evaluated" eval 'grep -q "tiny.bin.*val" "$out"'
+done
 done_testing

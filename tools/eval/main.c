@@ -1,11 +1,13 @@
 /* gpt2-eval: HellaSwag accuracy and validation loss of model checkpoints, one result line
  * per (checkpoint, task); with --log, only what the log lacks, so cron can run it. */
 #include <getopt.h>
+#include <errno.h>
 #include <glob.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "checkpoint.h"
@@ -75,7 +77,7 @@ static char **list_checkpoints(char **patterns, int np, size_t *n) {
     *n = 0;
     for (int i = 0; i < np; i++) {
         glob_t g;
-        int rc = glob(patterns[i], 0, NULL, &g);
+        int rc = glob_paths(patterns[i], 0, &g);
         if (rc == GLOB_NOMATCH && !strpbrk(patterns[i], "*?["))
             die("%s: no such file", patterns[i]);
         if (rc && rc != GLOB_NOMATCH) die("%s: glob failed", patterns[i]);
@@ -142,18 +144,33 @@ static void load_data(Data *d, const int *tasks, const GPT2Config *cfg, const Op
     if (tasks[TASK_HELLASWAG]) load_hellaswag(d, o);
     if (tasks[TASK_VAL] && !d->vs_loaded) {
         int T = o->seq_len ? o->seq_len : cfg->max_seq_len;
-        if (valset_load(&d->vs, o->val, T, o->windows, cfg->vocab_size, err, sizeof err))
-            die("%s", err);
+        if (valset_load(&d->vs, o->val, T, o->windows, err, sizeof err)) die("%s", err);
         d->vs_loaded = 1;
     }
 }
 
-/* Evaluates the pending tasks of one checkpoint; 0, or -1 after a message. */
+/* Whether a listed checkpoint is gone: gpt2-train -k prunes a set marker first, then its
+ * state, then its model, possibly while a run is busy with the checkpoints before it. */
+static int pruned(const char *path, const Options *o) {
+    struct stat st;
+    int gone = !ckptinfo_complete(path) || (lstat(path, &st) && errno == ENOENT);
+    if (gone && o->verbose) warn("%s: removed since it was listed; skipped", path);
+    return gone;
+}
+
+/* Evaluates the pending tasks of one checkpoint; 0 (also for one pruned meanwhile), or -1
+ * after a message. */
 static int eval_checkpoint(const char *path, const int *tasks, Data *d, const Options *o,
                            EvalLog *log) {
     char err[512];
+    /* the state before the model, as pruning goes: tokens read here belong to a model that
+     * then loads, and a state gone already means the marker went first */
+    CkptInfo info;
+    ckptinfo_read(path, &info);
+    if (pruned(path, o)) return 0;
     GPT2 m;
     if (checkpoint_load(&m, path, err, sizeof err)) {
+        if (pruned(path, o)) return 0;
         warn("%s", err);
         return -1;
     }
@@ -161,6 +178,12 @@ static int eval_checkpoint(const char *path, const int *tasks, Data *d, const Op
     if (tasks[TASK_HELLASWAG] && m.config.vocab_size < bpe_vocab_size(d->bpe)) {
         warn("%s: HellaSwag is tokenized with GPT-2's %d tokens, the model knows %d", path,
              bpe_vocab_size(d->bpe), m.config.vocab_size);
+        gpt2_free(&m);
+        return -1;
+    }
+    if (tasks[TASK_VAL] && d->vs.max_id >= m.config.vocab_size) {
+        warn("%s: the validation shards hold token %d (%s), outside the model's %d tokens", path,
+             d->vs.max_id, d->vs.max_where, m.config.vocab_size);
         gpt2_free(&m);
         return -1;
     }
@@ -183,8 +206,6 @@ static int eval_checkpoint(const char *path, const int *tasks, Data *d, const Op
     Backend *be = device_open(o->device, &m, B, T, o->fp32);
     if (o->verbose && o->device == DEVICE_AUTO && !strcmp(be->name, "cpu"))
         warn("--device auto: using the CPU");
-    CkptInfo info;
-    ckptinfo_read(path, &info);
     for (int t = 0; t < NUM_TASKS; t++) {
         if (!tasks[t]) continue;
         EvalRecord r = {.checkpoint = path,

@@ -228,10 +228,11 @@ static void decode_file(const BPE *bpe, const char *path, TokensFormat fmt, FILE
     const char *name = path && strcmp(path, "-") ? path : "stdin";
     FILE *f = xfopen(path, "rb");
     TokensReader *r = tokens_reader_init(f, name, fmt);
-    int ids[4096];
+    enum { MAX_IDS = 4096 };
+    int ids[MAX_IDS];
     char buf[1 << 16];
     size_t n, k = 0, len;
-    while ((n = tokens_read(r, ids, 4096)))
+    while ((n = tokens_read(r, ids, MAX_IDS))) {
         for (size_t i = 0; i < n; i++) {
             const char *s = bpe_token_bytes(bpe, ids[i], &len);
             if (!s)
@@ -240,6 +241,13 @@ static void decode_file(const BPE *bpe, const char *path, TokensFormat fmt, FILE
             if (k + len > sizeof buf) xfwrite(buf, k, out, oname), k = 0;
             memcpy(buf + k, s, len), k += len;
         }
+        /* a short read: the input pauses (gpt2-sample --tokens writing as it generates), so
+         * the text so far goes out now; errors stay in the stream for the final check */
+        if (n < MAX_IDS) {
+            xfwrite(buf, k, out, oname), k = 0;
+            fflush(out);
+        }
+    }
     xfwrite(buf, k, out, oname);
     tokens_reader_free(r);
     xfclose(f, name);

@@ -603,11 +603,15 @@ int main(int argc, char **argv) {
     char *what = load_start(&o, &host, &st);
     char *log_path = xasprintf("%s/log.jsonl", o.out);
     int torn = 0, evaluated = o.resume && log_has_val(log_path, st.step, &torn);
-    /* past -x (e.g. a cron job that reruns the command) only a last evaluation that a stop
-     * cut short is left to do */
-    if (o.resume && st.step >= (uint64_t)o.steps && (!o.val || evaluated)) {
-        warn("%s is at step %llu, -x %d steps reached: nothing to train", what,
-             (unsigned long long)st.step, o.steps);
+    /* at -x or --stop-at (e.g. a cron job that reruns the command) only an evaluation of
+     * this step that a stop cut short is left to do */
+    int at_stop = o.stop_at && st.step >= (uint64_t)o.stop_at,
+        at_end = st.step >= (uint64_t)o.steps;
+    int eval_due = o.val && !evaluated && (at_end || st.step % (uint64_t)o.val_every == 0);
+    if (o.resume && (at_end || at_stop) && !eval_due) {
+        warn("%s is at step %llu, %s %d%s reached: nothing to train", what,
+             (unsigned long long)st.step, at_end ? "-x" : "--stop-at", at_end ? o.steps : o.stop_at,
+             at_end ? " steps" : "");
         train_state_free(&st);
         gpt2_free(&host);
         free(what);
