@@ -63,7 +63,7 @@ int textstream_write(TextStream *s, const char *bytes, size_t n) {
     }
     if (first) {
         emit(s, first - s->buf);
-        s->len = s->written = 0;
+        s->len = s->written; /* the stop string and what follows are dropped */
         return 1;
     }
     emit(s, utf8_complete_len(s->buf, s->len - stop_prefix_len(s)));

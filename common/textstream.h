@@ -12,14 +12,15 @@ typedef struct {
     const char *const *stops; /* non-empty strings */
     int nstops;
     char *buf; /* this sample's text so far */
-    size_t len, cap, written;
+    size_t len, cap;
+    size_t written; /* bytes of it written (or safe to, without out), until the next finish */
 } TextStream;
 
 void textstream_init(TextStream *s, FILE *out, const char *const *stops, int nstops);
 void textstream_free(TextStream *s);
 /* Appends bytes and writes (and flushes) the safe part. Returns 1 when the text now
  * contains a stop string: everything before it has been written, it and what follows
- * are dropped. */
+ * are dropped (the caller ends the sample with textstream_finish). */
 int textstream_write(TextStream *s, const char *bytes, size_t n);
 /* End of a sample: writes what was held back and starts the next sample empty. */
 void textstream_finish(TextStream *s);

@@ -80,6 +80,17 @@ stop=$(head -c 60 "$T/a" | tail -c 4)
 gen -s 1 --stop "$stop" >"$T/s"
 want=$(awk -v s="$stop" 'BEGIN{RS="^$"} {i = index($0, s); printf "%s", substr($0, 1, i - 1)}' "$T/a")
 ok "--stop ends before the stop string" sh -c "[ \"\$(cat '$T/s')\" = '$want' ] && [ \$(wc -c <'$T/s') -lt 60 ]"
+# with --tokens: the ids of the whole tokens before it (the one where it starts is dropped)
+gpt2-tokenize -f text <"$T/prompt.txt" >"$T/prompt.ids"
+ids() { gpt2-sample -m "$M" --tokens --format text -n 40 --ignore-eot -s 1 "$@" "$T/prompt.ids"; }
+ids >"$T/all.ids" && ids --stop "$stop" >"$T/stop.ids"
+k=0
+while [ $k -lt 40 ] &&
+    [ "$(head -n $((k + 1)) "$T/all.ids" | gpt2-tokenize -d -f text | wc -c)" -le "$(printf %s "$want" | wc -c)" ]; do
+    k=$((k + 1))
+done
+ok "--tokens --stop: the ids of the $k tokens before the stop string, no more" \
+    eval '[ $k -gt 0 ] && head -n $k "$T/all.ids" | cmp -s - "$T/stop.ids"'
 
 run gen -s 1 --num-samples 3
 ok "--num-samples 3: three samples split by ---" test "$(grep -c '^---$' "$out")" -eq 2

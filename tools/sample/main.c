@@ -228,6 +228,33 @@ static void engine_restart(Engine *e, int np) {
     e->start = 0;
 }
 
+/* --tokens with --stop: an id is written once the text it decodes to cannot become part
+ * of a stop string (the TextStream says how much is safe); the ids of the token where a
+ * stop string starts, and after it, are dropped. */
+typedef struct {
+    int *ids;
+    size_t *ends; /* the sample's text length after each id */
+    int n, cap;
+} HeldIds;
+
+static void held_push(HeldIds *h, int id, size_t end) {
+    if (h->n == h->cap) {
+        h->cap = 2 * h->cap + 16;
+        h->ids = xrealloc(h->ids, sizeof *h->ids * h->cap);
+        h->ends = xrealloc(h->ends, sizeof *h->ends * h->cap);
+    }
+    h->ids[h->n] = id, h->ends[h->n++] = end;
+}
+
+/* writes the ids whose text ends within the first safe bytes */
+static void held_release(HeldIds *h, size_t safe, TokensFormat fmt) {
+    int k = 0;
+    while (k < h->n && h->ends[k] <= safe) id_write(h->ids[k++], fmt);
+    memmove(h->ids, h->ids + k, sizeof *h->ids * (h->n - k));
+    memmove(h->ends, h->ends + k, sizeof *h->ends * (h->n - k));
+    h->n -= k;
+}
+
 static void echo_prompt(const BPE *bpe, const int *ids, int n, int tokens, TokensFormat fmt_out) {
     for (int i = 0; i < n; i++) {
         size_t len;
@@ -304,6 +331,7 @@ int main(int argc, char **argv) {
     sampler_init(&sampler, V, o.temperature, o.top_k, o.top_p, o.seed);
     TextStream ts;
     textstream_init(&ts, o.tokens ? NULL : stdout, o.stops, o.nstops);
+    HeldIds held = {0};
     int *ctx = xmalloc(sizeof(int) * ((size_t)np + o.length + 1));
     memcpy(ctx, prompt, sizeof(int) * np);
 
@@ -320,6 +348,7 @@ int main(int argc, char **argv) {
         const float *logits = prompt_logits;
         engine_restart(&e, np);
         int n = np, ended_eot = 0;
+        size_t text_len = 0;
         for (int i = 0; i < o.length; i++) {
             int tok = sampler_sample(&sampler, logits);
             generated++;
@@ -328,17 +357,23 @@ int main(int argc, char **argv) {
                 break;
             }
             ctx[n++] = tok;
-            if (o.tokens) id_write(tok, fmt_out);
+            if (o.tokens && !o.nstops) id_write(tok, fmt_out);
             int stop = 0;
             if (bpe) {
                 size_t len;
                 const char *b = bpe_token_bytes(bpe, tok, &len);
                 stop = textstream_write(&ts, b, len);
+                if (o.tokens) {
+                    held_push(&held, tok, text_len += len);
+                    held_release(&held, ts.written, fmt_out);
+                }
             }
             if (stop || i + 1 == o.length) break;
             logits = engine_logits(&e, ctx, n);
         }
         t_gen += now_seconds() - t0;
+        held_release(&held, ts.len, fmt_out); /* all, unless a stop string ended the sample */
+        held.n = 0;
         textstream_finish(&ts);
         if (o.tokens && (ended_eot || o.num_samples > 1)) id_write(GPT2_EOT, fmt_out);
         if (!o.tokens && (o.num_samples > 1 || is_tty(stdout))) xfwrite("\n", 1, stdout, "stdout");
@@ -352,6 +387,8 @@ int main(int argc, char **argv) {
     free(prompt);
     free(prompt_logits);
     textstream_free(&ts);
+    free(held.ids);
+    free(held.ends);
     sampler_free(&sampler);
     e.be->free(e.be);
     free(e.out);
