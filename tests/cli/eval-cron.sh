@@ -104,6 +104,9 @@ ok "fewer than logged: nothing new" [ "$(ex hellaswag)" = "3 6 " ]
 
 run gpt2-eval -m "$ck/nothing_*.bin" --hellaswag "$hs" --log "$log"
 ok "a pattern matching nothing is not an error" eval 'exits 0 && ! [ -s "$out" ]'
+run gpt2-eval -m "$T/run9/model_*.bin" --hellaswag "$hs" --log "$T/run9/evals.tsv"
+ok "before the run's directory exists: nothing to do, exit 0, no log made" \
+    eval 'exits 0 && ! [ -s "$out" ] && ! [ -e "$T/run9" ]'
 run gpt2-eval -m "$ck/model_*" --hellaswag "$hs" --val "$T/missing_*.bin" --log "$T/new.tsv"
 ok "a missing validation shard: exit 1" eval 'exits 1 && stderr_has "missing_"'
 printf 'my notes\n' >"$T/notes.txt"

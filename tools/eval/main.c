@@ -313,6 +313,15 @@ int main(int argc, char **argv) {
     if (!o.hellaswag && !o.val) die_usage("nothing to evaluate: give --hellaswag and/or --val");
     if (o.log && !strcmp(o.log, "-")) die_usage("--log needs a file, not standard output");
 
+    size_t n;
+    char **ckpts = list_checkpoints(patterns, np, &n);
+    /* before the first checkpoint of a run (cron started with it), perhaps before its
+     * directory: nothing to log, and nothing to fail on */
+    if (o.log && !n) {
+        if (o.verbose) warn("no complete checkpoint matches yet; nothing done");
+        free(patterns);
+        return 0;
+    }
     EvalLog log, *logp = NULL;
     if (o.log) {
         char err[512];
@@ -320,13 +329,13 @@ int main(int argc, char **argv) {
         if (rc < 0) die("%s", err);
         if (rc > 0) {
             if (o.verbose) warn("%s: another gpt2-eval holds the lock; nothing done", o.log);
+            for (size_t i = 0; i < n; i++) free(ckpts[i]);
+            free(ckpts);
             free(patterns);
             return 0;
         }
         logp = &log;
     }
-    size_t n;
-    char **ckpts = list_checkpoints(patterns, np, &n);
     if (!logp) fputs(EVALLOG_HEADER, stdout);
     Data d = {0};
     int status = 0;
