@@ -1,6 +1,8 @@
 /* backend: one interface over the places a GPT-2 can run — the CPU model (model.h) and
  * the CUDA model — so gpt2-train, gpt2-eval and gpt2-sample drive either the same way.
- * Parameters cross the interface as fp32 host arrays in the model.h layout. */
+ * Parameters cross the interface as fp32 host arrays in the model.h layout. Token ids
+ * (inputs, targets, tokens) must lie in [0, vocab_size): callers check them, as the CUDA
+ * kernels index with them unchecked. */
 #ifndef GPT2_BACKEND_H
 #define GPT2_BACKEND_H
 
