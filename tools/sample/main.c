@@ -250,6 +250,7 @@ static void held_push(HeldIds *h, int id, size_t end) {
 static void held_release(HeldIds *h, size_t safe, TokensFormat fmt) {
     int k = 0;
     while (k < h->n && h->ends[k] <= safe) id_write(h->ids[k++], fmt);
+    if (!k) return;
     memmove(h->ids, h->ids + k, sizeof *h->ids * (h->n - k));
     memmove(h->ends, h->ends + k, sizeof *h->ends * (h->n - k));
     h->n -= k;
