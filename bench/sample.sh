@@ -31,7 +31,7 @@ seq 1000 $((1000 + P - 1)) >"$T/prompt.txt"
 rate() {
     OMP_NUM_THREADS=$1 OPENBLAS_NUM_THREADS=$1 "$BIN/gpt2-sample" -m "$MODEL" --tokens \
         --format text -t 0 -n "$N" --ignore-eot --stats --device "$DEVICE" "${@:2}" "$T/prompt.txt" \
-        2>"$T/stats" >"$T/out.$1${2:-}"
+        2>"$T/stats" >"$T/out.$1${2:-}" || { cat "$T/stats" >&2; exit 1; }
     sed -n 's/.*(\([0-9.]*\) tokens\/s).*/\1/p' "$T/stats"
 }
 echo "gpt2-sample, d12, $P-token prompt + $N generated tokens, greedy, --device $DEVICE ($(nproc) cores)"
