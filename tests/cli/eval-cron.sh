@@ -83,6 +83,14 @@ t1=$(date +%s.%N)
 wait $holder
 ok "waiting run: exit 0 after the lock is released, marker now there" \
     eval 'exits 0 && [ "$(lines_for model_00000098.bin)" -eq 2 ] && awk "BEGIN {exit !($t1 - $t0 > 1)}"'
+# a checkpoint completed while a run waits for the lock is scored by that run
+flock "$log" sh -c "sleep 1; cp '$ck/model_00000004.bin' '$ck/model_00000104.bin'; : >'$ck/DONE_00000104'" &
+holder=$!
+sleep 0.3
+run cron
+wait $holder
+ok "waiting run: checkpoints that came during the wait are scored too" \
+    eval 'exits 0 && [ "$(lines_for model_00000104.bin)" -eq 2 ]'
 
 printf 'garbage' >"$ck/model_00000100.bin" && : >"$ck/DONE_00000100"
 cp "$ck/model_00000004.bin" "$ck/model_00000102.bin" && : >"$ck/DONE_00000102"

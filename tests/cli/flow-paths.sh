@@ -21,6 +21,12 @@ ok "... and score the model as gpt2-train did" \
     awk -F'\t' -v w="$want" 'NR == 2 {d = $7 - w; good = w != "" && d * d < 1e-10} END {exit !good}' "$out"
 run gpt2-eval -m "$d/out/nothing_*.bin" --val "$d/s_val_000000.bin" --device cpu
 ok "a pattern that matches nothing is still no error" eval 'exits 0 && [ "$(wc -l <"$out")" -eq 1 ]'
+run gpt2-eval -m "$d/out/model_*.bin" --val "$d/s_val_000000.bin" --device cpu
+ok "... but a directory whose name reads as a pattern gets a warning: escape its [ ]" \
+    eval 'exits 0 && stderr_has "matches nothing, but the directory .*lr\[3\]/out exists"'
+run gpt2-eval -m "$T/my runs/lr\[3\]/out/model_*.bin" --val "$d/s_val_000000.bin" -w 4 --device cpu
+ok "... escaped, the pattern finds the checkpoint" \
+    eval 'exits 0 && [ "$(cut -f1 "$out" | tail -n +2)" = "$m" ]'
 run gpt2-sample -m "$m" -p "The cat" -n 4 --seed 1
 ok "gpt2-sample reads it too" eval 'exits 0 && [ -s "$out" ]'
 run gpt2-tokenize -o "$d/no such dir/x.tok" /dev/null

@@ -72,7 +72,28 @@ enum { TASK_HELLASWAG, TASK_VAL, NUM_TASKS };
 /* Expands the patterns (each one's matches sorted) into the complete checkpoints, without
  * repeats. A plain path that does not exist is an error; a pattern matching nothing is not
  * (cron may run before the first checkpoint). */
-static char **list_checkpoints(char **patterns, int np, size_t *n) {
+/* A pattern that matches nothing while its directory part, read as a plain name, is a
+ * directory: the [ ] * ? in that name were taken as pattern characters (cron would
+ * otherwise find nothing, quietly, for ever). */
+static void warn_literal_dir(const char *pattern) {
+    const char *slash = strrchr(pattern, '/');
+    if (!slash) return;
+    char *dir = xasprintf("%.*s", (int)(slash - pattern), pattern);
+    struct stat st;
+    if (strpbrk(dir, "*?[") && !stat(dir, &st) && S_ISDIR(st.st_mode))
+        warn("%s matches nothing, but the directory %s exists: its [ ] * ? are pattern "
+             "characters (escape them with \\)",
+             pattern, dir);
+    free(dir);
+}
+
+static void list_free(char **list, size_t n) {
+    for (size_t i = 0; i < n; i++) free(list[i]);
+    free(list);
+}
+
+/* quiet: a second listing, whose warnings the first gave */
+static char **list_checkpoints(char **patterns, int np, int quiet, size_t *n) {
     char **out = NULL;
     *n = 0;
     for (int i = 0; i < np; i++) {
@@ -80,12 +101,13 @@ static char **list_checkpoints(char **patterns, int np, size_t *n) {
         int rc = glob_paths(patterns[i], 0, &g);
         if (rc == GLOB_NOMATCH && !strpbrk(patterns[i], "*?["))
             die("%s: no such file", patterns[i]);
+        if (rc == GLOB_NOMATCH && !quiet) warn_literal_dir(patterns[i]);
         if (rc && rc != GLOB_NOMATCH) die("%s: glob failed", patterns[i]);
         for (size_t k = 0; rc == 0 && k < g.gl_pathc; k++) {
             const char *p = g.gl_pathv[k];
             if (!ckptinfo_complete(p)) continue;
             if (strpbrk(p, "\t\n")) {
-                warn("%s: skipped: tab or newline in the name", p);
+                if (!quiet) warn("%s: skipped: tab or newline in the name", p);
                 continue;
             }
             int dup = 0;
@@ -314,7 +336,7 @@ int main(int argc, char **argv) {
     if (o.log && !strcmp(o.log, "-")) die_usage("--log needs a file, not standard output");
 
     size_t n;
-    char **ckpts = list_checkpoints(patterns, np, &n);
+    char **ckpts = list_checkpoints(patterns, np, 0, &n);
     /* before the first checkpoint of a run (cron started with it), perhaps before its
      * directory: nothing to log, and nothing to fail on */
     if (o.log && !n) {
@@ -329,12 +351,14 @@ int main(int argc, char **argv) {
         if (rc < 0) die("%s", err);
         if (rc > 0) {
             if (o.verbose) warn("%s: another gpt2-eval holds the lock; nothing done", o.log);
-            for (size_t i = 0; i < n; i++) free(ckpts[i]);
-            free(ckpts);
+            list_free(ckpts, n);
             free(patterns);
             return 0;
         }
         logp = &log;
+        /* while it waited for the lock, checkpoints may have come (and gone) */
+        list_free(ckpts, n);
+        ckpts = list_checkpoints(patterns, np, 1, &n);
     }
     if (!logp) fputs(EVALLOG_HEADER, stdout);
     Data d = {0};
