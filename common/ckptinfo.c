@@ -6,16 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* "<anything>.tmp.XXXXXX" as mkstemp fills it in (util.h's AtomicFile) */
-static int is_temp_name(const char *path) {
-    size_t n = strlen(path);
-    if (n < 11 || memcmp(path + n - 11, ".tmp.", 5)) return 0;
-    for (size_t i = n - 6; i < n; i++)
-        if (!strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789", path[i]))
-            return 0;
-    return 1;
-}
-
 /* The step of a gpt2-train model file name (one that train_ckpt_path gives back), else
  * -1; *dir gets its directory. */
 static long long train_step(const char *path, char **dir) {
@@ -32,7 +22,7 @@ static long long train_step(const char *path, char **dir) {
 }
 
 int ckptinfo_complete(const char *path) {
-    if (is_temp_name(path)) return 0;
+    if (atomic_temp_base(path)) return 0;
     char *dir;
     long long step = train_step(path, &dir);
     int done = 1;

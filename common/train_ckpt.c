@@ -21,12 +21,12 @@ char *train_ckpt_path(const char *dir, TrainCkptFile which, uint64_t step) {
  * AtomicFile) with <file> a name train_ckpt_path gives. */
 static int is_ckpt_temp(const char *name) {
     static const char *const pattern[] = {"model_%llu.bin%n", "state_%llu.bin%n", "DONE_%llu%n"};
-    size_t n = strlen(name);
-    if (n < 11 || memcmp(name + n - 11, ".tmp.", 5)) return 0;
+    size_t base = atomic_temp_base(name);
+    if (!base) return 0;
     for (int k = 0; k < 3; k++) {
         unsigned long long step;
         int end = 0;
-        if (sscanf(name, pattern[k], &step, &end) != 1 || (size_t)end != n - 11) continue;
+        if (sscanf(name, pattern[k], &step, &end) != 1 || (size_t)end != base) continue;
         char *canon = train_ckpt_path("", (TrainCkptFile)k, step);
         int same = !strncmp(canon + 1, name, (size_t)end) && !canon[1 + end];
         free(canon);

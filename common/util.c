@@ -248,6 +248,15 @@ void atomic_commit(AtomicFile *af) {
     af->f = NULL;
 }
 
+size_t atomic_temp_base(const char *name) {
+    size_t n = strlen(name);
+    if (n < 11 || memcmp(name + n - 11, ".tmp.", 5)) return 0;
+    for (size_t i = n - 6; i < n; i++)
+        if (!strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789", name[i]))
+            return 0;
+    return n - 11;
+}
+
 void atomic_abort(AtomicFile *af) {
     if (af->f) fclose(af->f);
     unlink(af->tmp);

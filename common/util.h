@@ -61,6 +61,9 @@ typedef struct {
 void atomic_open(AtomicFile *af, const char *path, int overwrite);
 void atomic_commit(AtomicFile *af);
 void atomic_abort(AtomicFile *af);
+/* The length of <path> when name is a temp name "<path>.tmp.XXXXXX" as atomic_open
+ * makes them (mkstemp's six letters or digits), else 0. */
+size_t atomic_temp_base(const char *name);
 
 double now_seconds(void); /* monotonic clock */
 int file_exists(const char *path);

@@ -69,9 +69,6 @@ typedef struct {
 static const char *const task_names[] = {"hellaswag", "val"};
 enum { TASK_HELLASWAG, TASK_VAL, NUM_TASKS };
 
-/* Expands the patterns (each one's matches sorted) into the complete checkpoints, without
- * repeats. A plain path that does not exist is an error; a pattern matching nothing is not
- * (cron may run before the first checkpoint). */
 /* A pattern that matches nothing while its directory part, read as a plain name, is a
  * directory: the [ ] * ? in that name were taken as pattern characters (cron would
  * otherwise find nothing, quietly, for ever). */
@@ -92,7 +89,10 @@ static void list_free(char **list, size_t n) {
     free(list);
 }
 
-/* quiet: a second listing, whose warnings the first gave */
+/* Expands the patterns (each one's matches sorted) into the complete checkpoints, without
+ * repeats. A plain path that does not exist is an error; a pattern matching nothing is not
+ * (cron may run before the first checkpoint). quiet: a second listing, whose warnings the
+ * first gave. */
 static char **list_checkpoints(char **patterns, int np, int quiet, size_t *n) {
     char **out = NULL;
     *n = 0;
