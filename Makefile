@@ -26,10 +26,10 @@ ALL_LDFLAGS = -fopenmp -Wl,--as-needed $(LDFLAGS) $(SAN)
 ifeq ($(CUDA),1)
 ALL_CFLAGS  += -DGPT2_CUDA -I$(CUDA_HOME)/include
 LDLIBS      += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublasLt -lcublas -lcudnn -lcudart -lstdc++
-CUDA_SRC    := $(wildcard common/*.cu common/kernels/*.cu)
+CUDA_SRC    := $(wildcard common/*/*.cu common/model/kernels/*.cu)
 endif
 
-COMMON_SRC := $(wildcard common/*.c common/kernels/*.c)
+COMMON_SRC := $(wildcard common/*/*.c common/model/kernels/*.c)
 COMMON_OBJ := $(COMMON_SRC:%.c=$(BUILD)/%.o) $(CUDA_SRC:%.cu=$(BUILD)/%.cu.o)
 LIB        := $(BUILD)/libgpt2.a
 
@@ -90,6 +90,7 @@ test-asan:
 	    SAN='-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all' test
 
 lint:
+	scripts/lint-layers.sh
 	$(if $(MANPAGES),mandoc -T lint -W warning $(MANPAGES))
 
 check: lint test test-asan

@@ -7,8 +7,8 @@
  * timed with CUDA events; the median of n steps after w warm-up steps. MFU counts
  * 6N + 6LCT FLOPs per token (N without the vocabulary padding, as llm.c) against the
  * H100 SXM dense bf16 peak, 989.4 TFLOP/s. */
-#include "cuda_common.h"
-#include "kernels/kernels_cuda.h"
+#include "model/cuda_common.h"
+#include "model/kernels/kernels_cuda.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -17,12 +17,12 @@
 
 extern "C" {
 #define _Noreturn [[noreturn]] /* the C11 headers, from C++ */
-#include "backend.h"
-#include "model.h"
-#include "util.h"
+#include "base/util.h"
+#include "model/backend.h"
+#include "model/model.h"
 #undef _Noreturn
 }
-#include "backend_cuda.h"
+#include "model/backend_cuda.h"
 
 #define PEAK_FLOPS 989.4e12
 

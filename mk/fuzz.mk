@@ -10,11 +10,11 @@ FUZZ_NAMES := shard files
 FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -Icommon -Wno-unknown-attributes \
               -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 
-FUZZ_SRC_shard := common/shard.c
+FUZZ_SRC_shard := common/data/shard.c
 FUZZ_LIBS_shard := -lzstd -lpthread
-FUZZ_SRC_files := common/checkpoint.c common/model.c common/train_state.c common/util.c \
-                  common/hellaswag.c common/evallog.c common/bpe.c common/bpe_gpt2.c data/gpt2-vocab/vocab.bpe \
-                  $(wildcard common/kernels/*.c)
+FUZZ_SRC_files := common/model/modelfile.c common/model/model.c common/train/state.c common/base/util.c \
+                  common/eval/hellaswag.c common/eval/evallog.c common/text/bpe.c common/text/bpe_gpt2.c \
+                  data/gpt2-vocab/vocab.bpe $(wildcard common/model/kernels/*.c)
 FUZZ_LIBS_files := -lpcre2-8 -ljansson -lopenblas -lgomp -lm -lpthread
 
 # seeds, written into $(1): small shards of both kinds (the zstd one has several frames,

@@ -133,7 +133,7 @@ for f in $need; do
 done >"$LOGS/ldd.log"
 [ -s "$LOGS/ldd.log" ] && result FAIL libs "missing shared libraries: $(sort -u "$LOGS/ldd.log" | tr '\n' ';')"
 
-# the speed levers of common/cuda_common.cu (gpt2-cuda(7)), as the build has them;
+# the speed levers of common/model/cuda_common.cu (gpt2-cuda(7)), as the build has them;
 # GPU_CHECK_LEVERS narrows the retries and the timings to some of them
 lever_names() { build/bench/gpu_step --levers | awk -v want="${1-}" 'want == "" || $2 == want { printf "%s%s", sep, $1; sep = " " }'; }
 levers=${GPU_CHECK_LEVERS:-$(lever_names)}

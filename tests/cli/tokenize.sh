@@ -46,7 +46,7 @@ run $tok -f text --special "$T/eot"
 ok "--special makes it token 50256" stdout_is $'64\n50256\n65\n'
 
 # round trips: text, random bytes, both formats
-cat "$TOP"/common/*.c "$TOP"/common/*.h "$TOP"/README.md >"$T/text"
+cat "$TOP"/common/*/*.c "$TOP"/common/*/*.h "$TOP"/README.md >"$T/text"
 head -c 300000 /dev/urandom >"$T/random"
 for f in text random; do
     $tok "$T/$f" | $tok -d | cmp -s - "$T/$f"

@@ -3,10 +3,10 @@
  * results log (which it may append a newline to). Any bytes
  * must give a clean error or a loaded file, never a crash, a leak, an exit or undefined
  * behaviour. Each input goes to every reader. */
-#include "checkpoint.h"
-#include "evallog.h"
-#include "hellaswag.h"
-#include "train_state.h"
+#include "eval/evallog.h"
+#include "eval/hellaswag.h"
+#include "model/modelfile.h"
+#include "train/state.h"
 
 #include <stdio.h>
 #include <sys/mman.h>

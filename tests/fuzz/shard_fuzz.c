@@ -1,6 +1,6 @@
 /* libFuzzer target for the shard reader: any bytes as a shard file must give a clean
  * error or a readable shard, never a crash, a leak or undefined behaviour. */
-#include "shard.h"
+#include "data/shard.h"
 
 #include <stdio.h>
 #include <sys/mman.h>

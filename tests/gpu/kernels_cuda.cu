@@ -1,7 +1,7 @@
 /* Every CUDA kernel against its CPU reference (kernels.h) on random inputs, forward and
  * backward, in fp32 (tight tolerances) and bf16 (inputs rounded to bf16 for both sides;
  * tolerances for bf16 outputs). Gradients start non-zero to check accumulation. */
-#include "kernels/kernels_cuda.h"
+#include "model/kernels/kernels_cuda.h"
 #include "test_util.h"
 
 #include <type_traits>

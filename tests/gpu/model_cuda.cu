@@ -2,8 +2,8 @@
  * T=40 so attention tiles are partial): logits, loss, every gradient tensor, 10 AdamW
  * steps, and a resume in the middle giving the same losses as an uninterrupted run.
  * fp32 mode with tight tolerances; bf16 mode with loose ones (8-bit mantissas). */
-#include "backend_cuda.h"
-#include "kernels/kernels_cuda.h"
+#include "model/backend_cuda.h"
+#include "model/kernels/kernels_cuda.h"
 #include "test_util.h"
 
 #define B 2

@@ -3,7 +3,7 @@
 #ifndef GPT2_TEST_GPU_UTIL_H
 #define GPT2_TEST_GPU_UTIL_H
 
-#include "cuda_common.h"
+#include "model/cuda_common.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -12,10 +12,10 @@
 
 extern "C" {
 #define _Noreturn [[noreturn]] /* the C11 headers, from C++ */
-#include "backend.h"
-#include "kernels/kernels.h"
-#include "model.h"
-#include "util.h"
+#include "base/util.h"
+#include "model/backend.h"
+#include "model/kernels/kernels.h"
+#include "model/model.h"
 #undef _Noreturn
 }
 #include "tap.h"

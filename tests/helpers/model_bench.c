@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "model.h"
-#include "util.h"
+#include "base/util.h"
+#include "model/model.h"
 
 static double cpu_seconds(void) { /* of all threads */
     struct timespec ts;

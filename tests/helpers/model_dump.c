@@ -8,8 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "checkpoint.h"
-#include "util.h"
+#include "base/util.h"
+#include "model/modelfile.h"
 
 int main(int argc, char **argv) {
     util_init("model_dump");

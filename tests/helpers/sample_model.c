@@ -1,9 +1,9 @@
 /* Writes a randomly initialised GPT-2 model file for the gpt2-sample tests and benchmark.
  * Usage: sample_model OUT LAYERS HEADS CHANNELS MAX_SEQ_LEN [SEED]   (GPT-2 vocabulary) */
-#include "checkpoint.h"
-#include "cli.h"
-#include "model.h"
-#include "util.h"
+#include "base/cli.h"
+#include "base/util.h"
+#include "model/model.h"
+#include "model/modelfile.h"
 
 #include <stdlib.h>
 

@@ -1,10 +1,10 @@
-/* Unit tests for common/bpe.c: the shipped vocabulary, edge cases with ids taken from
+/* Unit tests for common/text/bpe.c: the shipped vocabulary, edge cases with ids taken from
  * tiktoken 1.0.22 (gpt2, encode_ordinary), invalid UTF-8, round trips on random bytes,
  * safe cut points, merges of very long pieces. The whole-Unicode and corpus parity
  * runs against tiktoken itself are in tests/cli/tokenize-parity.sh. */
-#include "bpe.h"
+#include "text/bpe.h"
+#include "base/util.h"
 #include "tap.h"
-#include "util.h"
 
 #include <string.h>
 

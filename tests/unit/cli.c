@@ -1,7 +1,7 @@
-/* Unit tests for common/cli.c and common/util.c helpers that need no subprocess. */
-#include "cli.h"
+/* Unit tests for common/base/cli.c and common/base/util.c helpers that need no subprocess. */
+#include "base/cli.h"
+#include "base/util.h"
 #include "tap.h"
-#include "util.h"
 
 #include <string.h>
 #include <unistd.h>

@@ -1,10 +1,10 @@
-/* Unit tests for common/dataloader.c: window layout, file order without shuffling,
+/* Unit tests for common/data/dataloader.c: window layout, file order without shuffling,
  * per-epoch shuffles that visit every window once, determinism from the seed, exact
  * seek to a saved position, and the errors found at init. */
-#include "dataloader.h"
-#include "shard.h"
+#include "data/dataloader.h"
+#include "base/util.h"
+#include "data/shard.h"
 #include "tap.h"
-#include "util.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,7 +1,7 @@
-/* Unit tests for common/evallog.c: the header, lines, what counts as done, the lock. */
-#include "evallog.h"
+/* Unit tests for common/eval/evallog.c: the header, lines, what counts as done, the lock. */
+#include "eval/evallog.h"
+#include "base/util.h"
 #include "tap.h"
-#include "util.h"
 
 #include <fcntl.h>
 #include <math.h>

@@ -1,11 +1,11 @@
-/* The key/value cache forward (common/generate.c) against gpt2_forward over the whole
+/* The key/value cache forward (common/model/generate.c) against gpt2_forward over the whole
  * sequence: the logits after every position, fed one token at a time, in one call that
  * spans several chunks, and again after rewinding; then the CPU backend's decode on it. */
-#include "backend.h"
-#include "generate.h"
-#include "model.h"
+#include "base/util.h"
+#include "model/backend.h"
+#include "model/generate.h"
+#include "model/model.h"
 #include "tap.h"
-#include "util.h"
 
 #include <math.h>
 #include <stdlib.h>

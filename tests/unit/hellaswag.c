@@ -1,10 +1,10 @@
-/* Unit tests for common/hellaswag.c: parsing, row construction and which positions count,
+/* Unit tests for common/eval/hellaswag.c: parsing, row construction and which positions count,
  * against a stand-in backend whose loss at a position is a known function of its target
  * token, so every expected sum is computed here from the tokenizer alone. The real-model
  * comparison with PyTorch is tests/cli/eval-hellaswag.sh. */
-#include "hellaswag.h"
+#include "eval/hellaswag.h"
+#include "base/util.h"
 #include "tap.h"
-#include "util.h"
 
 #include <stdlib.h>
 #include <string.h>

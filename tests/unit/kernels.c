@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kernels/kernels.h"
+#include "model/kernels/kernels.h"
 #include "tap.h"
 
 static unsigned long long rng_state = 1;

@@ -1,13 +1,13 @@
 /* model: configs, parameter layout, init, gradient accumulation, activation regrowth and
  * the CPU backend (numerics against PyTorch are in tests/cli/model-torch.sh). */
-#include "model.h"
+#include "model/model.h"
 
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "backend.h"
+#include "model/backend.h"
 #include "tap.h"
 
 static const GPT2Config tiny = {.max_seq_len = 16,

@@ -1,7 +1,7 @@
-/* Samplers (common/sampler.c): greedy, temperature, top-k, top-p, reproducibility. */
-#include "sampler.h"
+/* Samplers (common/sample/sampler.c): greedy, temperature, top-k, top-p, reproducibility. */
+#include "sample/sampler.h"
+#include "base/util.h"
 #include "tap.h"
-#include "util.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -1,5 +1,5 @@
-/* Unit tests for common/schedule.c: warmup, cosine decay, floor. */
-#include "schedule.h"
+/* Unit tests for common/train/schedule.c: warmup, cosine decay, floor. */
+#include "train/schedule.h"
 #include "tap.h"
 
 int main(void) {

@@ -1,8 +1,8 @@
-/* Unit tests for common/shard.c and shard_write.c: round trips of both kinds, windows
+/* Unit tests for common/data/shard.c and shard_write.c: round trips of both kinds, windows
  * across frame boundaries, and every kind of damaged file the reader must reject. */
-#include "shard.h"
+#include "data/shard.h"
+#include "base/util.h"
 #include "tap.h"
-#include "util.h"
 
 #include <string.h>
 #include <unistd.h>

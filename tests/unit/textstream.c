@@ -1,8 +1,8 @@
-/* Streaming of generated text (common/textstream.c): whole UTF-8 characters only, stop
+/* Streaming of generated text (common/text/textstream.c): whole UTF-8 characters only, stop
  * strings found across token boundaries and never written. */
+#include "base/util.h"
 #include "tap.h"
-#include "textstream.h"
-#include "util.h"
+#include "text/textstream.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,9 +1,9 @@
-/* Unit tests for common/tokens.c: both formats written and read back across the
+/* Unit tests for common/text/tokens.c: both formats written and read back across the
  * reader's buffer boundaries, in reads of every size. Malformed streams are tested
  * through gpt2-tokenize -d (they end the process) in tests/cli/tokenize.sh. */
+#include "base/util.h"
 #include "tap.h"
-#include "tokens.h"
-#include "util.h"
+#include "text/tokens.h"
 
 #include <string.h>
 

@@ -10,14 +10,14 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "checkpoint.h"
-#include "ckptinfo.h"
-#include "cli.h"
-#include "device.h"
-#include "evallog.h"
-#include "hellaswag.h"
-#include "util.h"
-#include "valset.h"
+#include "base/cli.h"
+#include "base/util.h"
+#include "eval/evallog.h"
+#include "eval/hellaswag.h"
+#include "eval/valloss.h"
+#include "model/device.h"
+#include "model/modelfile.h"
+#include "train/ckptinfo.h"
 
 static const char usage[] =
     "Usage: gpt2-eval [OPTION]... -m MODEL... (--hellaswag FILE | --val SHARDS)...\n"

@@ -1,16 +1,16 @@
 /* gpt2-sample: continue a prompt with a GPT-2 model, streaming text (or token ids) to
  * stdout as it is generated. Argument parsing and the generation loop; the forward with
- * its key/value cache is the backend's decode (common/generate.c on the CPU), the choice
- * of token common/sampler.c. */
-#include "backend.h"
-#include "bpe.h"
-#include "checkpoint.h"
-#include "cli.h"
-#include "device.h"
-#include "sampler.h"
-#include "textstream.h"
-#include "tokens.h"
-#include "util.h"
+ * its key/value cache is the backend's decode (common/model/generate.c on the CPU), the choice
+ * of token common/sample/sampler.c. */
+#include "base/cli.h"
+#include "base/util.h"
+#include "model/backend.h"
+#include "model/device.h"
+#include "model/modelfile.h"
+#include "sample/sampler.h"
+#include "text/bpe.h"
+#include "text/textstream.h"
+#include "text/tokens.h"
 
 #include <getopt.h>
 #include <stdlib.h>

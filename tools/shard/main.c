@@ -1,7 +1,7 @@
 /* gpt2-shard: pack a token stream into training shards, and inspect shards. */
-#include "cli.h"
-#include "shard.h"
-#include "util.h"
+#include "base/cli.h"
+#include "base/util.h"
+#include "data/shard.h"
 
 #include <getopt.h>
 #include <dirent.h>

@@ -2,10 +2,10 @@
  * back with -d. Input is read in chunks cut where the pre-tokenizer cannot see across
  * (bpe_split_point), a batch of chunks is encoded in parallel, and the results are
  * written in input order, so the output never depends on -j and memory stays bounded. */
-#include "bpe.h"
-#include "cli.h"
-#include "tokens.h"
-#include "util.h"
+#include "base/cli.h"
+#include "base/util.h"
+#include "text/bpe.h"
+#include "text/tokens.h"
 
 #include <getopt.h>
 #include <jansson.h>

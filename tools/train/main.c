@@ -1,16 +1,16 @@
 /* gpt2-train: train a GPT-2 on token shards — argument parsing and the training loop;
  * the model runs behind the Backend interface (backend.h), the data comes from
  * dataloader.h, checkpoints from train_ckpt.h. See gpt2-train(1). */
-#include "backend.h"
-#include "checkpoint.h"
-#include "cli.h"
-#include "dataloader.h"
-#include "device.h"
-#include "model.h"
-#include "schedule.h"
-#include "train_ckpt.h"
-#include "train_state.h"
-#include "util.h"
+#include "base/cli.h"
+#include "base/util.h"
+#include "data/dataloader.h"
+#include "model/backend.h"
+#include "model/device.h"
+#include "model/model.h"
+#include "model/modelfile.h"
+#include "train/checkpoint.h"
+#include "train/schedule.h"
+#include "train/state.h"
 
 #include <cblas.h>
 #include <getopt.h>

@@ -1,0 +1,50 @@
+/* backend: one interface over the places a GPT-2 can run — the CPU model (model.h) and
+ * the CUDA model — so gpt2-train, gpt2-eval and gpt2-sample drive either the same way.
+ * Parameters cross the interface as fp32 host arrays in the model.h layout. Token ids
+ * (inputs, targets, tokens) must lie in [0, vocab_size): callers check them, as the CUDA
+ * kernels index with them unchecked. */
+#ifndef GPT2_BACKEND_H
+#define GPT2_BACKEND_H
+
+#include "model/model.h"
+
+typedef struct Backend Backend;
+struct Backend {
+    const char *name; /* "cpu", "cuda" */
+    GPT2Config config;
+    int B, T; /* the largest batch shape this backend was sized for */
+    void *impl;
+    /* One micro-step: forward + backward on inputs/targets [B,T] (B, T at most the sized
+     * ones); gradients of mean loss * loss_scale ACCUMULATE. Returns the mean loss. */
+    float (*train_step)(Backend *be, const int *inputs, const int *targets, int B, int T,
+                        float loss_scale);
+    /* Forward only: per-position losses [B*T] into losses (may be NULL); returns the mean. */
+    float (*eval_losses)(Backend *be, const int *inputs, const int *targets, int B, int T,
+                         float *losses);
+    /* Forward only: the logits of positions from..T-1 of each row, [B,T-from,Vp], copied
+     * to host fp32 (sampling wants the last position's alone). */
+    void (*logits)(Backend *be, const int *inputs, int B, int T, int from, float *out);
+    /* Sampling one sequence with its keys and values kept between calls: feeds tokens[0..n)
+     * at positions pos..pos+n-1 and writes the logits [Vp] that follow the last of them
+     * to out. Positions before pos are the ones fed before (pos at most their count),
+     * those from pos on are dropped; pos + n <= T. Other calls may drop them all, and
+     * those that change the parameters (update, set_state) do. */
+    void (*decode)(Backend *be, const int *tokens, int pos, int n, float *out);
+    /* Clip by global norm + AdamW step t (from 1) + zero the gradients. Returns the norm. */
+    float (*update)(Backend *be, const AdamWConfig *opt, int t);
+    /* fp32 copies of the parameters and AdamW moments (m, v may be NULL) to/from host. */
+    void (*get_state)(Backend *be, float *params, float *m, float *v);
+    void (*set_state)(Backend *be, const float *params, const float *m, const float *v);
+    void (*free)(Backend *be);
+};
+
+/* The CPU backend takes over the model (frees it on be->free). */
+Backend *backend_cpu_create(GPT2 *model, int B, int T);
+#ifdef GPT2_CUDA
+/* NULL (with a message in err) when no CUDA device is usable. fp32: full-precision mode
+ * for testing; otherwise bf16 compute with fp32 master weights and moments. */
+Backend *backend_cuda_create(const GPT2Config *cfg, const float *params, int B, int T, int fp32,
+                             char *err, size_t errlen);
+#endif
+
+#endif

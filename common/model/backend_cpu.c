@@ -1,0 +1,114 @@
+/* backend_cpu: the Backend interface (backend.h) over the fp32 CPU model of model.c,
+ * and generate.c's key/value cache for decode */
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/util.h"
+#include "model/backend.h"
+#include "model/generate.h"
+
+typedef struct {
+    GPT2 model;
+    Generator gen; /* made by the first decode */
+} CpuBackend;
+
+static GPT2 *cpu_model(Backend *be) {
+    return &((CpuBackend *)be->impl)->model;
+}
+
+static float cpu_train_step(Backend *be, const int *inputs, const int *targets, int B, int T,
+                            float loss_scale) {
+    GPT2 *m = cpu_model(be);
+    float loss = gpt2_forward(m, inputs, targets, B, T);
+    gpt2_backward(m, loss_scale);
+    return loss;
+}
+
+static float cpu_eval_losses(Backend *be, const int *inputs, const int *targets, int B, int T,
+                             float *losses) {
+    GPT2 *m = cpu_model(be);
+    float loss = gpt2_forward(m, inputs, targets, B, T);
+    if (losses) memcpy(losses, m->losses, (size_t)B * T * sizeof(float));
+    return loss;
+}
+
+static void cpu_logits(Backend *be, const int *inputs, int B, int T, int from, float *out) {
+    GPT2 *m = cpu_model(be);
+    gpt2_forward(m, inputs, NULL, B, T);
+    size_t Vp = m->config.padded_vocab_size, row = (size_t)(T - from) * Vp;
+    for (int b = 0; b < B; b++)
+        memcpy(out + b * row, m->logits + ((size_t)b * T + from) * Vp, row * sizeof(float));
+}
+
+/* the keys and values kept for decode belong to the old parameters */
+static void cpu_decode_drop(Backend *be) {
+    Generator *g = &((CpuBackend *)be->impl)->gen;
+    if (g->model) generate_rewind(g, 0);
+}
+
+static void cpu_decode(Backend *be, const int *tokens, int pos, int n, float *out) {
+    Generator *g = &((CpuBackend *)be->impl)->gen;
+    if (!g->model) generate_init(g, cpu_model(be), be->T);
+    generate_rewind(g, pos);
+    memcpy(out, generate_feed(g, tokens, n), sizeof(float) * be->config.padded_vocab_size);
+}
+
+static float cpu_update(Backend *be, const AdamWConfig *opt, int t) {
+    GPT2 *m = cpu_model(be);
+    float norm = gpt2_update(m, opt, t);
+    gpt2_zero_grad(m);
+    cpu_decode_drop(be);
+    return norm;
+}
+
+static void cpu_get_state(Backend *be, float *params, float *mom, float *vel) {
+    GPT2 *m = cpu_model(be);
+    size_t bytes = m->num_params * sizeof(float);
+    memcpy(params, m->params_memory, bytes);
+    if (mom) m->m_memory ? memcpy(mom, m->m_memory, bytes) : memset(mom, 0, bytes);
+    if (vel) m->v_memory ? memcpy(vel, m->v_memory, bytes) : memset(vel, 0, bytes);
+}
+
+static void cpu_set_state(Backend *be, const float *params, const float *mom, const float *vel) {
+    GPT2 *m = cpu_model(be);
+    size_t bytes = m->num_params * sizeof(float);
+    memcpy(m->params_memory, params, bytes);
+    cpu_decode_drop(be);
+    if (!m->m_memory && (mom || vel)) {
+        m->m_memory = xcalloc(m->num_params, sizeof(float));
+        m->v_memory = xcalloc(m->num_params, sizeof(float));
+    }
+    if (mom) memcpy(m->m_memory, mom, bytes);
+    if (vel) memcpy(m->v_memory, vel, bytes);
+}
+
+static void cpu_free(Backend *be) {
+    CpuBackend *c = be->impl;
+    if (c->gen.model) generate_free(&c->gen);
+    gpt2_free(&c->model);
+    free(be->impl);
+    free(be);
+}
+
+Backend *backend_cpu_create(GPT2 *model, int B, int T) {
+    Backend *be = xcalloc(1, sizeof *be);
+    CpuBackend *c = xcalloc(1, sizeof *c);
+    GPT2 *m = &c->model;
+    *m = *model; /* take over its allocations */
+    memset(model, 0, sizeof *model);
+    if (m->grads_memory) gpt2_zero_grad(m); /* a new backend has no gradients yet */
+    *be = (Backend){.name = "cpu",
+                    .config = m->config,
+                    .B = B,
+                    .T = T,
+                    .impl = c,
+                    .train_step = cpu_train_step,
+                    .eval_losses = cpu_eval_losses,
+                    .logits = cpu_logits,
+                    .decode = cpu_decode,
+                    .update = cpu_update,
+                    .get_state = cpu_get_state,
+                    .set_state = cpu_set_state,
+                    .free = cpu_free};
+    return be;
+}

@@ -1,0 +1,20 @@
+/* device: the --device option of gpt2-train, gpt2-eval and gpt2-sample — its values and
+ * the backend each one opens. */
+#ifndef GPT2_DEVICE_H
+#define GPT2_DEVICE_H
+
+#include "model/backend.h"
+
+typedef enum { DEVICE_AUTO, DEVICE_CPU, DEVICE_CUDA } Device;
+
+/* "auto", "cpu" or "cuda"; anything else is a usage error. */
+Device device_parse(const char *arg);
+
+/* The backend on device d, sized for batches up to [B,T]; takes over the model (the CPU
+ * backend keeps its allocations, CUDA copies the parameters and frees them). cuda dies
+ * when no device is usable or the build has no CUDA; auto then uses the CPU, with a note
+ * on stderr when a device exists but refuses the model. fp32: CUDA's full-precision
+ * mode (for tests), else bf16. */
+Backend *device_open(Device d, GPT2 *model, int B, int T, int fp32);
+
+#endif

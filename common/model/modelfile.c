@@ -1,0 +1,402 @@
+/* checkpoint: model files. llm.c's format is a 256 x int32 header (magic 20240326,
+ * version 3 fp32 / 5 bf16, maxT, V, L, NH, C, Vp) and the 16 tensors of model.h in
+ * order. Hugging Face safetensors is an 8-byte header length, a JSON header naming each
+ * tensor's dtype, shape and byte range, then the data. See gpt2-checkpoint(5).
+ * Loading reports every problem through err and never exits, so bad files are testable. */
+#include "model/modelfile.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "base/util.h"
+
+#define LLMC_MAGIC 20240326
+#define LLMC_HEADER_INTS 256
+#define SAFETENSORS_MAX_HEADER (100u << 20)
+
+static int fail(char *err, size_t errlen, const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int fail(char *err, size_t errlen, const char *path, const char *fmt, ...) {
+    int n = snprintf(err, errlen, "%s: ", path);
+    va_list ap;
+    va_start(ap, fmt);
+    if (n >= 0 && (size_t)n < errlen) vsnprintf(err + n, errlen - n, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+/* bf16 is the top half of an fp32; rounding to nearest even as torch's conversion */
+static uint16_t f32_to_bf16(float f) {
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)(u >> 16 | 0x40); /* quiet NaN */
+    u += 0x7fffu + (u >> 16 & 1);
+    return (uint16_t)(u >> 16);
+}
+
+static float bf16_to_f32(uint16_t h) {
+    uint32_t u = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+static float f16_to_f32(uint16_t h) {
+    uint32_t sign = (uint32_t)(h >> 15) << 31, exp = h >> 10 & 0x1f, man = h & 0x3ff, u;
+    if (exp == 0x1f) {
+        u = sign | 0x7f800000u | man << 13; /* inf, NaN */
+    } else if (exp) {
+        u = sign | (exp + 112) << 23 | man << 13;
+    } else if (man) { /* subnormal: normalise */
+        int e = -1;
+        do man <<= 1, e++;
+        while (!(man & 0x400));
+        u = sign | (uint32_t)(112 - e) << 23 | (man & 0x3ff) << 13;
+    } else {
+        u = sign;
+    }
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+/* ---- llm.c model files ---- */
+
+static int load_llmc(GPT2 *m, FILE *f, long long fsize, const char *path, char *err,
+                     size_t errlen) {
+    unsigned char hb[LLMC_HEADER_INTS * 4];
+    if (fsize < (long long)sizeof hb || fread(hb, 1, sizeof hb, f) != sizeof hb)
+        return fail(err, errlen, path, "truncated header (%lld bytes)", fsize);
+    int32_t h[8];
+    for (int i = 0; i < 8; i++) h[i] = (int32_t)load_le32(hb + 4 * i);
+    if (h[1] != 3 && h[1] != 5)
+        return fail(err, errlen, path,
+                    "unsupported llm.c model version %d (expected 3 for fp32 or 5 for bf16)", h[1]);
+    GPT2Config cfg = {.max_seq_len = h[2],
+                      .vocab_size = h[3],
+                      .num_layers = h[4],
+                      .num_heads = h[5],
+                      .channels = h[6],
+                      .padded_vocab_size = h[7]};
+    const char *bad = gpt2_config_check(&cfg);
+    if (bad) return fail(err, errlen, path, "bad config in header: %s", bad);
+    size_t n = gpt2_num_params(&cfg), elem = h[1] == 3 ? 4 : 2;
+    long long want = (long long)sizeof hb + (long long)(n * elem);
+    if (fsize != want)
+        return fail(err, errlen, path, "size %lld bytes, but its header describes %lld%s", fsize,
+                    want, fsize < want ? " (truncated)" : "");
+    gpt2_create(m, &cfg);
+    if (elem == 4) {
+        if (fread(m->params_memory, 4, n, f) != n) goto short_read;
+    } else {
+        enum { CHUNK = 1 << 16 };
+        uint16_t *buf = xmalloc(CHUNK * sizeof *buf);
+        for (size_t i = 0; i < n; i += CHUNK) {
+            size_t k = n - i < CHUNK ? n - i : CHUNK;
+            if (fread(buf, 2, k, f) != k) {
+                free(buf);
+                goto short_read;
+            }
+            for (size_t j = 0; j < k; j++) m->params_memory[i + j] = bf16_to_f32(buf[j]);
+        }
+        free(buf);
+    }
+    return 0;
+short_read:
+    gpt2_free(m);
+    return fail(err, errlen, path, "read error: %s", ferror(f) ? strerror(errno) : "truncated");
+}
+
+void checkpoint_save(const GPT2 *m, const char *path, int bf16) {
+    const GPT2Config *c = &m->config;
+    unsigned char hb[LLMC_HEADER_INTS * 4] = {0};
+    int32_t h[8] = {LLMC_MAGIC,    bf16 ? 5 : 3, c->max_seq_len, c->vocab_size,
+                    c->num_layers, c->num_heads, c->channels,    c->padded_vocab_size};
+    for (int i = 0; i < 8; i++) store_le32(hb + 4 * i, (uint32_t)h[i]);
+    AtomicFile af;
+    atomic_open(&af, path, 1);
+    xfwrite(hb, sizeof hb, af.f, path);
+    if (!bf16) {
+        xfwrite(m->params_memory, sizeof(float) * m->num_params, af.f, path);
+    } else {
+        enum { CHUNK = 1 << 16 };
+        uint16_t *buf = xmalloc(CHUNK * sizeof *buf);
+        for (size_t i = 0; i < m->num_params; i += CHUNK) {
+            size_t k = m->num_params - i < CHUNK ? m->num_params - i : CHUNK;
+            for (size_t j = 0; j < k; j++) buf[j] = f32_to_bf16(m->params_memory[i + j]);
+            xfwrite(buf, 2 * k, af.f, path);
+        }
+        free(buf);
+    }
+    atomic_commit(&af);
+}
+
+/* ---- Hugging Face safetensors ---- */
+
+typedef struct {
+    FILE *f;
+    const char *path;
+    json_t *header;
+    const char *prefix;  /* "" or "transformer." */
+    long long data_off;  /* where the data section starts */
+    long long data_size; /* its length */
+    char *err;
+    size_t errlen;
+} SafeTensors;
+
+/* Reads tensor `name` of the given shape into dst (fp32), transposing a 2-D tensor when
+ * asked (HF's Conv1D keeps weights as (in, out); ours are (out, in)). Copies at most
+ * `rows` rows of a 2-D tensor's first dimension (for the padded wte). */
+static int st_read(SafeTensors *st, const char *name, int ndim, const long long *dims, float *dst,
+                   int transpose) {
+    char full[128];
+    snprintf(full, sizeof full, "%s%s", st->prefix, name);
+    json_t *t = json_object_get(st->header, full);
+    if (!t) return fail(st->err, st->errlen, st->path, "tensor %s missing", full);
+    json_t *dtype = json_object_get(t, "dtype"), *shape = json_object_get(t, "shape");
+    json_t *offs = json_object_get(t, "data_offsets");
+    if (!json_is_string(dtype) || !json_is_array(shape) || !json_is_array(offs) ||
+        json_array_size(offs) != 2 || !json_is_integer(json_array_get(offs, 0)) ||
+        !json_is_integer(json_array_get(offs, 1)))
+        return fail(st->err, st->errlen, st->path, "tensor %s: malformed entry", full);
+    const char *dt = json_string_value(dtype);
+    int esize = !strcmp(dt, "F32") ? 4 : !strcmp(dt, "BF16") || !strcmp(dt, "F16") ? 2 : 0;
+    if (!esize)
+        return fail(st->err, st->errlen, st->path, "tensor %s: unsupported dtype %s", full, dt);
+    size_t numel = 1;
+    int ok = (int)json_array_size(shape) == ndim;
+    for (int i = 0; ok && i < ndim; i++) {
+        json_t *d = json_array_get(shape, i);
+        ok = json_is_integer(d) && json_integer_value(d) == dims[i];
+        numel *= (size_t)dims[i];
+    }
+    if (!ok) {
+        char want[64] = "";
+        for (int i = 0; i < ndim; i++)
+            snprintf(want + strlen(want), sizeof want - strlen(want), "%s%lld", i ? "," : "",
+                     dims[i]);
+        return fail(st->err, st->errlen, st->path, "tensor %s: shape is not [%s]", full, want);
+    }
+    long long begin = json_integer_value(json_array_get(offs, 0));
+    long long end = json_integer_value(json_array_get(offs, 1));
+    if (begin < 0 || end < begin || end > st->data_size ||
+        end - begin != (long long)(numel * esize))
+        return fail(st->err, st->errlen, st->path,
+                    "tensor %s: data_offsets [%lld,%lld] do not fit its shape or the file", full,
+                    begin, end);
+    unsigned char *raw = malloc(numel * esize);
+    if (!raw) return fail(st->err, st->errlen, st->path, "out of memory");
+    if (fseeko(st->f, st->data_off + begin, SEEK_SET) || fread(raw, esize, numel, st->f) != numel) {
+        free(raw);
+        return fail(st->err, st->errlen, st->path, "tensor %s: read error", full);
+    }
+    size_t cols = ndim == 2 ? (size_t)dims[1] : numel, rows = cols ? numel / cols : 0;
+    for (size_t i = 0; i < numel; i++) {
+        float v;
+        if (esize == 4) {
+            uint32_t u = load_le32(raw + 4 * i);
+            memcpy(&v, &u, 4);
+        } else {
+            uint16_t h = (uint16_t)(raw[2 * i] | raw[2 * i + 1] << 8);
+            v = dt[0] == 'B' ? bf16_to_f32(h) : f16_to_f32(h);
+        }
+        dst[transpose ? i % cols * rows + i / cols : i] = v;
+    }
+    free(raw);
+    return 0;
+}
+
+static int st_dims(SafeTensors *st, const char *name, long long *d0, long long *d1) {
+    char full[128];
+    snprintf(full, sizeof full, "%s%s", st->prefix, name);
+    json_t *shape = json_object_get(json_object_get(st->header, full), "shape");
+    if (!json_is_array(shape) || json_array_size(shape) != 2 ||
+        !json_is_integer(json_array_get(shape, 0)) || !json_is_integer(json_array_get(shape, 1)))
+        return fail(st->err, st->errlen, st->path, "tensor %s missing or not 2-D", full);
+    *d0 = json_integer_value(json_array_get(shape, 0));
+    *d1 = json_integer_value(json_array_get(shape, 1));
+    return 0;
+}
+
+/* Config from the tensors: V and C from wte, maxT from wpe, L from the h.<i> blocks.
+ * The weights do not tell the head count; every GPT-2 size has heads of 64 channels, and
+ * a "n_head" entry in __metadata__ overrides that (for other models). */
+static int st_config(SafeTensors *st, GPT2Config *cfg) {
+    long long V, C, maxT, C2;
+    if (st_dims(st, "wte.weight", &V, &C) || st_dims(st, "wpe.weight", &maxT, &C2)) return -1;
+    if (C != C2) return fail(st->err, st->errlen, st->path, "wte and wpe widths differ");
+    int L = 0;
+    for (;; L++) {
+        char name[128];
+        snprintf(name, sizeof name, "%sh.%d.ln_1.weight", st->prefix, L);
+        if (!json_object_get(st->header, name)) break;
+    }
+    long long NH = C % 64 == 0 ? C / 64 : 0;
+    json_t *meta = json_object_get(json_object_get(st->header, "__metadata__"), "n_head");
+    if (json_is_string(meta)) NH = strtoll(json_string_value(meta), NULL, 10);
+    if (NH < 1 || NH > 1 << 16)
+        return fail(st->err, st->errlen, st->path,
+                    "head count unknown: channels %lld not a multiple of 64 and no n_head metadata",
+                    C);
+    if (V < 1 || V > 1 << 24 || maxT < 1 || maxT > 1 << 20 || C < 1 || C > 1 << 16 || L < 1)
+        return fail(st->err, st->errlen, st->path,
+                    "implausible shapes (V %lld, maxT %lld, C %lld, L %d)", V, maxT, C, L);
+    *cfg = (GPT2Config){.max_seq_len = (int)maxT,
+                        .vocab_size = (int)V,
+                        .padded_vocab_size = (int)((V + 127) / 128 * 128),
+                        .num_layers = L,
+                        .num_heads = (int)NH,
+                        .channels = (int)C};
+    const char *bad = gpt2_config_check(cfg);
+    return bad ? fail(st->err, st->errlen, st->path, "bad config: %s", bad) : 0;
+}
+
+static int st_load_params(SafeTensors *st, GPT2 *m) {
+    const GPT2Config *c = &m->config;
+    long long C = c->channels, V = c->vocab_size, T = c->max_seq_len;
+    GPT2Params *p = &m->params;
+    memset(p->wte, 0, (size_t)c->padded_vocab_size * C * sizeof(float));
+    if (st_read(st, "wte.weight", 2, (long long[]){V, C}, p->wte, 0) ||
+        st_read(st, "wpe.weight", 2, (long long[]){T, C}, p->wpe, 0) ||
+        st_read(st, "ln_f.weight", 1, (long long[]){C}, p->lnfw, 0) ||
+        st_read(st, "ln_f.bias", 1, (long long[]){C}, p->lnfb, 0))
+        return -1;
+    for (long long l = 0; l < c->num_layers; l++) {
+        struct {
+            const char *name;
+            float *dst;
+            int ndim;
+            long long d0, d1;
+        } map[] = {
+            {"ln_1.weight", p->ln1w + l * C, 1, C, 0},
+            {"ln_1.bias", p->ln1b + l * C, 1, C, 0},
+            {"attn.c_attn.weight", p->qkvw + l * 3 * C * C, 2, C, 3 * C},
+            {"attn.c_attn.bias", p->qkvb + l * 3 * C, 1, 3 * C, 0},
+            {"attn.c_proj.weight", p->attprojw + l * C * C, 2, C, C},
+            {"attn.c_proj.bias", p->attprojb + l * C, 1, C, 0},
+            {"ln_2.weight", p->ln2w + l * C, 1, C, 0},
+            {"ln_2.bias", p->ln2b + l * C, 1, C, 0},
+            {"mlp.c_fc.weight", p->fcw + l * 4 * C * C, 2, C, 4 * C},
+            {"mlp.c_fc.bias", p->fcb + l * 4 * C, 1, 4 * C, 0},
+            {"mlp.c_proj.weight", p->fcprojw + l * 4 * C * C, 2, 4 * C, C},
+            {"mlp.c_proj.bias", p->fcprojb + l * C, 1, C, 0},
+        };
+        for (size_t i = 0; i < sizeof map / sizeof map[0]; i++) {
+            char name[96];
+            snprintf(name, sizeof name, "h.%lld.%s", l, map[i].name);
+            if (st_read(st, name, map[i].ndim, (long long[]){map[i].d0, map[i].d1}, map[i].dst,
+                        map[i].ndim == 2))
+                return -1;
+        }
+    }
+    return 0;
+}
+
+static int load_safetensors(GPT2 *m, FILE *f, long long fsize, const char *path, char *err,
+                            size_t errlen) {
+    unsigned char lb[8];
+    if (fsize < 8 || fread(lb, 1, 8, f) != 8)
+        return fail(err, errlen, path, "truncated safetensors header");
+    uint64_t hlen = load_le32(lb) | (uint64_t)load_le32(lb + 4) << 32;
+    if (hlen > SAFETENSORS_MAX_HEADER || (long long)hlen > fsize - 8)
+        return fail(err, errlen, path, "safetensors header length %llu exceeds the file",
+                    (unsigned long long)hlen);
+    char *text = malloc(hlen + 1);
+    if (!text) return fail(err, errlen, path, "out of memory");
+    if (fread(text, 1, hlen, f) != hlen) {
+        free(text);
+        return fail(err, errlen, path, "truncated safetensors header");
+    }
+    json_error_t jerr;
+    json_t *root = json_loadb(text, hlen, 0, &jerr);
+    free(text);
+    if (!json_is_object(root)) {
+        json_decref(root);
+        return fail(err, errlen, path, "bad safetensors JSON header: %s",
+                    root ? "not an object" : jerr.text);
+    }
+    SafeTensors st = {.f = f,
+                      .path = path,
+                      .header = root,
+                      .data_off = 8 + (long long)hlen,
+                      .data_size = fsize - 8 - (long long)hlen,
+                      .err = err,
+                      .errlen = errlen};
+    st.prefix = json_object_get(root, "transformer.wte.weight") ? "transformer." : "";
+    GPT2Config cfg;
+    int rc = st_config(&st, &cfg);
+    if (!rc) {
+        /* the tensors take at least 2 bytes a value (no padding rows in the file): a header
+         * that describes more is refused before the model is allocated */
+        GPT2Config unpadded = cfg;
+        unpadded.padded_vocab_size = cfg.vocab_size;
+        unsigned long long need = 2ull * gpt2_num_params(&unpadded);
+        if (need > (unsigned long long)st.data_size)
+            rc = fail(err, errlen, path,
+                      "its header describes %llu parameters, but the file holds %lld bytes of data",
+                      need / 2, st.data_size);
+    }
+    if (!rc) {
+        gpt2_create(m, &cfg);
+        rc = st_load_params(&st, m);
+        if (rc) gpt2_free(m);
+    }
+    json_decref(root);
+    return rc;
+}
+
+/* A NaN or an infinity makes every output of the model garbage: refused at once rather
+ * than sampled from or evaluated. Bit tests (all-ones exponent) vectorise; isfinite
+ * in an early-exit loop does not. */
+static int check_finite(GPT2 *m, const char *path, char *err, size_t errlen) {
+    uint32_t bad = 0;
+    for (size_t i = 0; i < m->num_params; i++) {
+        uint32_t u;
+        memcpy(&u, m->params_memory + i, 4);
+        bad |= (u & 0x7f800000u) == 0x7f800000u;
+    }
+    if (!bad) return 0;
+    size_t sizes[GPT2_NUM_PARAM_TENSORS], at = 0;
+    gpt2_param_sizes(&m->config, sizes);
+    for (int t = 0; t < GPT2_NUM_PARAM_TENSORS; at += sizes[t++])
+        for (size_t i = 0; i < sizes[t]; i++)
+            if (!isfinite(m->params_memory[at + i])) {
+                float v = m->params_memory[at + i];
+                gpt2_free(m);
+                return fail(err, errlen, path,
+                            "%s[%zu] is %s: the file is corrupt or its training diverged",
+                            gpt2_param_names[t], i, isnan(v) ? "NaN" : "infinite");
+            }
+    return 0; /* not reached */
+}
+
+int checkpoint_load(GPT2 *m, const char *path, char *err, size_t errlen) {
+    memset(m, 0, sizeof *m);
+    FILE *f = fopen(path, "rb");
+    if (!f) return fail(err, errlen, path, "%s", strerror(errno));
+    struct stat sb;
+    unsigned char head[9];
+    size_t got = 0;
+    int rc;
+    if (fstat(fileno(f), &sb) || !S_ISREG(sb.st_mode)) {
+        rc = fail(err, errlen, path, "not a regular file");
+    } else if ((got = fread(head, 1, sizeof head, f)) >= 4 && load_le32(head) == LLMC_MAGIC) {
+        rewind(f);
+        rc = load_llmc(m, f, (long long)sb.st_size, path, err, errlen);
+    } else if (got == 9 && head[8] == '{') {
+        rewind(f);
+        rc = load_safetensors(m, f, (long long)sb.st_size, path, err, errlen);
+    } else {
+        rc =
+            fail(err, errlen, path, "unknown format (neither an llm.c model file nor safetensors)");
+    }
+    fclose(f);
+    return rc ? rc : check_finite(m, path, err, errlen);
+}

@@ -1,0 +1,162 @@
+/* Unit tests for common/train/state.c and common/train/checkpoint.c: state round trip, the
+ * reader's refusals (magic, version, truncation, trailing bytes), checkpoint sets with
+ * their DONE markers, newest-complete lookup and pruning. */
+#include "base/util.h"
+#include "model/modelfile.h"
+#include "tap.h"
+#include "train/checkpoint.h"
+#include "train/state.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static char dir[] = "/tmp/gpt2-train-state-XXXXXX";
+
+static void write_bytes(const char *path, const void *p, size_t n) {
+    FILE *f = fopen(path, "wb");
+    fwrite(p, 1, n, f);
+    fclose(f);
+}
+
+int main(void) {
+    util_init("test-train-state");
+    ok(mkdtemp(dir) != NULL, "temp dir");
+    GPT2Config cfg = {.max_seq_len = 16,
+                      .vocab_size = 100,
+                      .padded_vocab_size = 128,
+                      .num_layers = 2,
+                      .num_heads = 2,
+                      .channels = 8};
+    size_t n = gpt2_num_params(&cfg);
+    TrainState st = {.config = cfg,
+                     .T = 8,
+                     .step = 1234567890123ull,
+                     .seed = 99,
+                     .order = TRAIN_ORDER_FILE,
+                     .data = {3, 5, 7},
+                     .tokens = 1ull << 40,
+                     .num_shards = 4,
+                     .num_windows = 1000,
+                     .num_params = n};
+    st.m = xmalloc(n * sizeof(float));
+    st.v = xmalloc(n * sizeof(float));
+    for (size_t i = 0; i < n; i++) st.m[i] = (float)i * 1e-3f, st.v[i] = 1.0f / (float)(i + 1);
+    char *path = xasprintf("%s/state.bin", dir);
+    train_state_save(&st, path);
+
+    char err[512];
+    TrainState got;
+    ok(!train_state_load(&got, path, err, sizeof err), "load what was saved");
+    ok(!memcmp(&got.config, &cfg, sizeof cfg), "config round trip");
+    ok(got.T == 8 && got.step == st.step && got.seed == 99 && got.tokens == st.tokens &&
+           got.num_shards == 4 && got.num_windows == 1000 && got.order == TRAIN_ORDER_FILE,
+       "scalars round trip (64-bit step and token count)");
+    ok(got.data.epoch == 3 && got.data.shard == 5 && got.data.window == 7,
+       "data position round trip");
+    ok(got.m && !memcmp(got.m, st.m, n * sizeof(float)) && !memcmp(got.v, st.v, n * sizeof(float)),
+       "moments round trip bit for bit");
+    train_state_free(&got);
+
+    size_t len;
+    unsigned char *bytes = (unsigned char *)xread_file(path, &len);
+    is_int(len, 256 + 8 * n, "file size: 256-byte header + 2 x 4 x params");
+    ok(!memcmp(bytes, "GPT2STAT", 8) && load_le32(bytes + 8) == 1, "magic and version 1");
+
+    char *bad = xasprintf("%s/bad.bin", dir);
+    write_bytes(bad, bytes, len - 4);
+    ok(train_state_load(&got, bad, err, sizeof err) && strstr(err, "truncated"),
+       "truncated moments: %s", err);
+    write_bytes(bad, bytes, 100);
+    ok(train_state_load(&got, bad, err, sizeof err) && strstr(err, "truncated header"),
+       "truncated header: %s", err);
+    unsigned char *longer = xmalloc(len + 1);
+    memcpy(longer, bytes, len);
+    longer[len] = 0;
+    write_bytes(bad, longer, len + 1);
+    ok(train_state_load(&got, bad, err, sizeof err) && strstr(err, "expected"),
+       "trailing bytes: %s", err);
+    bytes[0] = 'X';
+    write_bytes(bad, bytes, len);
+    ok(train_state_load(&got, bad, err, sizeof err) && strstr(err, "bad magic"), "magic: %s", err);
+    bytes[0] = 'G';
+    store_le32(bytes + 8, 2);
+    write_bytes(bad, bytes, len);
+    ok(train_state_load(&got, bad, err, sizeof err) && strstr(err, "version 2"), "version: %s",
+       err);
+    store_le32(bytes + 8, 1);
+    store_le32(bytes + 120, 0);
+    write_bytes(bad, bytes, len);
+    ok(!train_state_load(&got, bad, err, sizeof err) && got.order == TRAIN_ORDER_UNKNOWN,
+       "a file of an older build, without the data order, loads: order unknown");
+    train_state_free(&got);
+    store_le32(bytes + 120, 7);
+    write_bytes(bad, bytes, len);
+    ok(train_state_load(&got, bad, err, sizeof err) && strstr(err, "data order"),
+       "unknown data order: %s", err);
+    store_le32(bytes + 120, TRAIN_ORDER_FILE);
+    store_le32(bytes + 28, 3); /* layers: the parameter count no longer matches */
+    write_bytes(bad, bytes, len);
+    ok(train_state_load(&got, bad, err, sizeof err) && strstr(err, "parameter count"),
+       "config that disagrees with the size: %s", err);
+    ok(train_state_load(&got, "/nonexistent/state.bin", err, sizeof err) &&
+           strstr(err, "/nonexistent/state.bin"),
+       "missing file named: %s", err);
+
+    TrainState fresh = st;
+    fresh.m = fresh.v = NULL;
+    train_state_save(&fresh, path);
+    ok(!train_state_load(&got, path, err, sizeof err) && !got.m && !got.v,
+       "a state without moments (before the first step) loads");
+
+    /* checkpoint sets */
+    ok(train_ckpt_latest(dir) == -1, "no checkpoint yet");
+    char *p = train_ckpt_path(dir, TRAIN_CKPT_MODEL, 5000);
+    ok(!strcmp(p + strlen(dir), "/model_00005000.bin"), "model file name: %s", p);
+    free(p);
+    GPT2 model;
+    gpt2_create(&model, &cfg);
+    gpt2_init_params(model.params_memory, &cfg, 1);
+    for (int s = 10; s <= 40; s += 10) {
+        st.step = (uint64_t)s;
+        train_ckpt_save(dir, &model, &st);
+    }
+    is_int(train_ckpt_latest(dir), 40, "newest complete checkpoint");
+    char *done = train_ckpt_path(dir, TRAIN_CKPT_DONE, 40);
+    unlink(done);
+    is_int(train_ckpt_latest(dir), 30, "a checkpoint without DONE is not complete");
+    write_bytes(done, "", 0);
+    char *mpath = train_ckpt_path(dir, TRAIN_CKPT_MODEL, 40);
+    GPT2 back;
+    ok(!checkpoint_load(&back, mpath, err, sizeof err) &&
+           !memcmp(back.params_memory, model.params_memory, n * sizeof(float)),
+       "the model file of a checkpoint loads back");
+    gpt2_free(&back);
+    train_ckpt_prune(dir, 2);
+    is_int(train_ckpt_latest(dir), 40, "pruning keeps the newest");
+    char *old_model = train_ckpt_path(dir, TRAIN_CKPT_MODEL, 20);
+    char *old_state = train_ckpt_path(dir, TRAIN_CKPT_STATE, 10);
+    char *kept = train_ckpt_path(dir, TRAIN_CKPT_STATE, 30);
+    ok(!file_exists(old_model) && !file_exists(old_state) && file_exists(kept),
+       "pruning removes all but the newest two");
+    train_ckpt_prune(dir, 2);
+    ok(file_exists(kept), "pruning again changes nothing");
+    char *nine = train_ckpt_path(dir, TRAIN_CKPT_DONE, 123456789);
+    write_bytes(nine, "", 0);
+    is_int(train_ckpt_latest(dir), 123456789, "a step past 99999999 (nine digits) is found");
+    unlink(nine);
+    free(nine);
+
+    for (int s = 30; s <= 40; s += 10)
+        for (int k = 0; k < 3; k++) {
+            char *q = train_ckpt_path(dir, (TrainCkptFile)k, (uint64_t)s);
+            unlink(q);
+            free(q);
+        }
+    unlink(path), unlink(bad), rmdir(dir);
+    gpt2_free(&model);
+    free(path), free(bad), free(bytes), free(longer), free(done), free(mpath);
+    free(old_model), free(old_state), free(kept);
+    train_state_free(&st);
+    return done_testing();
+}
