@@ -171,6 +171,37 @@ FILE *xfopen(const char *path, const char *mode) {
     return f;
 }
 
+int open_regular(const char *path, int flags, int mode, const char **why) {
+    int fd = open(path, flags | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, mode);
+    if (fd < 0) {
+        *why = strerror(errno);
+        return -1;
+    }
+    struct stat st;
+    int fl;
+    if (fstat(fd, &st) != 0 || (fl = fcntl(fd, F_GETFL)) < 0 ||
+        (S_ISREG(st.st_mode) && fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) != 0)) {
+        *why = strerror(errno);
+    } else if (!S_ISREG(st.st_mode)) {
+        *why = "not a regular file";
+    } else {
+        return fd;
+    }
+    close(fd);
+    return -1;
+}
+
+FILE *fopen_regular(const char *path, const char **why) {
+    int fd = open_regular(path, O_RDONLY, 0, why);
+    if (fd < 0) return NULL;
+    FILE *f = fdopen(fd, "rb");
+    if (!f) {
+        *why = strerror(errno);
+        close(fd);
+    }
+    return f;
+}
+
 void xfclose(FILE *f, const char *name) {
     if (f == stdin) return;
     if (f == stdout) {

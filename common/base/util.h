@@ -37,6 +37,14 @@ char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* "-" (or NULL) means stdin for reading modes and stdout for writing modes. */
 FILE *xfopen(const char *path, const char *mode);
+/* Opens a file that must be a regular file (a model, a shard, a state file...) with
+ * open(2)'s flags (O_RDONLY, or O_RDWR|O_CREAT... with mode), without blocking: a FIFO
+ * would hold open(2) until a writer came, so it is opened O_NONBLOCK, refused by its
+ * type, and only a regular file gets blocking I/O back. Returns the descriptor
+ * (close-on-exec), or -1 with the reason in *why: strerror(errno) or "not a regular file". */
+int open_regular(const char *path, int flags, int mode, const char **why);
+/* open_regular for reading, as a stdio stream; NULL with *why on failure. */
+FILE *fopen_regular(const char *path, const char **why);
 /* Closes f unless it is stdin/stdout; dies naming `name` if any write failed. */
 void xfclose(FILE *f, const char *name);
 /* Reads exactly n bytes or dies with "<name>: truncated ..." (or the read error). */

@@ -2,6 +2,7 @@
  * never exits: every problem comes back as a message in err, so the fuzzer can drive
  * it with arbitrary bytes. */
 #include "data/shard.h"
+#include "base/util.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -189,7 +190,6 @@ static int open_zstd_index(ShardReader *r, const unsigned char *h, char *err, si
 static int open_header(ShardReader *r, char *err, size_t errlen) {
     struct stat st;
     if (fstat(r->fd, &st) != 0) return fail(err, errlen, r->path, "%s", strerror(errno));
-    if (!S_ISREG(st.st_mode)) return fail(err, errlen, r->path, "not a regular file");
     ShardInfo *in = &r->info;
     in->file_bytes = (uint64_t)st.st_size;
     unsigned char h[SHARD_HEADER_BYTES];
@@ -237,9 +237,10 @@ ShardReader *shard_open_flags(const char *path, int flags, char *err, size_t err
         return NULL;
     }
     r->frame_idx = -1;
-    r->fd = open(path, O_RDONLY | O_CLOEXEC);
+    const char *why;
+    r->fd = open_regular(path, O_RDONLY, 0, &why);
     if (r->fd < 0) {
-        fail(err, errlen, path, "%s", strerror(errno));
+        fail(err, errlen, path, "%s", why);
         shard_close(r);
         return NULL;
     }

@@ -80,8 +80,9 @@ static int read_done(EvalLog *log, char *err, size_t errlen) {
 
 int evallog_open(EvalLog *log, const char *path, int wait, char *err, size_t errlen) {
     memset(log, 0, sizeof *log);
-    log->fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    if (log->fd < 0) return err_fail(err, errlen, "%s: %s", path, strerror(errno));
+    const char *why;
+    log->fd = open_regular(path, O_RDWR | O_CREAT | O_APPEND, 0644, &why);
+    if (log->fd < 0) return err_fail(err, errlen, "%s: %s", path, why);
     log->path = xstrdup(path);
     int rc;
     while ((rc = flock(log->fd, LOCK_EX | (wait ? 0 : LOCK_NB))) < 0 && errno == EINTR) {

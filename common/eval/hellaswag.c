@@ -83,8 +83,9 @@ static int longest_row(const HellaSwagExample *ex) {
 int hellaswag_load(HellaSwag *hs, const char *path, const BPE *bpe, size_t limit, char *err,
                    size_t errlen) {
     memset(hs, 0, sizeof *hs);
-    FILE *f = strcmp(path, "-") ? fopen(path, "r") : stdin;
-    if (!f) return err_fail(err, errlen, "%s: %s", path, strerror(errno));
+    const char *cause = NULL;
+    FILE *f = strcmp(path, "-") ? fopen_regular(path, &cause) : stdin;
+    if (!f) return err_fail(err, errlen, "%s: %s", path, cause);
     char *line = NULL, why[256];
     size_t linecap = 0, cap = 0, lineno = 0;
     ssize_t len;

@@ -379,14 +379,15 @@ static int check_finite(GPT2 *m, const char *path, char *err, size_t errlen) {
 
 int checkpoint_load(GPT2 *m, const char *path, char *err, size_t errlen) {
     memset(m, 0, sizeof *m);
-    FILE *f = fopen(path, "rb");
-    if (!f) return fail(err, errlen, path, "%s", strerror(errno));
+    const char *why;
+    FILE *f = fopen_regular(path, &why);
+    if (!f) return fail(err, errlen, path, "%s", why);
     struct stat sb;
     unsigned char head[9];
     size_t got = 0;
     int rc;
-    if (fstat(fileno(f), &sb) || !S_ISREG(sb.st_mode)) {
-        rc = fail(err, errlen, path, "not a regular file");
+    if (fstat(fileno(f), &sb)) {
+        rc = fail(err, errlen, path, "%s", strerror(errno));
     } else if ((got = fread(head, 1, sizeof head, f)) >= 4 && load_le32(head) == LLMC_MAGIC) {
         rewind(f);
         rc = load_llmc(m, f, (long long)sb.st_size, path, err, errlen);

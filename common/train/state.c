@@ -89,8 +89,9 @@ static int fail(char *err, size_t errlen, FILE *f, const char *path, const char 
 
 int train_state_load(TrainState *s, const char *path, char *err, size_t errlen) {
     memset(s, 0, sizeof *s);
-    FILE *f = fopen(path, "rb");
-    if (!f) return fail(err, errlen, NULL, path, strerror(errno));
+    const char *why;
+    FILE *f = fopen_regular(path, &why);
+    if (!f) return fail(err, errlen, NULL, path, why);
     unsigned char h[HEADER_SIZE];
     size_t got = fread(h, 1, sizeof h, f);
     if (got >= sizeof MAGIC && memcmp(h, MAGIC, sizeof MAGIC))
