@@ -63,11 +63,6 @@ typedef struct {
 } ShardInfo;
 void shard_info(const ShardReader *r, ShardInfo *info);
 
-/* CRC-32C (Castagnoli, as in iSCSI and ext4): crc = shard_crc32c(crc, p, n), 0 to start.
- * Uses the CPU's instruction where there is one; _portable is the table version. */
-uint32_t shard_crc32c(uint32_t crc, const void *p, size_t n);
-uint32_t shard_crc32c_portable(uint32_t crc, const void *p, size_t n);
-
 /* Writer (for tools: dies on errors). The file appears under path only on close
  * (temp + rename); an existing file is replaced only when overwrite is set.
  * zstd_level 0 writes the llm.c layout; 1..22 the zstd one. */

@@ -1,5 +1,6 @@
 /* shard_write: write one shard of either kind (gpt2-shard(5)). The header goes in last,
  * when the count and checksum are known, and the file appears only on close. */
+#include "base/crc32c.h"
 #include "base/util.h"
 #include "data/shard.h"
 
@@ -85,7 +86,7 @@ static void flush_batch(ShardWriter *w) {
 void shard_writer_add(ShardWriter *w, const uint16_t *tokens, size_t n) {
     if (n > SHARD_MAX_TOKENS - w->count)
         die("%s: more than %u tokens in one shard", w->af.path, SHARD_MAX_TOKENS);
-    w->crc = shard_crc32c(w->crc, tokens, 2 * n);
+    w->crc = crc32c(w->crc, tokens, 2 * n);
     w->count += n;
     if (!w->level) {
         emit(w, tokens, 2 * n);

@@ -352,29 +352,39 @@ static int load_safetensors(GPT2 *m, FILE *f, long long fsize, const char *path,
     return rc;
 }
 
-/* A NaN or an infinity makes every output of the model garbage: refused at once rather
- * than sampled from or evaluated. Bit tests (all-ones exponent) vectorise; isfinite
- * in an early-exit loop does not. */
-static int check_finite(GPT2 *m, const char *path, char *err, size_t errlen) {
-    uint32_t bad = 0;
-    for (size_t i = 0; i < m->num_params; i++) {
+/* Bit tests (all-ones exponent; sign bit set on a non-zero) vectorise; isfinite in an
+ * early-exit loop does not: the slow search for the tensor runs only after a find. */
+int checkpoint_check_values(const GPT2Config *cfg, const float *params, int nonneg, char *what,
+                            size_t whatlen) {
+    size_t n = gpt2_num_params(cfg);
+    uint32_t bad = 0, neg = nonneg ? 0x80000000u : 0xffffffffu;
+    for (size_t i = 0; i < n; i++) {
         uint32_t u;
-        memcpy(&u, m->params_memory + i, 4);
-        bad |= (u & 0x7f800000u) == 0x7f800000u;
+        memcpy(&u, params + i, 4);
+        bad |= ((u & 0x7f800000u) == 0x7f800000u) | (u > neg);
     }
     if (!bad) return 0;
     size_t sizes[GPT2_NUM_PARAM_TENSORS], at = 0;
-    gpt2_param_sizes(&m->config, sizes);
+    gpt2_param_sizes(cfg, sizes);
     for (int t = 0; t < GPT2_NUM_PARAM_TENSORS; at += sizes[t++])
-        for (size_t i = 0; i < sizes[t]; i++)
-            if (!isfinite(m->params_memory[at + i])) {
-                float v = m->params_memory[at + i];
-                gpt2_free(m);
-                return fail(err, errlen, path,
-                            "%s[%zu] is %s: the file is corrupt or its training diverged",
-                            gpt2_param_names[t], i, isnan(v) ? "NaN" : "infinite");
-            }
+        for (size_t i = 0; i < sizes[t]; i++) {
+            float v = params[at + i];
+            if (!isfinite(v) || (nonneg && v < 0))
+                return err_fail(what, whatlen, "%s[%zu] is %s", gpt2_param_names[t], i,
+                                isnan(v)   ? "NaN"
+                                : isinf(v) ? "infinite"
+                                           : "negative");
+        }
     return 0; /* not reached */
+}
+
+/* A NaN or an infinity makes every output of the model garbage: refused at once rather
+ * than sampled from or evaluated. */
+static int check_finite(GPT2 *m, const char *path, char *err, size_t errlen) {
+    char what[128];
+    if (!checkpoint_check_values(&m->config, m->params_memory, 0, what, sizeof what)) return 0;
+    gpt2_free(m);
+    return fail(err, errlen, path, "%s: the file is corrupt or its training diverged", what);
 }
 
 int checkpoint_load(GPT2 *m, const char *path, char *err, size_t errlen) {

@@ -11,6 +11,10 @@
  * (gpt2_create with the file's config). Returns 0, or -1 with a message naming the file
  * and the problem in err: wrong magic/version, sizes that disagree, truncation. */
 int checkpoint_load(GPT2 *m, const char *path, char *err, size_t errlen);
+/* Whether every value of params (cfg's layout) is finite, and with nonneg also not negative
+ * (-0 passes): 0, or -1 with the first bad one named in what ("lnfw[3] is NaN"). */
+int checkpoint_check_values(const GPT2Config *cfg, const float *params, int nonneg, char *what,
+                            size_t whatlen);
 /* Writes llm.c's format atomically (temp + rename); bf16 selects version 5. Dies on I/O errors. */
 void checkpoint_save(const GPT2 *m, const char *path, int bf16);
 

@@ -36,15 +36,16 @@ int ckptinfo_complete(const char *path) {
 }
 
 /* Training tokens from a state file's header (gpt2-train-state(5): magic "GPT2STAT",
- * version 1 at byte 8, the step at 48 and the tokens at 96, little-endian); train_state_load
+ * version 1 or 2 at byte 8, the step at 48 and the tokens at 96, little-endian); train_state_load
  * would read the AdamW moments too, twice the model's size. */
 static long long state_tokens(const char *path, long long step) {
     unsigned char h[104];
-    FILE *f = fopen(path, "rb");
+    const char *why;
+    FILE *f = fopen_regular(path, &why);
     if (!f) return -1;
     size_t got = fread(h, 1, sizeof h, f);
     fclose(f);
-    if (got != sizeof h || memcmp(h, "GPT2STAT", 8) || load_le32(h + 8) != 1) return -1;
+    if (got != sizeof h || memcmp(h, "GPT2STAT", 8) || load_le32(h + 8) - 1 > 1) return -1;
     uint64_t s = load_le32(h + 48) | (uint64_t)load_le32(h + 52) << 32;
     uint64_t t = load_le32(h + 96) | (uint64_t)load_le32(h + 100) << 32;
     return s == (uint64_t)step && t <= (uint64_t)INT64_MAX ? (long long)t : -1;

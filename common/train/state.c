@@ -1,5 +1,7 @@
 #include "train/state.h"
+#include "base/crc32c.h"
 #include "base/util.h"
+#include "model/modelfile.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -45,8 +47,22 @@ enum {
     OFF_TOKENS = 96,
     OFF_NUM_SHARDS = 104,
     OFF_NUM_WINDOWS = 112,
-    OFF_ORDER = 120, /* added within version 1: zero (unknown) in older files */
+    OFF_ORDER = 120,    /* added within version 1: zero (unknown) in older files */
+    OFF_CHECKSUM = 124, /* version 2: CRC-32C of the whole file with this field zero */
 };
+
+/* The checksum of a file: its header with the checksum field zero, then the moments. */
+static uint32_t state_checksum(const unsigned char *header, const TrainState *s) {
+    unsigned char h[HEADER_SIZE];
+    memcpy(h, header, HEADER_SIZE);
+    store_le32(h + OFF_CHECKSUM, 0);
+    uint32_t crc = crc32c(0, h, HEADER_SIZE);
+    if (s->m) {
+        crc = crc32c(crc, s->m, s->num_params * sizeof(float));
+        crc = crc32c(crc, s->v, s->num_params * sizeof(float));
+    }
+    return crc;
+}
 
 void train_state_save(const TrainState *s, const char *path) {
     unsigned char h[HEADER_SIZE] = {0};
@@ -71,6 +87,7 @@ void train_state_save(const TrainState *s, const char *path) {
     store_le64(h + OFF_NUM_SHARDS, s->num_shards);
     store_le64(h + OFF_NUM_WINDOWS, s->num_windows);
     store_le32(h + OFF_ORDER, (uint32_t)s->order);
+    store_le32(h + OFF_CHECKSUM, state_checksum(h, s));
     AtomicFile af;
     atomic_open(&af, path, 1);
     xfwrite(h, sizeof h, af.f, af.tmp);
@@ -98,12 +115,17 @@ int train_state_load(TrainState *s, const char *path, char *err, size_t errlen) 
         return fail(err, errlen, f, path, "not a gpt2-train state file (bad magic)");
     if (got < sizeof h) return fail(err, errlen, f, path, "truncated header");
     uint32_t version = load_le32(h + OFF_VERSION);
-    if (version != TRAIN_STATE_VERSION) {
+    if (version < 1 || version > TRAIN_STATE_VERSION) {
         char msg[80];
-        snprintf(msg, sizeof msg, "unsupported state version %u (this build reads %d)", version,
-                 TRAIN_STATE_VERSION);
+        snprintf(msg, sizeof msg, "unsupported state version %u (this build reads 1 to %d)",
+                 version, TRAIN_STATE_VERSION);
         return fail(err, errlen, f, path, msg);
     }
+    /* version 1 had no checksum and zeros there: anything else is a damaged file (a
+     * version 2 whose version word changed), not one to trust without its check */
+    if (version == 1 && load_le32(h + OFF_CHECKSUM))
+        return fail(err, errlen, f, path,
+                    "version 1 has no checksum, but byte 124 holds one: the file is damaged");
     if (load_le32(h + OFF_HEADER_SIZE) != HEADER_SIZE)
         return fail(err, errlen, f, path, "bad header size");
     s->config = (GPT2Config){
@@ -155,6 +177,24 @@ int train_state_load(TrainState *s, const char *path, char *err, size_t errlen) 
         }
     }
     fclose(f);
+    char what[256];
+    if (version >= 2 && state_checksum(h, s) != load_le32(h + OFF_CHECKSUM)) {
+        snprintf(what, sizeof what,
+                 "checksum mismatch (header %08x, contents %08x): the file is corrupt",
+                 load_le32(h + OFF_CHECKSUM), state_checksum(h, s));
+        train_state_free(s);
+        return fail(err, errlen, NULL, path, what);
+    }
+    /* moments that diverged would make every later step NaN: refused, not resumed from */
+    for (int k = 0; s->m && k < 2; k++) {
+        char bad[96];
+        if (checkpoint_check_values(&s->config, k ? s->v : s->m, k, bad, sizeof bad)) {
+            snprintf(what, sizeof what, "%s of %s: the file is corrupt or its training diverged",
+                     k ? "v" : "m", bad);
+            train_state_free(s);
+            return fail(err, errlen, NULL, path, what);
+        }
+    }
     return 0;
 }
 

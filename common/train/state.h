@@ -10,7 +10,8 @@
 #include "data/dataloader.h"
 #include "model/model.h"
 
-#define TRAIN_STATE_VERSION 1
+/* 2 adds the checksum; version 1 files (without one) are still read */
+#define TRAIN_STATE_VERSION 2
 
 /* The data order of a run; UNKNOWN in files of builds that did not record it. */
 enum { TRAIN_ORDER_UNKNOWN, TRAIN_ORDER_SHUFFLED, TRAIN_ORDER_FILE };
@@ -32,7 +33,8 @@ typedef struct {
 /* Writes the state atomically (temp + rename), replacing path. Dies on I/O errors. */
 void train_state_save(const TrainState *s, const char *path);
 /* Reads a state file; 0, or -1 with a message naming the file in err (wrong magic,
- * version, sizes, truncation). Allocates m and v when present. */
+ * version, sizes, truncation, checksum, moments that are not finite or a negative v).
+ * Allocates m and v when present. */
 int train_state_load(TrainState *s, const char *path, char *err, size_t errlen);
 void train_state_free(TrainState *s);
 

@@ -178,14 +178,37 @@ if got != want:
 PY
 
 # states a reader must refuse: the reference reader and gpt2-train --resume both do
-# (truncation, trailing bytes, magic, version, data order and P are in tests/unit/train_state.c)
-patch_state() { # patch_state DIR OFFSET SIZE VALUE: a copy of run fo with a field changed
+# (truncation, trailing bytes, magic, version, data order and P are in tests/unit/state.c)
+poke_state() { # poke_state DIR OFFSET SIZE VALUE: a copy of run fo with bytes changed
     rm -rf "$1" && cp -r "$T/fo" "$1"
     "$PY" -c 'import sys
 p, off, n, v = sys.argv[1], *map(int, sys.argv[2:])
 b = bytearray(open(p, "rb").read()); b[off:off + n] = v.to_bytes(n, "little")
 open(p, "wb").write(b)' "$1/state_00000005.bin" "$2" "$3" "$4"
 }
+# patch_state DIR OFFSET SIZE VALUE: the same, with the checksum made to match (the
+# reference's), so that the field itself is what a reader must refuse
+patch_state() {
+    poke_state "$@" && "$PY" "$REF/state_ref.py" seal "$1/state_00000005.bin"
+}
+run "$PY" "$REF/state_ref.py" show "$T/fo/state_00000005.bin"
+ok "the state files are version 2, their checksum the reference's CRC-32C" \
+    eval 'exits 0 && grep -q "^version=2$" "$out"'
+# one bit of the seed flipped: only the checksum tells
+poke_state "$T/bad" 64 8 1336
+run "$PY" "$REF/state_ref.py" show "$T/bad/state_00000005.bin"
+ok "reference reader refuses a flipped bit of the seed: checksum" eval 'exits 1 && stderr_has checksum'
+run train -i "$T/x_train_*.bin" -o "$T/bad" -x 6 --resume
+ok "gpt2-train --resume refuses it, naming the file: checksum mismatch" \
+    eval 'exits 1 && stderr_has "state_00000005.bin: checksum mismatch"'
+# moments of a run that diverged, with a matching checksum: NaN at m[0] (wte[0])
+patch_state "$T/bad" 256 4 2143289344
+run "$PY" "$REF/state_ref.py" show "$T/bad/state_00000005.bin"
+ok "reference reader refuses a NaN moment" eval 'exits 1 && stderr_has "not finite"'
+run train -i "$T/x_train_*.bin" -o "$T/bad" -x 6 --resume
+ok "gpt2-train --resume refuses it, naming file and tensor: m of wte[0] is NaN" \
+    eval 'exits 1 && stderr_has "state_00000005.bin: m of wte\[0\] is NaN"'
+
 # OFFSET SIZE VALUE, what gpt2-train says and what the reference says
 cases=("44 4 3|unknown flags|flags 0x3" "12 4 255|bad header size|header size 255"
     "40 4 33|sequence length outside|T 33 outside" "32 4 3|multiple of heads|invalid config (NH)")

@@ -2,15 +2,17 @@
 """Independent readers written from the man pages alone (not from our C code):
 
 gpt2-train-state(5): the state file of a gpt2-train checkpoint -- a 256-byte little-endian
-header (magic "GPT2STAT", version 1, header size 256, the model config, T, flags, step,
-P, seed, data position, tokens, shard and window counts, data order at offset 120), then,
-with flag bit 0, the AdamW moments m and v as P float32 each -- and the data order: the
-splitmix64-driven Fisher-Yates shuffles that say which window training reads next.
+header (magic "GPT2STAT", version 2 or 1, header size 256, the model config, T, flags, step,
+P, seed, data position, tokens, shard and window counts, data order at offset 120, in
+version 2 a CRC-32C of the file at 124), then, with flag bit 0, the AdamW moments m and v
+as P float32 each, finite and v not negative -- and the data order: the splitmix64-driven
+Fisher-Yates shuffles that say which window training reads next.
 
 gpt2-tokens(5): token streams, bin16 (headerless uint16 little-endian) and text (decimal
 ids separated by ASCII white space).
 
   state_ref.py show STATE                 check a state file, print its fields as key=value
+  state_ref.py seal STATE                 write the checksum of a (version 2) state file
   state_ref.py bin2text < BIN16 > TEXT    convert token streams
   state_ref.py text2bin < TEXT > BIN16
 """
@@ -19,15 +21,41 @@ import sys
 
 import numpy as np
 
-MAGIC, VERSION, HEADER = b"GPT2STAT", 1, 256
+MAGIC, VERSIONS, HEADER, CHECKSUM_AT = b"GPT2STAT", (1, 2), 256, 124
 # (name, offset, size) of the header fields after the magic
 FIELDS = [("version", 8, 4), ("header_size", 12, 4), ("maxT", 16, 4), ("V", 20, 4),
           ("Vp", 24, 4), ("L", 28, 4), ("NH", 32, 4), ("C", 36, 4), ("T", 40, 4),
           ("flags", 44, 4), ("step", 48, 8), ("P", 56, 8), ("seed", 64, 8), ("epoch", 72, 8),
           ("place", 80, 8), ("window", 88, 8), ("tokens", 96, 8), ("num_shards", 104, 8),
-          ("num_windows", 112, 8), ("order", 120, 4)]
+          ("num_windows", 112, 8), ("order", 120, 4), ("checksum", 124, 4)]
 SHUFFLED, FILE_ORDER = 1, 2
 M64 = (1 << 64) - 1
+
+
+def _crc_table():
+    table = []
+    for i in range(256):
+        c = i
+        for _ in range(8):
+            c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
+        table.append(c)
+    return table
+
+
+_CRC = _crc_table()
+
+
+def crc32c(data):
+    """CRC-32C (Castagnoli), reflected, initial value and final xor 0xFFFFFFFF."""
+    c = 0xFFFFFFFF
+    for b in data:
+        c = _CRC[(c ^ b) & 0xFF] ^ (c >> 8)
+    return c ^ 0xFFFFFFFF
+
+
+def checksum(data):
+    """gpt2-train-state(5): the CRC-32C of the file with bytes 124-127 zero."""
+    return crc32c(bytes(data[:CHECKSUM_AT]) + bytes(4) + bytes(data[CHECKSUM_AT + 4:]))
 
 
 def num_params(cfg):
@@ -56,7 +84,7 @@ def read_state(path):
     if data[:8] != MAGIC:
         raise ValueError(f"{path}: magic {data[:8]!r}")
     s = {name: int.from_bytes(data[off:off + n], "little") for name, off, n in FIELDS}
-    if s["version"] != VERSION:
+    if s["version"] not in VERSIONS:
         raise ValueError(f"{path}: version {s['version']}")
     if s["header_size"] != HEADER:
         raise ValueError(f"{path}: header size {s['header_size']}")
@@ -74,10 +102,18 @@ def read_state(path):
     P, moments = s["P"], s["flags"] & 1
     if len(data) != HEADER + (8 * P if moments else 0):
         raise ValueError(f"{path}: size {len(data)} bytes")
+    if s["version"] == 1 and s["checksum"]:
+        raise ValueError(f"{path}: version 1 with a checksum")
+    if s["version"] == 2 and s["checksum"] != checksum(data):
+        raise ValueError(f"{path}: checksum {s['checksum']:08x}, contents {checksum(data):08x}")
     s["m"] = s["v"] = None
     if moments:
         s["m"] = np.frombuffer(data, dtype="<f4", count=P, offset=HEADER)
         s["v"] = np.frombuffer(data, dtype="<f4", count=P, offset=HEADER + 4 * P)
+        if not (np.isfinite(s["m"]).all() and np.isfinite(s["v"]).all()):
+            raise ValueError(f"{path}: moments not finite")
+        if (s["v"] < 0).any():
+            raise ValueError(f"{path}: negative second moment")
     return s
 
 
@@ -171,6 +207,10 @@ def main():
         for name, _, _ in FIELDS:
             print(f"{name}={s[name]}")
         print(f"moments={0 if s['m'] is None else len(s['m'])}")
+    elif len(sys.argv) == 3 and sys.argv[1] == "seal":
+        data = bytearray(open(sys.argv[2], "rb").read())
+        data[CHECKSUM_AT:CHECKSUM_AT + 4] = checksum(data).to_bytes(4, "little")
+        open(sys.argv[2], "wb").write(data)
     elif len(sys.argv) == 2 and sys.argv[1] == "bin2text":
         sys.stdout.buffer.write(write_text(read_bin16(sys.stdin.buffer.read())))
     elif len(sys.argv) == 2 and sys.argv[1] == "text2bin":

@@ -1,12 +1,14 @@
 /* Unit tests for common/train/state.c and common/train/checkpoint.c: state round trip, the
  * reader's refusals (magic, version, truncation, trailing bytes), checkpoint sets with
  * their DONE markers, newest-complete lookup and pruning. */
+#include "base/crc32c.h"
 #include "base/util.h"
 #include "model/modelfile.h"
 #include "tap.h"
 #include "train/checkpoint.h"
 #include "train/state.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -17,6 +19,24 @@ static void write_bytes(const char *path, const void *p, size_t n) {
     FILE *f = fopen(path, "wb");
     fwrite(p, 1, n, f);
     fclose(f);
+}
+
+/* loads path, expecting a refusal whose message names the file and holds want */
+static void refused(const char *path, const char *want, const char *what) {
+    TrainState got;
+    char err[512] = "";
+    int rc = train_state_load(&got, path, err, sizeof err);
+    ok(rc && strstr(err, path) && strstr(err, want), "%s: refused (%s)", what, err);
+    if (!rc) train_state_free(&got);
+}
+
+/* a copy of the file image b with the byte at off changed by xor, at path */
+static void flipped(const char *path, const unsigned char *b, size_t len, size_t off, int x) {
+    unsigned char *c = xmalloc(len);
+    memcpy(c, b, len);
+    c[off] ^= (unsigned char)x;
+    write_bytes(path, c, len);
+    free(c);
 }
 
 int main(void) {
@@ -61,9 +81,58 @@ int main(void) {
     size_t len;
     unsigned char *bytes = (unsigned char *)xread_file(path, &len);
     is_int(len, 256 + 8 * n, "file size: 256-byte header + 2 x 4 x params");
-    ok(!memcmp(bytes, "GPT2STAT", 8) && load_le32(bytes + 8) == 1, "magic and version 1");
+    ok(!memcmp(bytes, "GPT2STAT", 8) && load_le32(bytes + 8) == 2, "magic and version 2");
+    {
+        unsigned char *c = xmalloc(len);
+        memcpy(c, bytes, len);
+        store_le32(c + 124, 0);
+        is_int(load_le32(bytes + 124), crc32c(0, c, len),
+               "checksum at byte 124: CRC-32C of the file with those 4 bytes zero");
+        free(c);
+    }
 
     char *bad = xasprintf("%s/bad.bin", dir);
+    /* damage that no other check sees: only the checksum tells */
+    flipped(bad, bytes, len, 64, 0x01);
+    refused(bad, "checksum", "one bit of the seed flipped");
+    flipped(bad, bytes, len, 72, 0x80);
+    refused(bad, "checksum", "one bit of the epoch flipped");
+    flipped(bad, bytes, len, 256 + 4 * n + 17, 0x10);
+    refused(bad, "checksum", "one bit of a second moment flipped");
+    flipped(bad, bytes, len, 124, 0x04);
+    refused(bad, "checksum", "one bit of the checksum flipped");
+    flipped(bad, bytes, len, 8, 0x03); /* version 2 -> 1, which has no checksum: two bits */
+    refused(bad, "checksum", "version turned into 1 (a file without checksum)");
+    {
+        /* a file of version 1 (no checksum: those bytes zero) still loads */
+        unsigned char *c = xmalloc(len);
+        memcpy(c, bytes, len);
+        store_le32(c + 8, 1);
+        store_le32(c + 124, 0);
+        write_bytes(bad, c, len);
+        ok(!train_state_load(&got, bad, err, sizeof err) && got.step == st.step &&
+               !memcmp(got.v, st.v, n * sizeof(float)),
+           "a version 1 file without checksum loads: %s", err);
+        train_state_free(&got);
+        store_le32(c + 124, 5);
+        write_bytes(bad, c, len);
+        refused(bad, "byte 124", "a version 1 file with bytes 124-127 not zero");
+        free(c);
+    }
+    /* non-finite moments, written by a run that diverged: never resumed from */
+    float keep = st.m[n - 3];
+    st.m[n - 3] = NAN;
+    train_state_save(&st, bad);
+    refused(bad, "m of lnfb[5] is NaN", "a NaN in the first moments");
+    st.m[n - 3] = keep;
+    keep = st.v[10];
+    st.v[10] = INFINITY;
+    train_state_save(&st, bad);
+    refused(bad, "v of wte[10] is infinite", "an infinity in the second moments");
+    st.v[10] = -1e-9f;
+    train_state_save(&st, bad);
+    refused(bad, "v of wte[10] is negative", "a negative second moment");
+    st.v[10] = keep;
     write_bytes(bad, bytes, len - 4);
     ok(train_state_load(&got, bad, err, sizeof err) && strstr(err, "truncated"),
        "truncated moments: %s", err);
@@ -80,11 +149,13 @@ int main(void) {
     write_bytes(bad, bytes, len);
     ok(train_state_load(&got, bad, err, sizeof err) && strstr(err, "bad magic"), "magic: %s", err);
     bytes[0] = 'G';
-    store_le32(bytes + 8, 2);
+    store_le32(bytes + 8, 3);
     write_bytes(bad, bytes, len);
-    ok(train_state_load(&got, bad, err, sizeof err) && strstr(err, "version 2"), "version: %s",
+    ok(train_state_load(&got, bad, err, sizeof err) && strstr(err, "version 3"), "version: %s",
        err);
+    /* the field checks below, on a version 1 file (no checksum to update) */
     store_le32(bytes + 8, 1);
+    store_le32(bytes + 124, 0);
     store_le32(bytes + 120, 0);
     write_bytes(bad, bytes, len);
     ok(!train_state_load(&got, bad, err, sizeof err) && got.order == TRAIN_ORDER_UNKNOWN,
