@@ -140,12 +140,20 @@ static int open_header(ShardReader *r, char *err, size_t errlen) {
     int32_t count = (int32_t)word(h, SHARD_W_COUNT);
     if (count < 0) return fail(err, errlen, r->path, "bad token count %d in header", count);
     in->num_tokens = (uint64_t)count;
-    if (word(h, SHARD_W_TAG) == SHARD_TAG) {
+    /* word 3 says whether the shard has a checksum: zero (llm.c's shards) or the tag.
+     * Anything else is a damaged tag, not a shard without checksum: read as one, a
+     * single flipped bit would switch the check off. */
+    uint32_t tag = word(h, SHARD_W_TAG);
+    if (tag == SHARD_TAG) {
         uint32_t kind = word(h, SHARD_W_CHECKSUM_KIND);
         if (kind != SHARD_CHECKSUM_CRC32C)
             return fail(err, errlen, r->path, "unknown checksum kind %u", kind);
         in->has_checksum = 1;
         in->checksum = word(h, SHARD_W_CHECKSUM);
+    } else if (tag != 0) {
+        return fail(err, errlen, r->path,
+                    "header word 3 is 0x%08x, neither 0 (no checksum) nor the GPT2 tag: damaged",
+                    tag);
     } else if (in->zstd) {
         return fail(err, errlen, r->path, "zstd shard without the GPT2 tag in header word 3");
     }
@@ -227,6 +235,15 @@ static int load_frame(ShardReader *r, uint64_t f, char *err, size_t errlen) {
     if (got != (ssize_t)csize)
         return fail(err, errlen, r->path, "frame %llu: %s", (unsigned long long)f,
                     got < 0 ? strerror(errno) : "truncated");
+    /* one zstd frame with its content checksum (gpt2-shard(5)): a window read then
+     * catches damage in its frame without the shard's checksum. The flag is bit 2 of the
+     * frame header descriptor, the byte after the 4-byte magic. */
+    if (csize < 5 || load_le32(r->cbuf) != ZSTD_MAGICNUMBER || !(r->cbuf[4] & 4))
+        return fail(err, errlen, r->path, "frame %llu: not a zstd frame with a content checksum",
+                    (unsigned long long)f);
+    if (ZSTD_findFrameCompressedSize(r->cbuf, csize) != csize)
+        return fail(err, errlen, r->path, "frame %llu: more than one zstd frame, or damaged",
+                    (unsigned long long)f);
     uint64_t left = in->num_tokens - f * in->frame_tokens;
     size_t want = 2 * (size_t)(left < in->frame_tokens ? left : in->frame_tokens);
     size_t n = ZSTD_decompressDCtx(r->dctx, r->frame, want, r->cbuf, csize);

@@ -7,6 +7,7 @@
 
 #include <string.h>
 #include <unistd.h>
+#include <zstd.h>
 
 static char dir[] = "/tmp/gpt2-shard-XXXXXX";
 static char err[512];
@@ -112,6 +113,49 @@ static void no_tag(unsigned char *b, size_t *len) {
     store_le32(b + 4 * SHARD_W_TAG, 0);
 }
 
+static void tag_bit_flip(unsigned char *b, size_t *len) {
+    (void)len;
+    b[4 * SHARD_W_TAG + 2] ^= 0x20;
+}
+static void checksum_kind_zero(unsigned char *b, size_t *len) {
+    (void)len;
+    store_le32(b + 4 * SHARD_W_CHECKSUM_KIND, 0);
+}
+
+/* The frames of a zstd shard compressed again, the index and header made to match:
+ * without zstd's content checksum (gpt2-shard(5) requires it), or with it but frame 0
+ * stored as two zstd frames (two set). */
+static void recompress_frames(const char *src, const char *dst, const uint16_t *t, size_t n,
+                              int two) {
+    ZSTD_CCtx *cc = ZSTD_createCCtx();
+    ZSTD_CCtx_setParameter(cc, ZSTD_c_checksumFlag, two);
+    size_t len;
+    unsigned char *b = slurp(src, &len);
+    uint32_t frames = load_le32(b + 4 * SHARD_W_FRAMES), ft = SHARD_FRAME_TOKENS;
+    size_t cap = SHARD_HEADER_BYTES + 2 * ZSTD_compressBound(2 * ft) * frames + 4 * frames;
+    unsigned char *out = xmalloc(cap), *sizes = xmalloc(4 * frames);
+    memcpy(out, b, SHARD_HEADER_BYTES);
+    size_t at = SHARD_HEADER_BYTES;
+    for (uint32_t f = 0; f < frames; f++) {
+        size_t k = n - (size_t)f * ft < ft ? n - (size_t)f * ft : ft, c = 0;
+        const uint16_t *p = t + (size_t)f * ft;
+        if (two && f == 0) {
+            c = ZSTD_compress2(cc, out + at, cap - at, p, k); /* first half, then the rest */
+            c += ZSTD_compress2(cc, out + at + c, cap - at - c, p + k / 2, 2 * k - k);
+        } else {
+            c = ZSTD_compress2(cc, out + at, cap - at, p, 2 * k);
+        }
+        store_le32(sizes + 4 * f, (uint32_t)c);
+        at += c;
+    }
+    memcpy(out + at, sizes, 4 * frames);
+    store_le32(out + 4 * SHARD_W_INDEX_LO, (uint32_t)at);
+    store_le32(out + 4 * SHARD_W_INDEX_HI, 0);
+    spit(dst, out, at + 4 * frames);
+    free(b), free(out), free(sizes);
+    ZSTD_freeCCtx(cc);
+}
+
 static void round_trip(const char *name, int level, const uint16_t *t, size_t n) {
     char *path = write_shard(name, t, n, level);
     ShardReader *r = shard_open(path, err, sizeof err);
@@ -208,6 +252,25 @@ int main(void) {
     rejects(packed, "zstd index damaged", "frame", bad_index);
     rejects(packed, "zstd bit flip in a frame", "frame 0", flip_frame);
     rejects(packed, "zstd without tag", "GPT2 tag", no_tag);
+    /* the word that says "this shard has a checksum": damage must not read as "none" */
+    rejects(plain, "one bit of the tag flipped", "header word 3", tag_bit_flip);
+    rejects(packed, "zstd: one bit of the tag flipped", "header word 3", tag_bit_flip);
+    rejects(plain, "checksum kind 0", "checksum kind 0", checksum_kind_zero);
+    /* frames without zstd's content checksum, which gpt2-shard(5) requires */
+    char *nosum = xasprintf("%s/nosum.bin.zst", dir);
+    for (int two = 0; two < 2; two++) {
+        recompress_frames(packed, nosum, t, n, two);
+        r = shard_open_flags(nosum, SHARD_OPEN_NO_VERIFY, err, sizeof err);
+        uint16_t w0[8];
+        ok(r && shard_read(r, 0, 8, w0, err, sizeof err) != 0 && strstr(err, nosum) &&
+               strstr(err, two ? "more than one zstd frame" : "content checksum"),
+           "%s: refused (%s)",
+           two ? "frame 0 stored as two zstd frames" : "zstd frames without content checksum", err);
+        shard_close(r);
+        ok(!shard_open(nosum, err, sizeof err), "... and by shard_open's verification");
+    }
+    unlink(nosum);
+    free(nosum);
 
     char *missing = xasprintf("%s/missing.bin", dir);
     ok(!shard_open(missing, err, sizeof err) && strstr(err, "No such file"), "missing file: %s",
