@@ -158,8 +158,7 @@ static int st_read(SafeTensors *st, const char *name, int ndim, const long long 
                    int transpose) {
     char full[128];
     snprintf(full, sizeof full, "%s%s", st->prefix, name);
-    json_t *t = json_object_get(st->header, full);
-    if (!t) return fail(st->err, st->errlen, st->path, "tensor %s missing", full);
+    json_t *t = json_object_get(st->header, full); /* there: st_check_names */
     json_t *dtype = json_object_get(t, "dtype"), *shape = json_object_get(t, "shape");
     json_t *offs = json_object_get(t, "data_offsets");
     if (!json_is_string(dtype) || !json_is_array(shape) || !json_is_array(offs) ||
@@ -225,29 +224,89 @@ static int st_dims(SafeTensors *st, const char *name, long long *d0, long long *
     return 0;
 }
 
-/* Config from the tensors: V and C from wte, maxT from wpe, L from the h.<i> blocks.
- * The weights do not tell the head count; every GPT-2 size has heads of 64 channels, and
- * a "n_head" entry in __metadata__ overrides that (for other models). */
+/* The tensors of layer l are h.<l>.<these>, in the order st_load_params reads them. */
+static const char *const LAYER_TENSORS[] = {
+    "ln_1.weight",        "ln_1.bias",        "attn.c_attn.weight", "attn.c_attn.bias",
+    "attn.c_proj.weight", "attn.c_proj.bias", "ln_2.weight",        "ln_2.bias",
+    "mlp.c_fc.weight",    "mlp.c_fc.bias",    "mlp.c_proj.weight",  "mlp.c_proj.bias"};
+enum { LAYER_TENSOR_COUNT = sizeof LAYER_TENSORS / sizeof *LAYER_TENSORS };
+static const char *const TOP_TENSORS[] = {"wte.weight", "wpe.weight", "ln_f.weight", "ln_f.bias"};
+
+/* The layer count: one more than the highest h.<i> of the tensor names, each a plain
+ * decimal number below gpt2_config_check's 4096 layers. Counting up from h.0 until one
+ * is missing would read a model with a gap as a smaller one; instead every layer below
+ * the highest must then be whole (st_check_names). */
+static int st_layers(SafeTensors *st, int *L) {
+    size_t plen = strlen(st->prefix);
+    const char *key;
+    json_t *v;
+    int top = -1;
+    json_object_foreach(st->header, key, v) {
+        if (strncmp(key, st->prefix, plen) || strncmp(key + plen, "h.", 2)) continue;
+        const char *d = key + plen + 2, *e = d;
+        int i = 0;
+        while (*e >= '0' && *e <= '9' && e - d < 5) i = 10 * i + (*e++ - '0');
+        if (e == d || *e != '.' || (*d == '0' && e - d > 1) || i >= 4096)
+            return fail(st->err, st->errlen, st->path,
+                        "tensor %s: no layer number 0 to 4095 after \"h.\"", key);
+        if (i > top) top = i;
+    }
+    if (top < 0) return fail(st->err, st->errlen, st->path, "no layers (no tensor h.0.*)");
+    *L = top + 1;
+    return 0;
+}
+
+/* Every tensor the model needs is there: a missing one is named before any size check
+ * could describe the file in other terms. */
+static int st_check_names(SafeTensors *st, int L) {
+    char name[160];
+    for (int l = -1; l < L; l++)
+        for (int i = 0; i < (l < 0 ? 4 : LAYER_TENSOR_COUNT); i++) {
+            if (l < 0)
+                snprintf(name, sizeof name, "%s%s", st->prefix, TOP_TENSORS[i]);
+            else
+                snprintf(name, sizeof name, "%sh.%d.%s", st->prefix, l, LAYER_TENSORS[i]);
+            if (!json_object_get(st->header, name))
+                return fail(st->err, st->errlen, st->path, "tensor %s missing", name);
+        }
+    return 0;
+}
+
+/* The head count: the weights do not tell it; every GPT-2 size has heads of 64
+ * channels, and an "n_head" entry in __metadata__ overrides that (for other models). */
+static int st_heads(SafeTensors *st, long long C, long long *NH) {
+    json_t *meta = json_object_get(json_object_get(st->header, "__metadata__"), "n_head");
+    if (!meta) {
+        if (C % 64)
+            return fail(st->err, st->errlen, st->path,
+                        "head count unknown: channels %lld not a multiple of 64 (GPT-2's head "
+                        "size) and no n_head in __metadata__",
+                        C);
+        *NH = C / 64;
+        return 0;
+    }
+    const char *s = json_string_value(meta);
+    if (!s) return fail(st->err, st->errlen, st->path, "n_head in __metadata__ is not a string");
+    char *end;
+    errno = 0;
+    *NH = strtoll(s, &end, 10);
+    if (!(*s >= '0' && *s <= '9') || *end || errno || *NH < 1 || *NH > 1 << 16)
+        return fail(st->err, st->errlen, st->path,
+                    "__metadata__ n_head \"%s\" is not a head count (1 to 65536)", s);
+    return 0;
+}
+
+/* Config from the tensors: V and C from wte, maxT from wpe, L from the h.<i> blocks, the
+ * head count from st_heads. */
 static int st_config(SafeTensors *st, GPT2Config *cfg) {
-    long long V, C, maxT, C2;
+    long long V, C, maxT, C2, NH = 0;
+    int L = 0;
     if (st_dims(st, "wte.weight", &V, &C) || st_dims(st, "wpe.weight", &maxT, &C2)) return -1;
     if (C != C2) return fail(st->err, st->errlen, st->path, "wte and wpe widths differ");
-    int L = 0;
-    for (;; L++) {
-        char name[128];
-        snprintf(name, sizeof name, "%sh.%d.ln_1.weight", st->prefix, L);
-        if (!json_object_get(st->header, name)) break;
-    }
-    long long NH = C % 64 == 0 ? C / 64 : 0;
-    json_t *meta = json_object_get(json_object_get(st->header, "__metadata__"), "n_head");
-    if (json_is_string(meta)) NH = strtoll(json_string_value(meta), NULL, 10);
-    if (NH < 1 || NH > 1 << 16)
-        return fail(st->err, st->errlen, st->path,
-                    "head count unknown: channels %lld not a multiple of 64 and no n_head metadata",
-                    C);
-    if (V < 1 || V > 1 << 24 || maxT < 1 || maxT > 1 << 20 || C < 1 || C > 1 << 16 || L < 1)
-        return fail(st->err, st->errlen, st->path,
-                    "implausible shapes (V %lld, maxT %lld, C %lld, L %d)", V, maxT, C, L);
+    if (st_layers(st, &L) || st_check_names(st, L) || st_heads(st, C, &NH)) return -1;
+    if (V < 1 || V > 1 << 24 || maxT < 1 || maxT > 1 << 20 || C < 1 || C > 1 << 16)
+        return fail(st->err, st->errlen, st->path, "implausible shapes (V %lld, maxT %lld, C %lld)",
+                    V, maxT, C);
     *cfg = (GPT2Config){.max_seq_len = (int)maxT,
                         .vocab_size = (int)V,
                         .padded_vocab_size = (int)((V + 127) / 128 * 128),
@@ -270,27 +329,26 @@ static int st_load_params(SafeTensors *st, GPT2 *m) {
         return -1;
     for (long long l = 0; l < c->num_layers; l++) {
         struct {
-            const char *name;
             float *dst;
             int ndim;
             long long d0, d1;
-        } map[] = {
-            {"ln_1.weight", p->ln1w + l * C, 1, C, 0},
-            {"ln_1.bias", p->ln1b + l * C, 1, C, 0},
-            {"attn.c_attn.weight", p->qkvw + l * 3 * C * C, 2, C, 3 * C},
-            {"attn.c_attn.bias", p->qkvb + l * 3 * C, 1, 3 * C, 0},
-            {"attn.c_proj.weight", p->attprojw + l * C * C, 2, C, C},
-            {"attn.c_proj.bias", p->attprojb + l * C, 1, C, 0},
-            {"ln_2.weight", p->ln2w + l * C, 1, C, 0},
-            {"ln_2.bias", p->ln2b + l * C, 1, C, 0},
-            {"mlp.c_fc.weight", p->fcw + l * 4 * C * C, 2, C, 4 * C},
-            {"mlp.c_fc.bias", p->fcb + l * 4 * C, 1, 4 * C, 0},
-            {"mlp.c_proj.weight", p->fcprojw + l * 4 * C * C, 2, 4 * C, C},
-            {"mlp.c_proj.bias", p->fcprojb + l * C, 1, C, 0},
+        } map[LAYER_TENSOR_COUNT] = {
+            {p->ln1w + l * C, 1, C, 0},
+            {p->ln1b + l * C, 1, C, 0},
+            {p->qkvw + l * 3 * C * C, 2, C, 3 * C},
+            {p->qkvb + l * 3 * C, 1, 3 * C, 0},
+            {p->attprojw + l * C * C, 2, C, C},
+            {p->attprojb + l * C, 1, C, 0},
+            {p->ln2w + l * C, 1, C, 0},
+            {p->ln2b + l * C, 1, C, 0},
+            {p->fcw + l * 4 * C * C, 2, C, 4 * C},
+            {p->fcb + l * 4 * C, 1, 4 * C, 0},
+            {p->fcprojw + l * 4 * C * C, 2, 4 * C, C},
+            {p->fcprojb + l * C, 1, C, 0},
         };
-        for (size_t i = 0; i < sizeof map / sizeof map[0]; i++) {
+        for (size_t i = 0; i < LAYER_TENSOR_COUNT; i++) {
             char name[96];
-            snprintf(name, sizeof name, "h.%lld.%s", l, map[i].name);
+            snprintf(name, sizeof name, "h.%lld.%s", l, LAYER_TENSORS[i]);
             if (st_read(st, name, map[i].ndim, (long long[]){map[i].d0, map[i].d1}, map[i].dst,
                         map[i].ndim == 2))
                 return -1;

@@ -327,6 +327,83 @@ static void test_safetensors(GPT2 *src) {
     free(path);
 }
 
+/* header of st with every tensor h.<from>.* renamed h.<to>.* */
+static json_t *renumbered(json_t *src, int from, int to) {
+    json_t *h = json_object(), *v;
+    const char *key;
+    char pre[32];
+    int n = snprintf(pre, sizeof pre, "h.%d.", from);
+    json_object_foreach(src, key, v) {
+        char *name =
+            strncmp(key, pre, (size_t)n) ? xstrdup(key) : xasprintf("h.%d.%s", to, key + n);
+        json_object_set(h, name, v);
+        free(name);
+    }
+    return h;
+}
+
+/* layers must run from h.0 without a gap: a model with one missing is not a smaller one */
+static void test_safetensors_layers(GPT2 *src) {
+    char *path = tmp("layers.safetensors");
+    St st;
+    st_build(&st, src, "");
+    json_t *keep = st.header;
+    st.header = renumbered(keep, 1, 2); /* h.0 and h.2, no h.1 */
+    st_write(&st, path, NULL);
+    expect_error(path, "tensor h.1.ln_1.weight missing", "safetensors: h.0 and h.2 but no h.1");
+    json_decref(st.header);
+    st.header = renumbered(keep, 0, 1); /* only h.1: h.0 missing */
+    st_write(&st, path, NULL);
+    expect_error(path, "tensor h.0.ln_1.weight missing", "safetensors: h.1 without h.0");
+    json_decref(st.header);
+    st.header = keep;
+    const char *odd[][2] = {{"h.-1.ln_1.weight", "h.-1.ln_1.weight"},
+                            {"h.99999999999.ln_1.weight", "h.99999999999.ln_1.weight"},
+                            {"h.01.ln_1.weight", "h.01.ln_1.weight"},
+                            {"h.x.mlp.c_fc.bias", "h.x.mlp.c_fc.bias"},
+                            {"h.5000.ln_1.weight", "h.5000.ln_1.weight"}};
+    for (size_t i = 0; i < sizeof odd / sizeof *odd; i++) {
+        json_object_set(st.header, odd[i][0], json_object_get(st.header, "h.0.ln_1.weight"));
+        st_write(&st, path, NULL);
+        char what[96];
+        snprintf(what, sizeof what, "safetensors: a tensor %s", odd[i][0]);
+        expect_error(path, odd[i][1], what);
+        json_object_del(st.header, odd[i][0]);
+    }
+    /* a layer with all but one of its tensors */
+    st.header = renumbered(keep, 1, 2);
+    json_object_set(st.header, "h.1.ln_1.weight", json_object_get(st.header, "h.0.ln_1.weight"));
+    st_write(&st, path, NULL);
+    expect_error(path, "tensor h.1.ln_1.bias missing", "safetensors: h.1 with only ln_1.weight");
+    json_decref(st.header);
+    /* the head count from __metadata__: a false one named as such */
+    st.header = keep;
+    const char *heads[][2] = {{"0", "n_head \"0\""},
+                              {"2x", "n_head \"2x\""},
+                              {"-2", "n_head \"-2\""},
+                              {"99999999999999999999", "n_head"},
+                              {"3", "multiple of heads"}};
+    json_t *meta = json_object_get(st.header, "__metadata__");
+    for (size_t i = 0; i < sizeof heads / sizeof *heads; i++) {
+        json_object_set_new(meta, "n_head", json_string(heads[i][0]));
+        st_write(&st, path, NULL);
+        char what[96];
+        snprintf(what, sizeof what, "safetensors: n_head \"%s\"", heads[i][0]);
+        GPT2 m;
+        char err[512] = "";
+        int rc = checkpoint_load(&m, path, err, sizeof err);
+        ok(rc && strstr(err, heads[i][1]) && !strstr(err, "multiple of 64") &&
+               !strstr(err, "no n_head"),
+           "%s: refused, and the message is true (%s)", what, err);
+        if (!rc) gpt2_free(&m);
+    }
+    json_object_set_new(meta, "n_head", json_integer(2));
+    st_write(&st, path, NULL);
+    expect_error(path, "n_head in __metadata__ is not a string", "safetensors: n_head a number");
+    json_decref(st.header), free(st.data);
+    free(path);
+}
+
 /* a NaN or an infinity anywhere in the parameters: refused, naming tensor and index */
 static void test_nonfinite(GPT2 *src) {
     char *path = tmp("nan.bin");
@@ -362,6 +439,7 @@ int main(void) {
     test_llmc_bad(&src);
     test_safetensors(&src);
     test_safetensors_16bit(&src);
+    test_safetensors_layers(&src);
     test_nonfinite(&src);
     gpt2_free(&src);
     char *cmd = xasprintf("rm -rf '%s'", dir);
