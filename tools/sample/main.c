@@ -313,8 +313,8 @@ int main(int argc, char **argv) {
             o.tokens ? "--stop needs GPT-2's, to compare text" : "use --tokens");
     for (size_t i = 0; i < n_prompt; i++)
         if (prompt[i] >= V)
-            die("%s: token %zu: id %d is outside the model's vocabulary (0..%d)", src, i + 1,
-                prompt[i], V - 1);
+            die("%s: token %zu: id %d is outside the model's vocabulary (0..%d)", src, i, prompt[i],
+                V - 1);
     if (n_prompt > (size_t)maxT) {
         warn("the prompt has %zu tokens, the model's context %d: keeping the last %d", n_prompt,
              maxT, maxT);

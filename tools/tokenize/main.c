@@ -88,7 +88,10 @@ static void encode_jsonl(const Config *c, BpeWork *w, Item *it) {
         if (!json_is_string(text)) {
             if (!c->skip_bad) {
                 it->err_line = line;
-                if (!doc)
+                if (!doc && n >= 3 && !memcmp(s, "\xEF\xBB\xBF", 3))
+                    snprintf(it->err, sizeof it->err,
+                             "not JSON: starts with a UTF-8 byte order mark (EF BB BF)");
+                else if (!doc)
                     snprintf(it->err, sizeof it->err, "not JSON: %s", jerr.text);
                 else if (!json_is_object(doc))
                     snprintf(it->err, sizeof it->err, "not a JSON object");
