@@ -15,10 +15,19 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "base/crc32c.h"
 #include "base/util.h"
 
 #define LLMC_MAGIC 20240326
 #define LLMC_HEADER_INTS 256
+/* Header words 8-10, which llm.c ignores: the tag "GPT2" says that 9 and 10 hold a
+ * checksum kind (1: CRC-32C) and the CRC-32C of the whole file computed with word 10
+ * zero. llm.c's files have zeros there and no checksum. */
+#define LLMC_W_TAG 8
+#define LLMC_W_CHECKSUM_KIND 9
+#define LLMC_W_CHECKSUM 10
+#define LLMC_TAG 0x32545047
+#define LLMC_CHECKSUM_CRC32C 1
 #define SAFETENSORS_MAX_HEADER (100u << 20)
 
 static int fail(char *err, size_t errlen, const char *path, const char *fmt, ...)
@@ -92,9 +101,22 @@ static int load_llmc(GPT2 *m, FILE *f, long long fsize, const char *path, char *
     if (fsize != want)
         return fail(err, errlen, path, "size %lld bytes, but its header describes %lld%s", fsize,
                     want, fsize < want ? " (truncated)" : "");
+    /* anything but zero or the tag is a damaged tag: read as "no checksum", one flipped
+     * bit would switch the check off */
+    uint32_t tag = load_le32(hb + 4 * LLMC_W_TAG), kind = load_le32(hb + 4 * LLMC_W_CHECKSUM_KIND);
+    if (tag != 0 && tag != LLMC_TAG)
+        return fail(err, errlen, path,
+                    "header word 8 is 0x%08x, neither 0 (no checksum) nor the GPT2 tag: damaged",
+                    tag);
+    if (tag && kind != LLMC_CHECKSUM_CRC32C)
+        return fail(err, errlen, path, "unknown checksum kind %u in header word 9", kind);
+    uint32_t stored = load_le32(hb + 4 * LLMC_W_CHECKSUM);
+    store_le32(hb + 4 * LLMC_W_CHECKSUM, 0);
+    uint32_t crc = crc32c(0, hb, sizeof hb);
     gpt2_create(m, &cfg);
     if (elem == 4) {
         if (fread(m->params_memory, 4, n, f) != n) goto short_read;
+        crc = crc32c(crc, m->params_memory, 4 * n);
     } else {
         enum { CHUNK = 1 << 16 };
         uint16_t *buf = xmalloc(CHUNK * sizeof *buf);
@@ -104,9 +126,16 @@ static int load_llmc(GPT2 *m, FILE *f, long long fsize, const char *path, char *
                 free(buf);
                 goto short_read;
             }
+            crc = crc32c(crc, buf, 2 * k);
             for (size_t j = 0; j < k; j++) m->params_memory[i + j] = bf16_to_f32(buf[j]);
         }
         free(buf);
+    }
+    if (tag && crc != stored) {
+        gpt2_free(m);
+        return fail(err, errlen, path,
+                    "checksum mismatch (header %08x, contents %08x): the file is corrupt", stored,
+                    crc);
     }
     return 0;
 short_read:
@@ -120,11 +149,15 @@ void checkpoint_save(const GPT2 *m, const char *path, int bf16) {
     int32_t h[8] = {LLMC_MAGIC,    bf16 ? 5 : 3, c->max_seq_len, c->vocab_size,
                     c->num_layers, c->num_heads, c->channels,    c->padded_vocab_size};
     for (int i = 0; i < 8; i++) store_le32(hb + 4 * i, (uint32_t)h[i]);
+    store_le32(hb + 4 * LLMC_W_TAG, LLMC_TAG);
+    store_le32(hb + 4 * LLMC_W_CHECKSUM_KIND, LLMC_CHECKSUM_CRC32C);
+    uint32_t crc = crc32c(0, hb, sizeof hb);
     AtomicFile af;
     atomic_open(&af, path, 1);
     xfwrite(hb, sizeof hb, af.f, path);
     if (!bf16) {
         xfwrite(m->params_memory, sizeof(float) * m->num_params, af.f, path);
+        crc = crc32c(crc, m->params_memory, sizeof(float) * m->num_params);
     } else {
         enum { CHUNK = 1 << 16 };
         uint16_t *buf = xmalloc(CHUNK * sizeof *buf);
@@ -132,9 +165,15 @@ void checkpoint_save(const GPT2 *m, const char *path, int bf16) {
             size_t k = m->num_params - i < CHUNK ? m->num_params - i : CHUNK;
             for (size_t j = 0; j < k; j++) buf[j] = f32_to_bf16(m->params_memory[i + j]);
             xfwrite(buf, 2 * k, af.f, path);
+            crc = crc32c(crc, buf, 2 * k);
         }
         free(buf);
     }
+    /* the checksum is known only now: back to its word in the header */
+    unsigned char cb[4];
+    store_le32(cb, crc);
+    if (fseek(af.f, 4 * LLMC_W_CHECKSUM, SEEK_SET) != 0) die("%s: seek:", af.tmp);
+    xfwrite(cb, sizeof cb, af.f, path);
     atomic_commit(&af);
 }
 

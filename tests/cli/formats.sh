@@ -110,15 +110,19 @@ except ImportError:
     gpt2_ref = None
 for n in (1, 5):
     name = f"model {n}: read by gpt2_ref.read_llmc, config of state {n}, 1024 + 4P bytes, "
-    name += "padded rows zero, header words 8-255 zero"
+    name += "padded rows zero, header words 8-10 the tag, kind 1 and the file's CRC-32C, "
+    name += "11-255 zero"
     if not gpt2_ref or ("sh", n) not in states:
         print("SKIP " + name)
         continue
     path = f"{d}/sh/model_{n:08d}.bin"
     mcfg, p = gpt2_ref.read_llmc(path)
-    h = np.frombuffer(open(path, "rb").read(1024), "<i4")
+    raw = open(path, "rb").read()
+    h = np.frombuffer(raw[:1024], "<u4")
+    crc = R.crc32c(raw[:40] + bytes(4) + raw[44:])
     s = states["sh", n]
-    check(mcfg == {k: s[k] for k in mcfg} and h[1] == 3 and not h[8:].any() and
+    check(mcfg == {k: s[k] for k in mcfg} and h[1] == 3 and h[8] == 0x32545047 and
+          h[9] == 1 and h[10] == crc and not h[11:].any() and
           os.path.getsize(path) == 1024 + 4 * s["P"] and not p["wte"][250:].any(), name)
 PY
 

@@ -38,6 +38,7 @@ python3 - "$M" "$T/nan.bin" <<'PY'
 import struct, sys
 b = bytearray(open(sys.argv[1], "rb").read())
 b[-4 * 64 + 12:-4 * 64 + 16] = struct.pack("<f", float("nan"))  # lnfw[3] (C 32)
+b[32:44] = bytes(12)  # no checksum (header words 8-10), as in a file llm.c wrote
 open(sys.argv[2], "wb").write(b)
 PY
 run gpt2-sample -m "$T/nan.bin" -p hi

@@ -4,8 +4,12 @@ formats' documentation (gpt2-checkpoint(5), gpt2-train-state(5), HellaSwag's jso
 gpt2-eval(1)'s log), so
 the fuzzer starts inside each reader rather than at its first check."""
 import json
+import os
 import struct
 import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "ref"))
+from crc32c import crc32c  # noqa: E402
 
 out = sys.argv[1]
 maxT, V, Vp, L, NH, C = 4, 10, 16, 1, 1, 4
@@ -29,6 +33,13 @@ values = [((i * 37) % 17 - 8) / 16 for i in range(P)]
 header = struct.pack("<256i", 20240326, 3, maxT, V, L, NH, C, Vp, *[0] * 248)
 with open(f"{out}/model_fp32.bin", "wb") as f:
     f.write(header + struct.pack(f"<{P}f", *values))
+# as the tools write it: header words 8-10 the tag, checksum kind 1 and the CRC-32C
+body = struct.pack(f"<{P}f", *values)
+tagged = bytearray(struct.pack("<256I", 20240326, 3, maxT, V, L, NH, C, Vp, 0x32545047, 1,
+                               *[0] * 246))
+struct.pack_into("<I", tagged, 40, crc32c(bytes(tagged) + body))
+with open(f"{out}/model_crc.bin", "wb") as f:
+    f.write(bytes(tagged) + body)
 with open(f"{out}/model_bf16.bin", "wb") as f:
     f.write(struct.pack("<256i", 20240326, 5, maxT, V, L, NH, C, Vp, *[0] * 248))
     f.write(b"".join(struct.pack("<f", v)[2:] for v in values))
@@ -55,8 +66,14 @@ state[0:8] = b"GPT2STAT"
 struct.pack_into("<10I", state, 8, 1, 256, maxT, V, Vp, L, NH, C, 4, 1)
 struct.pack_into("<9Q", state, 48, 12, P, 1337, 1, 2, 3, 4096, 2, 500)
 struct.pack_into("<I", state, 120, 1)
+moments = struct.pack(f"<{2 * P}f", *values, *[abs(v) for v in values])
 with open(f"{out}/state.bin", "wb") as f:
-    f.write(bytes(state) + struct.pack(f"<{2 * P}f", *values, *values))
+    f.write(bytes(state) + moments)
+# version 2: the CRC-32C of the file at byte 124
+struct.pack_into("<I", state, 8, 2)
+struct.pack_into("<I", state, 124, crc32c(bytes(state) + moments))
+with open(f"{out}/state2.bin", "wb") as f:
+    f.write(bytes(state) + moments)
 
 with open(f"{out}/hellaswag.jsonl", "w") as f:
     f.write(json.dumps({"ind": 4, "ctx": "A man is sitting on a roof. He",

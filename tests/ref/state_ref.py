@@ -21,6 +21,8 @@ import sys
 
 import numpy as np
 
+from crc32c import crc32c
+
 MAGIC, VERSIONS, HEADER, CHECKSUM_AT = b"GPT2STAT", (1, 2), 256, 124
 # (name, offset, size) of the header fields after the magic
 FIELDS = [("version", 8, 4), ("header_size", 12, 4), ("maxT", 16, 4), ("V", 20, 4),
@@ -30,27 +32,6 @@ FIELDS = [("version", 8, 4), ("header_size", 12, 4), ("maxT", 16, 4), ("V", 20, 
           ("num_windows", 112, 8), ("order", 120, 4), ("checksum", 124, 4)]
 SHUFFLED, FILE_ORDER = 1, 2
 M64 = (1 << 64) - 1
-
-
-def _crc_table():
-    table = []
-    for i in range(256):
-        c = i
-        for _ in range(8):
-            c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
-        table.append(c)
-    return table
-
-
-_CRC = _crc_table()
-
-
-def crc32c(data):
-    """CRC-32C (Castagnoli), reflected, initial value and final xor 0xFFFFFFFF."""
-    c = 0xFFFFFFFF
-    for b in data:
-        c = _CRC[(c ^ b) & 0xFF] ^ (c >> 8)
-    return c ^ 0xFFFFFFFF
 
 
 def checksum(data):

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/crc32c.h"
 #include "base/util.h"
 #include "tap.h"
 
@@ -52,6 +53,18 @@ static void test_llmc(GPT2 *src) {
            load_le32(raw + 12) == 50 && load_le32(raw + 16) == 2 && load_le32(raw + 20) == 2 &&
            load_le32(raw + 24) == 8 && load_le32(raw + 28) == 128,
        "fp32 header: magic, version 3, maxT V L NH C Vp");
+    {
+        unsigned char *c = malloc(len);
+        memcpy(c, raw, len);
+        store_le32(c + 40, 0);
+        ok(load_le32(raw + 32) == 0x32545047 && load_le32(raw + 36) == 1 &&
+               load_le32(raw + 40) == crc32c(0, c, len),
+           "header words 8-10: the tag GPT2, checksum kind 1, CRC-32C of the file (word 10 zero)");
+        int zero = 1;
+        for (size_t i = 44; i < 1024; i++) zero &= raw[i] == 0;
+        ok(zero, "header words 11-255 zero");
+        free(c);
+    }
     GPT2 m;
     ok(checkpoint_load(&m, p32, err, sizeof err) == 0, "fp32 file loads");
     ok(!memcmp(&m.config, &src->config, sizeof m.config) &&
@@ -138,6 +151,40 @@ static void test_llmc_bad(GPT2 *src) {
         fine &= rc == 0 || (rc == -1 && strstr(err, bad));
     }
     ok(fine, "200 corrupted headers: each loads or gives an error naming the file");
+
+    /* damage no other check sees: only the checksum tells */
+    memcpy(copy, raw, len), copy[1024 + 4 * 37 + 1] ^= 0x08;
+    write_bytes(bad, copy, len);
+    expect_error(bad, "checksum mismatch", "fp32: one bit of a parameter flipped");
+    memcpy(copy, raw, len), copy[20] ^= 0x03; /* 2 heads -> 1: a valid config, same size */
+    write_bytes(bad, copy, len);
+    expect_error(bad, "checksum mismatch", "fp32: head count 2 turned into 1");
+    memcpy(copy, raw, len), copy[40] ^= 0x01;
+    write_bytes(bad, copy, len);
+    expect_error(bad, "checksum mismatch", "fp32: one bit of the checksum flipped");
+    /* the word that says "has a checksum": damage must not read as "none" */
+    memcpy(copy, raw, len), copy[33] ^= 0x10;
+    write_bytes(bad, copy, len);
+    expect_error(bad, "header word 8", "fp32: one bit of the tag flipped");
+    memcpy(copy, raw, len), store_le32(copy + 36, 7);
+    write_bytes(bad, copy, len);
+    expect_error(bad, "checksum kind 7", "fp32: unknown checksum kind");
+    /* a file as llm.c writes it (words 8-255 zero) has no checksum and loads */
+    memcpy(copy, raw, len), memset(copy + 32, 0, 12);
+    write_bytes(bad, copy, len);
+    GPT2 m;
+    char err[512];
+    ok(checkpoint_load(&m, bad, err, sizeof err) == 0, "llm.c's file without checksum loads: %s",
+       err);
+    gpt2_free(&m);
+    char *b16 = tmp("b16.bin");
+    checkpoint_save(src, b16, 1);
+    size_t len16;
+    unsigned char *raw16 = (unsigned char *)xread_file(b16, &len16);
+    raw16[len16 - 5] ^= 0x40;
+    write_bytes(b16, raw16, len16);
+    expect_error(b16, "checksum mismatch", "bf16: one bit of a parameter flipped");
+    free(raw16), free(b16);
     free(raw), free(copy), free(good), free(bad), free(missing);
 }
 
