@@ -270,6 +270,7 @@ static const char *const LAYER_TENSORS[] = {
     "mlp.c_fc.weight",    "mlp.c_fc.bias",    "mlp.c_proj.weight",  "mlp.c_proj.bias"};
 enum { LAYER_TENSOR_COUNT = sizeof LAYER_TENSORS / sizeof *LAYER_TENSORS };
 static const char *const TOP_TENSORS[] = {"wte.weight", "wpe.weight", "ln_f.weight", "ln_f.bias"};
+enum { TOP_TENSOR_COUNT = sizeof TOP_TENSORS / sizeof *TOP_TENSORS };
 
 /* The layer count: one more than the highest h.<i> of the tensor names, each a plain
  * decimal number below gpt2_config_check's 4096 layers. Counting up from h.0 until one
@@ -300,7 +301,7 @@ static int st_layers(SafeTensors *st, int *L) {
 static int st_check_names(SafeTensors *st, int L) {
     char name[160];
     for (int l = -1; l < L; l++)
-        for (int i = 0; i < (l < 0 ? 4 : LAYER_TENSOR_COUNT); i++) {
+        for (int i = 0; i < (l < 0 ? TOP_TENSOR_COUNT : LAYER_TENSOR_COUNT); i++) {
             if (l < 0)
                 snprintf(name, sizeof name, "%s%s", st->prefix, TOP_TENSORS[i]);
             else
@@ -367,7 +368,7 @@ static int st_load_params(SafeTensors *st, GPT2 *m) {
         st_read(st, "ln_f.bias", 1, (long long[]){C}, p->lnfb, 0))
         return -1;
     for (long long l = 0; l < c->num_layers; l++) {
-        struct {
+        struct { /* LAYER_TENSORS[i] goes to map[i] */
             float *dst;
             int ndim;
             long long d0, d1;

@@ -178,10 +178,11 @@ int train_state_load(TrainState *s, const char *path, char *err, size_t errlen) 
     }
     fclose(f);
     char what[256];
-    if (version >= 2 && state_checksum(h, s) != load_le32(h + OFF_CHECKSUM)) {
+    uint32_t crc = version >= 2 ? state_checksum(h, s) : 0;
+    if (crc != load_le32(h + OFF_CHECKSUM)) {
         snprintf(what, sizeof what,
                  "checksum mismatch (header %08x, contents %08x): the file is corrupt",
-                 load_le32(h + OFF_CHECKSUM), state_checksum(h, s));
+                 load_le32(h + OFF_CHECKSUM), crc);
         train_state_free(s);
         return fail(err, errlen, NULL, path, what);
     }
