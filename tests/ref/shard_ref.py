@@ -15,22 +15,10 @@ import subprocess
 import sys
 import numpy as np
 
+from crc32c import crc32c
+
 MAGIC, VERSION, TAG, CRC32C = 20240520, 1, 0x32545047, 1
 ZSTD_MAGIC = 0x5A533247  # "G2SZ"
-
-
-def crc32c(data):
-    """Bitwise CRC-32C (reflected polynomial 0x82F63B78), one byte-table at a time."""
-    table = []
-    for i in range(256):
-        c = i
-        for _ in range(8):
-            c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
-        table.append(c)
-    crc = 0xFFFFFFFF
-    for b in data:
-        crc = (crc >> 8) ^ table[(crc ^ b) & 0xFF]
-    return crc ^ 0xFFFFFFFF
 
 
 def read_shard(path):
@@ -44,6 +32,7 @@ def read_shard(path):
     assert len(data) == 1024 + 2 * count, f"{path}: size {len(data)} for {count} tokens"
     tokens = np.frombuffer(data[1024:], dtype="<u2")
     assert len(tokens) == count
+    assert header[3] in (0, TAG), f"{path}: header word 3 {header[3]:#x}: damaged tag"
     if header[3] == TAG:
         assert header[4] == CRC32C, f"{path}: checksum kind {header[4]}"
         want = int(header[5]) & 0xFFFFFFFF
@@ -69,6 +58,10 @@ def read_zstd_shard(path):
     assert 1024 + int(sizes.sum()) == index, f"{path}: frame sizes do not reach the index"
     out, at = [], 1024
     for i, size in enumerate(sizes):
+        frame = data[at : at + int(size)]
+        # one zstd frame (RFC 8878: magic, then the descriptor whose bit 2 is the content
+        # checksum flag), which gpt2-shard(5) requires to have its checksum
+        assert frame[:4] == bytes.fromhex("28b52ffd") and frame[4] & 4, f"{path}: frame {i}"
         raw = subprocess.run(["zstd", "-d", "-q", "-c"], input=data[at : at + int(size)],
                              stdout=subprocess.PIPE, check=True).stdout
         want = min(ftok, count - i * ftok)
