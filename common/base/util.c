@@ -171,7 +171,7 @@ FILE *xfopen(const char *path, const char *mode) {
     return f;
 }
 
-int open_regular(const char *path, int flags, int mode, const char **why) {
+static int open_checked(const char *path, int flags, int mode, int fifo_ok, const char **why) {
     int fd = open(path, flags | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, mode);
     if (fd < 0) {
         *why = strerror(errno);
@@ -179,20 +179,24 @@ int open_regular(const char *path, int flags, int mode, const char **why) {
     }
     struct stat st;
     int fl;
-    if (fstat(fd, &st) != 0 || (fl = fcntl(fd, F_GETFL)) < 0 ||
-        (S_ISREG(st.st_mode) && fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) != 0)) {
+    if (fstat(fd, &st) != 0 || (fl = fcntl(fd, F_GETFL)) < 0)
         *why = strerror(errno);
-    } else if (!S_ISREG(st.st_mode)) {
+    else if (!S_ISREG(st.st_mode) && !(fifo_ok && S_ISFIFO(st.st_mode)))
         *why = "not a regular file";
-    } else {
+    else if (fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) != 0)
+        *why = strerror(errno);
+    else
         return fd;
-    }
     close(fd);
     return -1;
 }
 
-FILE *fopen_regular(const char *path, const char **why) {
-    int fd = open_regular(path, O_RDONLY, 0, why);
+int open_regular(const char *path, int flags, int mode, const char **why) {
+    return open_checked(path, flags, mode, 0, why);
+}
+
+static FILE *fopen_checked(const char *path, int fifo_ok, const char **why) {
+    int fd = open_checked(path, O_RDONLY, 0, fifo_ok, why);
     if (fd < 0) return NULL;
     FILE *f = fdopen(fd, "rb");
     if (!f) {
@@ -200,6 +204,14 @@ FILE *fopen_regular(const char *path, const char **why) {
         close(fd);
     }
     return f;
+}
+
+FILE *fopen_regular(const char *path, const char **why) {
+    return fopen_checked(path, 0, why);
+}
+
+FILE *fopen_stream(const char *path, const char **why) {
+    return fopen_checked(path, 1, why);
 }
 
 void xfclose(FILE *f, const char *name) {

@@ -45,6 +45,10 @@ FILE *xfopen(const char *path, const char *mode);
 int open_regular(const char *path, int flags, int mode, const char **why);
 /* open_regular for reading, as a stdio stream; NULL with *why on failure. */
 FILE *fopen_regular(const char *path, const char **why);
+/* For a reader that streams (front to back, once) and so may take a pipe or FIFO too
+ * (process substitution: --hellaswag <(zcat f.gz)): fopen_regular that lets those through,
+ * still opened without blocking, so a FIFO without a writer reads as empty. */
+FILE *fopen_stream(const char *path, const char **why);
 /* Closes f unless it is stdin/stdout; dies naming `name` if any write failed. */
 void xfclose(FILE *f, const char *name);
 /* Reads exactly n bytes or dies with "<name>: truncated ..." (or the read error). */

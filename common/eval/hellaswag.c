@@ -84,7 +84,7 @@ int hellaswag_load(HellaSwag *hs, const char *path, const BPE *bpe, size_t limit
                    size_t errlen) {
     memset(hs, 0, sizeof *hs);
     const char *cause = NULL;
-    FILE *f = strcmp(path, "-") ? fopen_regular(path, &cause) : stdin;
+    FILE *f = strcmp(path, "-") ? fopen_stream(path, &cause) : stdin;
     if (!f) return err_fail(err, errlen, "%s: %s", path, cause);
     char *line = NULL, why[256];
     size_t linecap = 0, cap = 0, lineno = 0;

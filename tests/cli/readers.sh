@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Readers of the files users hand to the tools, from outside: a FIFO where a model, shard,
-# validation, state, HellaSwag or log file is wanted is refused at once ("not a regular
-# file") by every tool; a UTF-8 byte order mark in JSON Lines is named; positions in
-# messages count from 0 in every tool.
+# validation, state or log file is wanted is refused at once ("not a regular file") by
+# every tool, and one without writer as HellaSwag file (a stream) reads as empty rather
+# than hanging; a UTF-8 byte order mark in JSON Lines is named; positions in messages
+# count from 0 in every tool.
 . "$(dirname "$0")/../lib.sh"
 M=$T/tiny.bin
 "$TESTBIN/helpers/sample_model" "$M" 2 2 32 64 5 || exit 1
@@ -26,7 +27,9 @@ fifo_refused() { # fifo_refused NAME CMD...
 fifo_refused "gpt2-sample -m FIFO" gpt2-sample -m "$T/fifo" -p hi
 fifo_refused "gpt2-eval -m FIFO" gpt2-eval -m "$T/fifo" --val "$T/d_val_000000.bin"
 fifo_refused "gpt2-eval --val FIFO" gpt2-eval -m "$M" --val "$T/fifo"
-fifo_refused "gpt2-eval --hellaswag FIFO" gpt2-eval -m "$M" --hellaswag "$T/fifo"
+run timeout 20 gpt2-eval -m "$M" --hellaswag "$T/fifo"
+ok "gpt2-eval --hellaswag FIFO without writer: read as empty at once, not waited on" \
+    eval 'exits 1 && stderr_has "fifo: no HellaSwag records"'
 fifo_refused "gpt2-eval --log FIFO" gpt2-eval -m "$M" --val "$T/d_val_000000.bin" -w 1 \
     --log "$T/fifo"
 fifo_refused "gpt2-shard --verify FIFO" gpt2-shard --verify "$T/fifo"
