@@ -20,7 +20,7 @@ NVCCFLAGS ?= -O3 -std=c++17 $(NVCC_ARCH) -Xcompiler -Wall,-Wextra,-Werror -Xcuda
 
 ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -fopenmp -Icommon -Itests \
              -DGPT2_VERSION='"$(VERSION)"' -MMD -MP $(CFLAGS) $(SAN)
-LDLIBS   = -lpcre2-8 -lzstd -ljansson -lopenblas -lm -lpthread
+LDLIBS   = -lpcre2-8 -lzstd -lsnappy -lz -ljansson -lopenblas -lm -lpthread
 ALL_LDFLAGS = -fopenmp -Wl,--as-needed $(LDFLAGS) $(SAN)
 
 ifeq ($(CUDA),1)
