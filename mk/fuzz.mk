@@ -4,9 +4,12 @@
 #   shard  the shard reader (both kinds of shard)
 #   files  the readers of model files (llm.c, safetensors), train state, HellaSwag and
 #          gpt2-eval's log
+#   parquet  the Parquet reader (seeds: tests/fuzz/parquet/, one small file per codec,
+#          page version and string encoding, made by DuckDB, hyparquet-writer and
+#          tests/ref/parquet_oracle.js's dictionary-then-PLAIN chunk)
 FUZZ_CC ?= clang
 FUZZ_SECONDS ?= 30
-FUZZ_NAMES := shard files
+FUZZ_NAMES := shard files parquet
 FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -Icommon -Wno-unknown-attributes \
               -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 
@@ -17,6 +20,8 @@ FUZZ_SRC_files := common/model/modelfile.c common/model/model.c common/train/sta
                   common/eval/hellaswag.c common/eval/evallog.c common/text/bpe.c common/text/bpe_gpt2.c \
                   data/gpt2-vocab/vocab.bpe $(wildcard common/model/kernels/*.c)
 FUZZ_LIBS_files := -lpcre2-8 -ljansson -lopenblas -lgomp -lm -lpthread
+FUZZ_SRC_parquet := common/text/parquet.c common/base/util.c
+FUZZ_LIBS_parquet := -lsnappy -lz -lzstd -lpthread
 
 # seeds, written into $(1): small shards of both kinds (the zstd one has several frames,
 # repetitive tokens compress well, so the fuzzer starts from a valid frame index); one
@@ -26,6 +31,7 @@ FUZZ_SEEDS_shard = head -c 600 /dev/urandom | $(BINDIR)/gpt2-shard -f --vocab-si
     yes 'shard fuzz seed' | head -c 1200000 | $(BINDIR)/gpt2-shard -f -z19 -o $(1)/b && \
     head -c 2000 /dev/urandom | $(BINDIR)/gpt2-shard -f -z1 --vocab-size 65536 -o $(1)/c
 FUZZ_SEEDS_files = python3 tests/fuzz/files_seeds.py $(1)
+FUZZ_SEEDS_parquet = cp tests/fuzz/parquet/*.parquet $(1)/
 
 .PHONY: fuzz $(FUZZ_NAMES:%=fuzz-%)
 fuzz: $(FUZZ_NAMES:%=fuzz-%)

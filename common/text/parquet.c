@@ -568,8 +568,8 @@ static const uint8_t *decompress(Ctx *c, int64_t codec, const uint8_t *src, size
         if (n != un) return fail(c, "uncompressed page of %zu bytes says it has %zu", n, un), NULL;
         return src;
     }
-    if (un > c->page_cap) {
-        uint8_t *p = realloc(c->page, un);
+    if (un > c->page_cap || !c->page) {
+        uint8_t *p = realloc(c->page, un ? un : 1);
         if (!p) return fail(c, "out of memory"), NULL;
         c->page = p, c->page_cap = un;
     }
@@ -799,7 +799,7 @@ static int data_page(Ctx *c, const PageHeader *h, int max_def, const uint8_t *le
                      size_t nlevels, const uint8_t *p, const uint8_t *end) {
     Values v = {0};
     int r = values_init(c, &v, h->enc, p, end, (uint64_t)h->nvals);
-    Rle defs = {.p = levels, .end = levels + nlevels, .width = 1};
+    Rle defs = {.p = levels, .end = levels ? levels + nlevels : NULL, .width = 1};
     for (uint64_t done = 0, k; !r && done < (uint64_t)h->nvals; done += k) {
         uint32_t lvl = 1;
         k = max_def ? rle_take(&defs, (uint64_t)h->nvals - done, &lvl) : (uint64_t)h->nvals;
