@@ -223,110 +223,107 @@ static char *th_strdup(Th *t, int type, size_t *len) {
     return c;
 }
 
-static void read_schema_el(Th *t, SchemaEl *e) {
-    e->type = e->converted = e->logical = -1;
+/* Reads a struct: an integer field goes to ints[id] when there is such a slot; fn (when
+ * given) reads the other fields it knows and returns 1 for them; the rest are skipped. */
+typedef int (*ThField)(Th *t, void *obj, int64_t id, int type);
+static void th_struct(Th *t, int64_t *const *ints, size_t nints, ThField fn, void *obj) {
     for (int64_t id = 0, ft; (ft = th_field(t, &id));) {
-        if (id == 1)
-            e->type = th_int(t, ft);
-        else if (id == 3)
-            e->repetition = th_int(t, ft);
-        else if (id == 4)
-            free(e->name), e->name = th_strdup(t, ft, &e->name_len);
-        else if (id == 5)
-            e->num_children = th_int(t, ft);
-        else if (id == 6)
-            e->converted = th_int(t, ft);
-        else if (id == 10 && ft == TH_STRUCT) /* LogicalType: a union, the field id says which */
-            for (int64_t lid = 0, lt; (lt = th_field(t, &lid));)
-                e->logical = lid, th_skip(t, (int)lt, 0, 1);
-        else
-            th_skip(t, ft, 0, 0);
+        if (id > 0 && (uint64_t)id < nints && ints[id])
+            *ints[id] = th_int(t, (int)ft);
+        else if (!fn || !fn(t, obj, id, (int)ft))
+            th_skip(t, (int)ft, 0, 0);
     }
+}
+#define TH_STRUCT_READ(t, ints, fn, obj) th_struct(t, ints, sizeof ints / sizeof *ints, fn, obj)
+
+/* A list of structs, each read by fn into the elements of a fresh array *items (the callers
+ * skip a list given twice: the first one's elements are what they free). */
+static size_t th_struct_list(Th *t, int type, void **items, size_t size, void (*fn)(Th *, void *)) {
+    int elem;
+    size_t n = th_list(t, type, &elem);
+    if (!(*items = calloc(n + 1, size))) return th_fail(t, "out of memory"), 0;
+    for (size_t i = 0; i < n && !t->err; i++)
+        elem == TH_STRUCT ? fn(t, (char *)*items + i * size)
+                          : th_fail(t, "a list of structs is not");
+    return n;
+}
+
+static int schema_el_field(Th *t, void *obj, int64_t id, int type) {
+    SchemaEl *e = obj;
+    if (id == 4) return free(e->name), e->name = th_strdup(t, type, &e->name_len), 1;
+    if (id != 10 || type != TH_STRUCT) return 0;
+    /* LogicalType is a union: its one field's id says which */
+    for (int64_t lid = 0, lt; (lt = th_field(t, &lid));)
+        e->logical = lid, th_skip(t, (int)lt, 0, 1);
+    return 1;
+}
+
+static void read_schema_el(Th *t, void *obj) {
+    SchemaEl *e = obj;
+    int64_t *ints[] = {
+        [1] = &e->type, [3] = &e->repetition, [5] = &e->num_children, [6] = &e->converted};
+    e->type = e->converted = e->logical = -1;
+    TH_STRUCT_READ(t, ints, schema_el_field, e);
     if (!e->name && !(e->name = calloc(1, 1))) th_fail(t, "out of memory");
 }
 
-static void read_col_meta(Th *t, Chunk *c) {
+static int col_meta_field(Th *t, void *obj, int64_t id, int type) {
+    Chunk *c = obj;
     int elem;
-    c->meta = 1;
-    for (int64_t id = 0, ft; (ft = th_field(t, &id));) {
-        if (id == 1)
-            c->type = th_int(t, ft);
-        else if (id == 2)
-            for (size_t i = 0, n = th_list(t, ft, &elem); i < n && !t->err; i++) {
-                int64_t e = th_int(t, elem);
-                if (e >= 0 && e < 32) c->encodings |= 1u << e;
-            }
-        else if (id == 4)
-            c->codec = th_int(t, ft);
-        else if (id == 5)
-            c->num_values = th_int(t, ft);
-        else if (id == 6)
-            c->uncomp_size = th_int(t, ft);
-        else if (id == 7)
-            c->comp_size = th_int(t, ft);
-        else if (id == 9)
-            c->data_off = th_int(t, ft);
-        else if (id == 11)
-            c->dict_off = th_int(t, ft);
-        else
-            th_skip(t, ft, 0, 0);
+    if (id != 2) return 0;
+    for (size_t i = 0, n = th_list(t, type, &elem); i < n && !t->err; i++) {
+        int64_t e = th_int(t, elem);
+        if (e >= 0 && e < 32) c->encodings |= 1u << e;
     }
+    return 1;
 }
 
-static void read_row_group(Th *t, RowGroup *g) {
-    int elem;
-    for (int64_t id = 0, ft; (ft = th_field(t, &id));) {
-        if (id == 1 && !g->cols) {
-            g->ncols = th_list(t, ft, &elem);
-            if (!(g->cols = calloc(g->ncols + 1, sizeof *g->cols)))
-                return th_fail(t, "out of memory");
-            for (size_t i = 0; i < g->ncols && !t->err; i++) {
-                if (elem != TH_STRUCT) return th_fail(t, "a column chunk is not a struct");
-                Chunk *c = &g->cols[i];
-                for (int64_t cid = 0, cft; (cft = th_field(t, &cid));) {
-                    if (cid == 1)
-                        c->external = 1, th_skip(t, cft, 0, 0);
-                    else if (cid == 3 && cft == TH_STRUCT)
-                        read_col_meta(t, c);
-                    else if (cid == 8 || cid == 9)
-                        c->encrypted = 1, th_skip(t, cft, 0, 0);
-                    else
-                        th_skip(t, cft, 0, 0);
-                }
-            }
-        } else if (id == 3)
-            g->num_rows = th_int(t, ft);
-        else
-            th_skip(t, ft, 0, 0);
-    }
+static int col_chunk_field(Th *t, void *obj, int64_t id, int type) {
+    Chunk *c = obj;
+    int64_t *ints[] = {
+        [1] = &c->type,      [4] = &c->codec,    [5] = &c->num_values, [6] = &c->uncomp_size,
+        [7] = &c->comp_size, [9] = &c->data_off, [11] = &c->dict_off};
+    if (id == 3 && type == TH_STRUCT)
+        return c->meta = 1, TH_STRUCT_READ(t, ints, col_meta_field, c), 1;
+    c->external |= id == 1; /* file_path: the data is in another file */
+    c->encrypted |= id == 8 || id == 9;
+    return 0;
+}
+
+static void read_col_chunk(Th *t, void *obj) {
+    th_struct(t, NULL, 0, col_chunk_field, obj);
+}
+
+static int row_group_field(Th *t, void *obj, int64_t id, int type) {
+    RowGroup *g = obj;
+    if (id != 1 || g->cols) return 0;
+    g->ncols = th_struct_list(t, type, (void **)&g->cols, sizeof *g->cols, read_col_chunk);
+    return 1;
+}
+
+static void read_row_group(Th *t, void *obj) {
+    RowGroup *g = obj;
+    int64_t *ints[] = {[3] = &g->num_rows};
+    TH_STRUCT_READ(t, ints, row_group_field, g);
+}
+
+static int file_meta_field(Th *t, void *obj, int64_t id, int type) {
+    ParquetFile *pf = obj;
+    if (id == 2 && !pf->schema)
+        pf->nschema =
+            th_struct_list(t, type, (void **)&pf->schema, sizeof *pf->schema, read_schema_el);
+    else if (id == 4 && !pf->rgs)
+        pf->nrgs = th_struct_list(t, type, (void **)&pf->rgs, sizeof *pf->rgs, read_row_group);
+    else if (id == 6 && !pf->created_by)
+        pf->created_by = th_strdup(t, type, NULL);
+    else
+        return pf->encrypted |= id == 8, 0; /* encryption_algorithm */
+    return 1;
 }
 
 static void read_file_meta(Th *t, ParquetFile *pf) {
-    int elem;
-    for (int64_t id = 0, ft; (ft = th_field(t, &id));) {
-        if (id == 2 && !pf->schema) {
-            pf->nschema = th_list(t, ft, &elem);
-            if (!(pf->schema = calloc(pf->nschema + 1, sizeof *pf->schema)))
-                return th_fail(t, "out of memory");
-            for (size_t i = 0; i < pf->nschema && !t->err; i++)
-                elem == TH_STRUCT ? read_schema_el(t, &pf->schema[i])
-                                  : th_fail(t, "bad schema list");
-        } else if (id == 3)
-            pf->num_rows = th_int(t, ft);
-        else if (id == 4 && !pf->rgs) {
-            pf->nrgs = th_list(t, ft, &elem);
-            if (!(pf->rgs = calloc(pf->nrgs + 1, sizeof *pf->rgs)))
-                return th_fail(t, "out of memory");
-            for (size_t i = 0; i < pf->nrgs && !t->err; i++)
-                elem == TH_STRUCT ? read_row_group(t, &pf->rgs[i])
-                                  : th_fail(t, "bad row group list");
-        } else if (id == 6 && !pf->created_by)
-            pf->created_by = th_strdup(t, ft, NULL);
-        else if (id == 8)
-            pf->encrypted = 1, th_skip(t, ft, 0, 0);
-        else
-            th_skip(t, ft, 0, 0);
-    }
+    int64_t *ints[] = {[3] = &pf->num_rows};
+    TH_STRUCT_READ(t, ints, file_meta_field, pf);
 }
 
 /* Walks the schema (a tree flattened depth first) to find the leaves, which are the
@@ -755,6 +752,27 @@ typedef struct {
     int compressed;
 } PageHeader;
 
+/* DataPageHeader (field 5), DictionaryPageHeader (7), DataPageHeaderV2 (8): the same
+ * facts under different field ids */
+static int page_header_field(Th *t, void *obj, int64_t id, int type) {
+    PageHeader *h = obj;
+    int64_t *v1[] = {[1] = &h->nvals, [2] = &h->enc, [3] = &h->def_enc};
+    int64_t *dict[] = {[1] = &h->nvals, [2] = &h->enc}; /* then is_sorted, a boolean */
+    int64_t *v2[] = {[1] = &h->nvals, [4] = &h->enc, [5] = &h->def_len, [6] = &h->rep_len};
+    if (type != TH_STRUCT || (id != 5 && id != 7 && id != 8)) return 0;
+    if (id == 5) return TH_STRUCT_READ(t, v1, NULL, h), 1;
+    if (id == 7) return TH_STRUCT_READ(t, dict, NULL, h), 1;
+    for (int64_t sid = 0, ft; (ft = th_field(t, &sid));) {
+        if (sid == 7)
+            h->compressed = th_bool(t, (int)ft); /* is_compressed */
+        else if (sid > 0 && sid < 7 && v2[sid])
+            *v2[sid] = th_int(t, (int)ft);
+        else
+            th_skip(t, (int)ft, 0, 0);
+    }
+    return 1;
+}
+
 static void read_page_header(Th *t, PageHeader *h) {
     *h = (PageHeader){.type = -1,
                       .usize = -1,
@@ -763,35 +781,8 @@ static void read_page_header(Th *t, PageHeader *h) {
                       .enc = -1,
                       .def_enc = ENC_RLE,
                       .compressed = 1};
-    for (int64_t id = 0, ft; (ft = th_field(t, &id));) {
-        if (id == 1)
-            h->type = th_int(t, ft);
-        else if (id == 2)
-            h->usize = th_int(t, ft);
-        else if (id == 3)
-            h->csize = th_int(t, ft);
-        else if ((id == 5 || id == 7 || id == 8) && ft == TH_STRUCT)
-            for (int64_t sid = 0, sft; (sft = th_field(t, &sid));) {
-                if (sid == 1)
-                    h->nvals = th_int(t, sft);
-                else if (id == 8 && sid == 4)
-                    h->enc = th_int(t, sft);
-                else if (id != 8 && sid == 2)
-                    h->enc = th_int(t, sft);
-                else if (id == 5 && sid == 3)
-                    h->def_enc = th_int(t, sft);
-                else if (id == 8 && sid == 5)
-                    h->def_len = th_int(t, sft);
-                else if (id == 8 && sid == 6)
-                    h->rep_len = th_int(t, sft);
-                else if (id == 8 && sid == 7)
-                    h->compressed = th_bool(t, sft);
-                else
-                    th_skip(t, sft, 0, 0);
-            }
-        else
-            th_skip(t, ft, 0, 0);
-    }
+    int64_t *ints[] = {[1] = &h->type, [2] = &h->usize, [3] = &h->csize};
+    TH_STRUCT_READ(t, ints, page_header_field, h);
 }
 
 /* A data page: nvals values, of which those at the top definition level are strings. */
