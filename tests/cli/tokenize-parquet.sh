@@ -54,10 +54,10 @@ run gpt2-tokenize --parquet --field id -f text "$F/duck-required.parquet"
 ok "--field picks another column" test "$(grep -o 50256 "$out" | wc -l)" -eq 3000
 run gpt2-tokenize --parquet --field nope "$F/duck-required.parquet"
 ok "--field of a missing column: exit 1, named" eval 'exits 1 && stderr_has "no column \"nope\""'
-run gpt2-tokenize --parquet --info "$F/duck-dict-v2.parquet" "$F/hyp-DELTA_BYTE_ARRAY-GZIP.parquet"
+run gpt2-tokenize --info "$F/duck-dict-v2.parquet" "$F/hyp-DELTA_BYTE_ARRAY-GZIP.parquet"
 ok "--info: schema, codecs, encodings of each file" eval 'exits 0 && grep -q "text BYTE_ARRAY OPTIONAL string codec ZSTD encoding RLE_DICTIONARY" "$out" && grep -q "codec GZIP encoding DELTA_BYTE_ARRAY" "$out" && grep -q "^rows: 6000" "$out"'
-run gpt2-tokenize --info x.parquet
-ok "--info without --parquet: usage" exits 2
+run gpt2-tokenize --jsonl --info x.parquet
+ok "--info with --jsonl: usage" exits 2
 run gpt2-tokenize --parquet --jsonl x
 ok "--parquet with --jsonl: usage" exits 2
 

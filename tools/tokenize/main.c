@@ -161,12 +161,13 @@ int main(int argc, char **argv) {
         }
     }
     if (c.chunk < 64 || c.chunk > ((size_t)1 << 32)) die_usage("--chunk must be 64..4Gi bytes");
+    if (info && c.mode == CHUNK_TEXT) c.mode = CHUNK_PARQUET;
     if (decode && (c.mode != CHUNK_TEXT || c.flags || c.skip_bad))
         die_usage("--jsonl, --null, --parquet, --special and --skip-bad are for encoding");
     if (c.skip_bad && c.mode != CHUNK_JSONL) die_usage("--skip-bad needs --jsonl");
     if (have_field && c.mode != CHUNK_JSONL && c.mode != CHUNK_PARQUET)
         die_usage("--field needs --jsonl or --parquet");
-    if (info && c.mode != CHUNK_PARQUET) die_usage("--info needs --parquet");
+    if (info && c.mode != CHUNK_PARQUET) die_usage("--info is for Parquet files");
     int nfiles = argc - optind;
     if (info) {
         char err[512];
