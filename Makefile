@@ -1,6 +1,8 @@
 # gpt2 — one build for every tool. `make` builds bin/gpt2-*; `make test` runs the
 # suite under prove; `make check` adds the sanitizer run and the man-page lint.
-# CUDA objects are built whenever nvcc is found (override with CUDA=0).
+# CUDA objects are built whenever nvcc is found (override with CUDA=0); MPI (data-parallel
+# training) whenever pkg-config knows OpenMPI (MPI=0 to leave it out), and NCCL with it
+# when the CUDA toolkit has nccl.h (NCCL=0).
 
 VERSION  := 0.1.0
 PREFIX   ?= /usr/local
@@ -23,10 +25,25 @@ ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -fopenmp -Icommon -Ite
 LDLIBS   = -lpcre2-8 -lzstd -lsnappy -lz -ljansson -lopenblas -lm -lpthread
 ALL_LDFLAGS = -fopenmp -Wl,--as-needed $(LDFLAGS) $(SAN)
 
+MPI      ?= $(if $(shell pkg-config --exists ompi-c 2>/dev/null && echo y),1,0)
+NCCL     ?= $(if $(filter 11,$(CUDA)$(MPI)),$(if $(wildcard $(CUDA_HOME)/include/nccl.h),1,0),0)
+ifeq ($(MPI),1)
+ALL_CFLAGS  += -DGPT2_MPI $(shell pkg-config --cflags ompi-c)
+LDLIBS      += $(shell pkg-config --libs ompi-c)
+endif
+ifeq ($(NCCL),1)
+ALL_CFLAGS  += -DGPT2_NCCL
+LDLIBS      += -lnccl
+endif
+
 ifeq ($(CUDA),1)
 ALL_CFLAGS  += -DGPT2_CUDA -I$(CUDA_HOME)/include
 LDLIBS      += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublasLt -lcublas -lcudnn -lcudart -lstdc++
 CUDA_SRC    := $(wildcard common/*/*.cu common/model/kernels/*.cu)
+# the NCCL collectives only in a build with NCCL
+ifneq ($(NCCL),1)
+CUDA_SRC    := $(filter-out %_nccl.cu,$(CUDA_SRC))
+endif
 endif
 
 COMMON_SRC := $(wildcard common/*/*.c common/model/kernels/*.c)

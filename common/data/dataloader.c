@@ -153,6 +153,12 @@ static void next_window(DataLoader *dl, size_t *shard, uint64_t *window) {
     *window = w;
 }
 
+void dataloader_skip(DataLoader *dl, uint64_t windows) {
+    size_t s;
+    uint64_t w;
+    for (uint64_t i = 0; i < windows; i++) next_window(dl, &s, &w);
+}
+
 void dataloader_next(DataLoader *dl) {
     char err[512];
     int T = dl->T;

@@ -51,6 +51,9 @@ void dataloader_free(DataLoader *dl);
 /* Fills dl->inputs and dl->targets with the next batch and advances the position.
  * Dies on a read error or a token id outside [0, vocab_size), naming the shard. */
 void dataloader_next(DataLoader *dl);
+/* Moves past the next `windows` windows without reading them, as dataloader_next would
+ * (data-parallel ranks share one order of windows and skip each other's). */
+void dataloader_skip(DataLoader *dl, uint64_t windows);
 /* Back to the first window of epoch 0. */
 void dataloader_reset(DataLoader *dl);
 /* Restores a position saved from dl->pos; -1 with err if it lies outside the data. */

@@ -36,6 +36,12 @@ struct Backend {
     void (*get_state)(Backend *be, float *params, float *m, float *v);
     void (*set_state)(Backend *be, const float *params, const float *m, const float *v);
     void (*free)(Backend *be);
+    /* Data parallelism (train/dist.h) reduces and updates these in place between the
+     * micro-steps and the update: the accumulated fp32 gradients and the fp32 parameters,
+     * num_params each, in the backend's memory (host on the CPU, device on CUDA, where
+     * param_memory is NULL: no sharded update there). */
+    float *(*grad_memory)(Backend *be);
+    float *(*param_memory)(Backend *be);
 };
 
 /* The CPU backend takes over the model (frees it on be->free). */

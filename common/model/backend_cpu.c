@@ -82,6 +82,18 @@ static void cpu_set_state(Backend *be, const float *params, const float *mom, co
     if (vel) memcpy(m->v_memory, vel, bytes);
 }
 
+static float *cpu_grad_memory(Backend *be) {
+    GPT2 *m = cpu_model(be);
+    if (!m->grads_memory) gpt2_zero_grad(m);
+    return m->grads_memory;
+}
+
+/* a caller that writes them is updating: the cache of decode is stale */
+static float *cpu_param_memory(Backend *be) {
+    cpu_decode_drop(be);
+    return cpu_model(be)->params_memory;
+}
+
 static void cpu_free(Backend *be) {
     CpuBackend *c = be->impl;
     if (c->gen.model) generate_free(&c->gen);
@@ -109,6 +121,8 @@ Backend *backend_cpu_create(GPT2 *model, int B, int T) {
                     .update = cpu_update,
                     .get_state = cpu_get_state,
                     .set_state = cpu_set_state,
-                    .free = cpu_free};
+                    .free = cpu_free,
+                    .grad_memory = cpu_grad_memory,
+                    .param_memory = cpu_param_memory};
     return be;
 }

@@ -388,6 +388,12 @@ template <typename T> static void cuda_free(Backend *be) {
     free(be);
 }
 
+template <typename T> static float *cuda_grad_memory(Backend *be) {
+    CudaModel<T> *cm = impl<T>(be);
+    training_alloc(cm);
+    return cm->grads;
+}
+
 template <typename T>
 static Backend *create(const GPT2Config *cfg, const float *params, int B, int Tn) {
     CudaModel<T> *cm = (CudaModel<T> *)xcalloc(1, sizeof *cm); /* plain data: calloc is fine */
@@ -410,6 +416,7 @@ static Backend *create(const GPT2Config *cfg, const float *params, int B, int Tn
     be->get_state = cuda_get_state<T>;
     be->set_state = cuda_set_state<T>;
     be->free = cuda_free<T>;
+    be->grad_memory = cuda_grad_memory<T>;
     cuda_set_state<T>(be, params, NULL, NULL);
     return be;
 }

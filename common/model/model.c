@@ -387,17 +387,18 @@ float gpt2_grad_norm(const GPT2 *m) {
 }
 
 /* Clipping as torch.nn.utils.clip_grad_norm_: scale by clip / (norm + 1e-6) when below 1. */
+float gpt2_clip_scale(float norm, float clip) {
+    float coef = clip > 0 ? clip / (norm + 1e-6f) : 1.0f;
+    return coef < 1.0f ? coef : 1.0f;
+}
+
 float gpt2_update(GPT2 *m, const AdamWConfig *opt, int t) {
     if (!m->grads_memory) gpt2_zero_grad(m);
     if (!m->m_memory) {
         m->m_memory = xcalloc(m->num_params, sizeof(float));
         m->v_memory = xcalloc(m->num_params, sizeof(float));
     }
-    float norm = gpt2_grad_norm(m), scale = 1.0f;
-    if (opt->grad_clip > 0) {
-        float coef = opt->grad_clip / (norm + 1e-6f);
-        if (coef < 1.0f) scale = coef;
-    }
+    float norm = gpt2_grad_norm(m), scale = gpt2_clip_scale(norm, opt->grad_clip);
     size_t s[GPT2_NUM_PARAM_TENSORS], off = 0;
     gpt2_param_sizes(&m->config, s);
     for (int i = 0; i < GPT2_NUM_PARAM_TENSORS; i++) {

@@ -84,6 +84,8 @@ typedef struct {
     float lr, beta1, beta2, eps, weight_decay; /* weight decay on matrices only */
     float grad_clip;                           /* clip global norm to this (0: off) */
 } AdamWConfig;
+/* The factor global-norm clipping multiplies the gradients by (1 when clip is 0). */
+float gpt2_clip_scale(float norm, float clip);
 /* One AdamW step t (from 1) with clipping; returns the gradient norm before clipping. */
 float gpt2_update(GPT2 *m, const AdamWConfig *opt, int t);
 

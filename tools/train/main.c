@@ -9,6 +9,7 @@
 #include "model/model.h"
 #include "model/modelfile.h"
 #include "train/checkpoint.h"
+#include "train/dist.h"
 #include "train/schedule.h"
 #include "train/state.h"
 
@@ -62,15 +63,20 @@ static const char usage[] =
     "      --device DEV        auto | cpu | cuda (default auto: cuda when available)\n"
     "      --threads N         CPU threads (default: all)\n"
     "      --progress, --no-progress  progress line on stderr (default: when a TTY)\n"
+    "Several processes (mpirun -np N gpt2-train ..., see gpt2-train(1)):\n"
+    "      --zero N            1: shard the AdamW moments over the ranks (ZeRO-1), 0: not\n"
+    "                          (default 1 with several ranks on the CPU)\n"
+    "      --dp-timeout S      give up when the other ranks do not answer for S seconds\n"
+    "                          (default 300)\n"
     "  -h, --help, -V, --version\n";
 
 typedef struct {
     const char *train, *val, *out, *init;
     Device device;
     int B, T, vocab, max_seq_len, steps, warmup, val_every, val_batches, ckpt_every, keep;
-    int resume, shuffle, threads, progress, stop_at;
+    int resume, shuffle, threads, progress, stop_at, zero;
     uint64_t total_batch, seed;
-    double lr, final_frac;
+    double lr, final_frac, dp_timeout;
     AdamWConfig opt;
     int explicit_init, explicit_vocab, explicit_max_seq_len, explicit_seed, explicit_shuffle;
 } Options;
@@ -88,7 +94,9 @@ static void parse_args(Options *o, int argc, char **argv) {
         OPT_PROGRESS,
         OPT_NO_PROGRESS,
         OPT_NO_SHUFFLE,
-        OPT_STOP_AT
+        OPT_STOP_AT,
+        OPT_ZERO,
+        OPT_DP_TIMEOUT
     };
     static const struct option longopts[] = {{"train", 1, 0, 'i'},
                                              {"val", 1, 0, 'j'},
@@ -120,6 +128,8 @@ static void parse_args(Options *o, int argc, char **argv) {
                                              {"no-progress", 0, 0, OPT_NO_PROGRESS},
                                              {"no-shuffle", 0, 0, OPT_NO_SHUFFLE},
                                              {"stop-at", 1, 0, OPT_STOP_AT},
+                                             {"zero", 1, 0, OPT_ZERO},
+                                             {"dp-timeout", 1, 0, OPT_DP_TIMEOUT},
                                              {"help", 0, 0, 'h'},
                                              {"version", 0, 0, 'V'},
                                              {0, 0, 0, 0}};
@@ -136,6 +146,8 @@ static void parse_args(Options *o, int argc, char **argv) {
         .ckpt_every = 5000,
         .shuffle = 1,
         .progress = -1,
+        .zero = -1,
+        .dp_timeout = 300,
         .total_batch = 524288,
         .seed = 1337,
         .lr = 6e-4,
@@ -237,6 +249,12 @@ static void parse_args(Options *o, int argc, char **argv) {
         case OPT_STOP_AT:
             o->stop_at = (int)cli_int(optarg, "--stop-at", 1, 1 << 30);
             break;
+        case OPT_ZERO:
+            o->zero = (int)cli_int(optarg, "--zero", 0, 1);
+            break;
+        case OPT_DP_TIMEOUT:
+            o->dp_timeout = cli_double(optarg, "--dp-timeout", 0.001, 1e9);
+            break;
         default:
             cli_standard_option(c, usage);
         }
@@ -331,8 +349,9 @@ static void check_config(const GPT2Config *got, const char *what, const Options 
         die("-t %d is above the model's maximum sequence length %d", o->T, got->max_seq_len);
 }
 
-static void save_checkpoint(Backend *be, const Options *o, const DataLoader *train, uint64_t step,
-                            uint64_t tokens) {
+/* Every rank takes part (the moments of ZeRO-1 are gathered); rank 0 writes. */
+static void save_checkpoint(Dist *d, Backend *be, const Options *o, const DataLoader *train,
+                            uint64_t step, uint64_t tokens) {
     GPT2 host;
     gpt2_create(&host, &be->config);
     TrainState st = {.config = be->config,
@@ -345,13 +364,16 @@ static void save_checkpoint(Backend *be, const Options *o, const DataLoader *tra
                      .num_shards = train->num_shards,
                      .num_windows = train->total_windows,
                      .num_params = host.num_params};
-    if (step > 0) {
+    if (step > 0 && d->rank == 0) {
         st.m = xmalloc(host.num_params * sizeof(float));
         st.v = xmalloc(host.num_params * sizeof(float));
     }
-    be->get_state(be, host.params_memory, st.m, st.v);
-    train_ckpt_save(o->out, &host, &st);
-    train_ckpt_prune(o->out, o->keep);
+    dist_get_state(d, be, host.params_memory, st.m, st.v, step > 0);
+    if (d->rank == 0) {
+        train_ckpt_save(o->out, &host, &st);
+        train_ckpt_prune(o->out, o->keep);
+    }
+    dist_barrier(d); /* no rank goes on (or ends) before the checkpoint is complete */
     train_state_free(&st);
     gpt2_free(&host);
 }
@@ -402,11 +424,15 @@ static char *load_start(Options *o, GPT2 *host, TrainState *st) {
 
 /* The training shards (positioned where a resumed run left off) and the validation
  * shards; returns the batches an evaluation takes (0 without -j). */
-static int open_data(const Options *o, int vocab, const TrainState *st, DataLoader *train,
-                     DataLoader *val) {
+static int open_data(const Options *o, int world, int vocab, const TrainState *st,
+                     DataLoader *train, DataLoader *val) {
     char err[512];
     if (dataloader_init(train, o->train, o->B, o->T, vocab, o->shuffle, o->seed, err, sizeof err))
         die("%s", err);
+    if (world > 1 && train->total_windows < (uint64_t)world * o->B)
+        die("%s: %llu windows of %d tokens, fewer than one micro-batch for each of %d ranks "
+            "(%d*%d)",
+            o->train, (unsigned long long)train->total_windows, o->T + 1, world, world, o->B);
     if (o->resume) {
         if (st->num_shards != train->num_shards || st->num_windows != train->total_windows)
             warn("the training data changed since step %llu (%llu shards, %llu windows then; "
@@ -428,9 +454,12 @@ static int open_data(const Options *o, int vocab, const TrainState *st, DataLoad
 typedef struct {
     const Options *o;
     Backend *be;
+    Dist *dist;
+    double *losses; /* this rank's losses of a step's micro-batches or an evaluation's batches */
+    int stop;       /* the stop signal all ranks agreed on */
     DataLoader train, val;
     int accum, val_batches;
-    FILE *log;
+    FILE *log;             /* rank 0's alone */
     uint64_t step, tokens; /* optimizer steps done, training tokens consumed */
     int start_evaluated;   /* the log holds the first step's validation line */
     uint64_t start;        /* the step this process began at, and when: for the ETA */
@@ -484,22 +513,45 @@ static void format_eta(char buf[32], const Run *r) {
         snprintf(buf, 32, "%lds", s);
 }
 
+/* Whether to stop now: a stop request that any rank got (all ranks ask at the same
+ * points, so they stop at the same one). */
+static int stopping(Run *r) {
+    if (!r->stop) r->stop = dist_max(r->dist, (int)stop_signal);
+    return r->stop;
+}
+
+/* Rank r of a world of W reads windows [(k*W + r)*B, (k*W + r + 1)*B) of the shared order
+ * for its k-th batch: batch k*W + r of one process, so that the ranks split the data a
+ * single process would read without overlap. */
+static void next_batch(DataLoader *dl, const Dist *d, int mine) {
+    dataloader_skip(dl, (uint64_t)d->rank * dl->B);
+    if (mine) dataloader_next(dl);
+    dataloader_skip(dl, (uint64_t)(d->world - 1 - d->rank) * dl->B);
+}
+
 /* Mean validation loss over the evaluation's batches from the start of the validation
- * data into loss; 0 when a stop request cut it short. A long one shows how far it got. */
+ * data into loss, the ranks splitting the batches; 0 when a stop request cut it short.
+ * A long one shows how far it got. */
 static int evaluate(Run *r, Progress *prog, double *loss) {
     DataLoader *val = &r->val;
+    const Dist *d = r->dist;
     dataloader_reset(val);
-    double t0 = now_seconds(), sum = 0;
-    for (int i = 0; i < r->val_batches; i++) {
-        if (stop_signal) return 0;
-        dataloader_next(val);
-        sum += r->be->eval_losses(r->be, val->inputs, val->targets, val->B, val->T, NULL);
+    double t0 = now_seconds();
+    int rounds = (r->val_batches + d->world - 1) / d->world;
+    for (int j = 0; j < rounds; j++) {
+        if (stopping(r)) return 0;
+        int mine = j * d->world + d->rank < r->val_batches;
+        next_batch(val, d, mine);
+        r->losses[j] =
+            mine ? r->be->eval_losses(r->be, val->inputs, val->targets, val->B, val->T, NULL) : 0;
         if (now_seconds() - t0 > 2.0)
-            progress_update(prog, "%s  [validation: %d/%d batches]", r->status, i + 1,
+            progress_update(prog, "%s  [validation: %d/%d batches]", r->status,
+                            (j + 1) * d->world < r->val_batches ? (j + 1) * d->world
+                                                                : r->val_batches,
                             r->val_batches);
     }
     progress_update(prog, "%s", r->status);
-    *loss = sum / r->val_batches;
+    *loss = dist_sum_interleaved(r->dist, r->losses, rounds) / r->val_batches;
     return 1;
 }
 
@@ -508,36 +560,38 @@ static int evaluate(Run *r, Progress *prog, double *loss) {
  * began, so that the checkpoint of the step before resumes exactly. */
 static void run_step(Run *r, const Schedule *sched, Progress *prog, double val_loss) {
     const Options *o = r->o;
-    double t0 = now_seconds(), loss = 0;
+    double t0 = now_seconds();
     DataPos begin = r->train.pos;
+    int world = r->dist->world;
     for (int a = 0; a < r->accum; a++) {
-        if (stop_signal) {
+        if (stopping(r)) {
             char err[512];
             if (dataloader_seek(&r->train, begin, err, sizeof err)) die("%s", err);
             return;
         }
-        dataloader_next(&r->train);
-        loss += r->be->train_step(r->be, r->train.inputs, r->train.targets, o->B, o->T,
-                                  1.0f / r->accum);
+        next_batch(&r->train, r->dist, 1);
+        r->losses[a] = r->be->train_step(r->be, r->train.inputs, r->train.targets, o->B, o->T,
+                                         1.0f / (r->accum * world));
         /* a long step (many micro-batches on a CPU) shows how far it has got */
         if (now_seconds() - t0 > 2.0)
             progress_update(prog, "%s  [step %llu: %d/%d micro-batches]", r->status,
                             (unsigned long long)r->step + 1, a + 1, r->accum);
     }
-    loss /= r->accum;
+    double loss = dist_sum_interleaved(r->dist, r->losses, r->accum) / (r->accum * world);
     AdamWConfig opt = o->opt;
     opt.lr = (float)schedule_lr(sched, (int)r->step);
-    float norm = r->be->update(r->be, &opt, (int)r->step + 1);
+    float norm = dist_update(r->dist, r->be, &opt, (int)r->step + 1);
     r->step++;
     r->tokens += o->total_batch;
     double ms = (now_seconds() - t0) * 1e3, rate = o->total_batch / ms * 1e3;
     char b1[32], b2[32], b3[32];
-    fprintf(r->log,
-            "{\"type\":\"train\",\"step\":%llu,\"loss\":%s,\"lr\":%s,\"grad_norm\":%s,"
-            "\"tokens_per_s\":%.1f,\"ms\":%.3f}\n",
-            (unsigned long long)r->step, json_num(b1, loss), json_num(b2, opt.lr),
-            json_num(b3, norm), rate, ms);
-    fflush(r->log);
+    if (r->log)
+        fprintf(r->log,
+                "{\"type\":\"train\",\"step\":%llu,\"loss\":%s,\"lr\":%s,\"grad_norm\":%s,"
+                "\"tokens_per_s\":%.1f,\"ms\":%.3f}\n",
+                (unsigned long long)r->step, json_num(b1, loss), json_num(b2, opt.lr),
+                json_num(b3, norm), rate, ms);
+    if (r->log) fflush(r->log);
     char eta[32];
     format_eta(eta, r);
     snprintf(r->status, sizeof r->status,
@@ -554,7 +608,7 @@ static void run_loop(Run *r) {
                       .max_steps = o->steps,
                       .final_frac = o->final_frac};
     Progress prog;
-    progress_init(&prog, o->progress);
+    progress_init(&prog, r->dist->rank ? 0 : o->progress);
     uint64_t saved = r->step; /* a new run's step 0 is not worth a checkpoint */
     r->start = r->step, r->started = now_seconds();
     snprintf(r->status, sizeof r->status, "step %llu/%d", (unsigned long long)r->step, o->steps);
@@ -563,16 +617,16 @@ static void run_loop(Run *r) {
         int last = r->step >= (uint64_t)o->steps;
         int evaluated = r->step == r->start && r->start_evaluated;
         if (o->val && !evaluated && (r->step % (uint64_t)o->val_every == 0 || last) &&
-            evaluate(r, &prog, &val_loss)) {
+            evaluate(r, &prog, &val_loss) && r->log) {
             char buf[32];
             fprintf(r->log, "{\"type\":\"val\",\"step\":%llu,\"loss\":%s,\"tokens\":%llu}\n",
                     (unsigned long long)r->step, json_num(buf, val_loss),
                     (unsigned long long)r->val_batches * o->B * o->T);
             fflush(r->log);
         }
-        int stop = stop_signal || (o->stop_at && r->step >= (uint64_t)o->stop_at);
+        int stop = stopping(r) || (o->stop_at && r->step >= (uint64_t)o->stop_at);
         if (r->step > saved && (last || stop || (o->ckpt_every && r->step % o->ckpt_every == 0))) {
-            save_checkpoint(r->be, o, &r->train, r->step, r->tokens);
+            save_checkpoint(r->dist, r->be, o, &r->train, r->step, r->tokens);
             saved = r->step;
         }
         if (last || stop) break;
@@ -585,10 +639,16 @@ int main(int argc, char **argv) {
     util_init("gpt2-train");
     Options o;
     parse_args(&o, argc, argv);
-    uint64_t micro = (uint64_t)o.B * o.T;
-    if (o.total_batch % micro || o.total_batch == 0)
+    Dist dist;
+    dist_init(&dist, o.dp_timeout);
+    uint64_t micro = (uint64_t)o.B * o.T * (uint64_t)dist.world;
+    if ((o.total_batch % micro || o.total_batch == 0) && dist.world == 1)
         die_usage("--total-batch %llu is not a multiple of B*T = %d*%d = %llu",
                   (unsigned long long)o.total_batch, o.B, o.T, (unsigned long long)micro);
+    if (o.total_batch % micro || o.total_batch == 0)
+        die_usage("--total-batch %llu is not a multiple of B*T*ranks = %d*%d*%d = %llu",
+                  (unsigned long long)o.total_batch, o.B, o.T, dist.world,
+                  (unsigned long long)micro);
     if (o.total_batch / micro > INT_MAX)
         die_usage("--total-batch %llu is more than %d micro-batches of B*T = %llu tokens",
                   (unsigned long long)o.total_batch, INT_MAX, (unsigned long long)micro);
@@ -616,47 +676,75 @@ int main(int argc, char **argv) {
         gpt2_free(&host);
         free(what);
         free(log_path);
+        dist_finalize(&dist);
         return 0;
     }
     check_config(&host.config, what, &o);
-    Run r = {.o = &o, .accum = (int)(o.total_batch / micro), .step = st.step, .tokens = st.tokens};
-    r.val_batches = open_data(&o, host.config.vocab_size, &st, &r.train, &r.val);
+    Run r = {.o = &o,
+             .dist = &dist,
+             .accum = (int)(o.total_batch / micro),
+             .step = st.step,
+             .tokens = st.tokens};
+    r.val_batches = open_data(&o, dist.world, host.config.vocab_size, &st, &r.train, &r.val);
+    r.losses =
+        xcalloc((size_t)(r.accum > r.val_batches ? r.accum : r.val_batches), sizeof *r.losses);
     GPT2 copy; /* host stays for --resume's set_state */
     gpt2_create(&copy, &host.config);
     memcpy(copy.params_memory, host.params_memory, host.num_params * sizeof(float));
+    if (o.device != DEVICE_CPU) dist_select_device(&dist);
     r.be = device_open(o.device, &copy, o.B, o.T, 0);
-    if (o.resume) r.be->set_state(r.be, host.params_memory, st.m, st.v);
+    int zero = o.zero >= 0 ? o.zero : dist.world > 1 && !strcmp(r.be->name, "cpu");
+    dist_setup(&dist, r.be, host.num_params, zero);
+    if (o.resume) dist_set_state(&dist, r.be, host.params_memory, st.m, st.v);
     train_state_free(&st);
     gpt2_free(&host);
 
-    mkdir_p(o.out);
-    train_ckpt_lock(o.out);
     r.start_evaluated = evaluated;
-    r.log = xfopen(log_path, o.resume ? "a" : "w");
-    if (o.resume && torn) fputc('\n', r.log);
+    if (dist.rank == 0) {
+        mkdir_p(o.out);
+        train_ckpt_lock(o.out);
+        r.log = xfopen(log_path, o.resume ? "a" : "w");
+        if (o.resume && torn) fputc('\n', r.log);
+    }
     catch_stop_signals(); /* before the start line: a stop seen there is one the loop sees */
     const GPT2Config *c = &r.be->config;
-    fprintf(r.log,
-            "{\"type\":\"start\",\"step\":%llu,\"device\":\"%s\",\"params\":%zu,\"layers\":%d,"
-            "\"heads\":%d,\"channels\":%d,\"vocab\":%d,\"max_seq_len\":%d,\"B\":%d,\"T\":%d,"
-            "\"accum\":%d,\"steps\":%d,\"seed\":%llu}\n",
-            (unsigned long long)r.step, r.be->name, gpt2_num_params(c), c->num_layers, c->num_heads,
-            c->channels, c->vocab_size, c->max_seq_len, o.B, o.T, r.accum, o.steps,
-            (unsigned long long)o.seed);
-    fflush(r.log);
+    if (r.log) {
+        fprintf(r.log,
+                "{\"type\":\"start\",\"step\":%llu,\"device\":\"%s\",\"params\":%zu,"
+                "\"layers\":%d,\"heads\":%d,\"channels\":%d,\"vocab\":%d,\"max_seq_len\":%d,"
+                "\"B\":%d,\"T\":%d,\"accum\":%d,\"steps\":%d,\"seed\":%llu",
+                (unsigned long long)r.step, r.be->name, gpt2_num_params(c), c->num_layers,
+                c->num_heads, c->channels, c->vocab_size, c->max_seq_len, o.B, o.T, r.accum,
+                o.steps, (unsigned long long)o.seed);
+        if (dist.world > 1) {
+            size_t held, unsharded;
+            dist_moment_bytes(&dist, &held, &unsharded);
+            fprintf(r.log, ",\"ranks\":%d,\"zero\":%d,\"moment_bytes\":%zu", dist.world, dist.zero,
+                    held);
+            if (dist.zero)
+                warn("%d ranks, ZeRO-1: AdamW moments of %.1f MiB per rank instead of %.1f MiB",
+                     dist.world, held / 1048576.0, unsharded / 1048576.0);
+        }
+        fputs("}\n", r.log);
+        fflush(r.log);
+    }
     run_loop(&r);
-    xfclose(r.log, log_path);
+    if (r.log) xfclose(r.log, log_path);
     r.be->free(r.be);
+    free(r.losses);
     dataloader_free(&r.train);
     if (o.val) dataloader_free(&r.val);
     free(log_path);
     free(what);
-    if (stop_signal) {
-        warn("stopped by signal %d at step %llu%s", (int)stop_signal, (unsigned long long)r.step,
-             r.step > r.start ? "; checkpoint written, continue with --resume"
-             : o.resume       ? "; continue with --resume"
-                              : "");
-        return 128 + stop_signal;
+    int rank = dist.rank;
+    dist_finalize(&dist);
+    if (r.stop) {
+        if (rank == 0)
+            warn("stopped by signal %d at step %llu%s", r.stop, (unsigned long long)r.step,
+                 r.step > r.start ? "; checkpoint written, continue with --resume"
+                 : o.resume       ? "; continue with --resume"
+                                  : "");
+        return 128 + r.stop;
     }
     return 0;
 }

@@ -21,19 +21,24 @@ void adamw_update(float *params, const float *grads, float *m, float *v, size_t 
     }
 }
 
-/* Fixed chunks summed in a fixed order: the same result for any thread count. */
-double sum_squares(const float *g, size_t n) {
-    enum { CHUNK = 1 << 16 };
-    size_t nchunks = (n + CHUNK - 1) / CHUNK;
-    double *part = xmalloc(nchunks * sizeof *part), sum = 0;
+void sum_squares_parts(const float *g, size_t n, double *part) {
+    size_t nchunks = (n + SUM_SQUARES_CHUNK - 1) / SUM_SQUARES_CHUNK;
 #pragma omp parallel for if (parallel : n > KERNELS_PARALLEL_MIN)
     for (size_t c = 0; c < nchunks; c++) {
-        size_t end = c * CHUNK + CHUNK < n ? c * CHUNK + CHUNK : n;
+        size_t lo = c * SUM_SQUARES_CHUNK,
+               end = lo + SUM_SQUARES_CHUNK < n ? lo + SUM_SQUARES_CHUNK : n;
         double s = 0;
 #pragma omp simd reduction(+ : s)
-        for (size_t i = c * CHUNK; i < end; i++) s += (double)g[i] * g[i];
+        for (size_t i = lo; i < end; i++) s += (double)g[i] * g[i];
         part[c] = s;
     }
+}
+
+/* Fixed chunks summed in a fixed order: the same result for any thread count. */
+double sum_squares(const float *g, size_t n) {
+    size_t nchunks = (n + SUM_SQUARES_CHUNK - 1) / SUM_SQUARES_CHUNK;
+    double *part = xmalloc(nchunks * sizeof *part), sum = 0;
+    sum_squares_parts(g, n, part);
     for (size_t c = 0; c < nchunks; c++) sum += part[c];
     free(part);
     return sum;

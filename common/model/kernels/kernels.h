@@ -70,5 +70,10 @@ void adamw_update(float *params, const float *grads, float *m, float *v, size_t 
                   float beta1, float beta2, float eps, float weight_decay, float grad_scale, int t);
 /* sum of squares of g (for the global gradient norm), accumulated in double */
 double sum_squares(const float *g, size_t n);
+/* sum_squares' partial sums, one per SUM_SQUARES_CHUNK floats, into part: summed in
+ * order they give sum_squares exactly, also when the chunks were split between
+ * processes along chunk boundaries (ZeRO-1 shards, train/dist.h). */
+#define SUM_SQUARES_CHUNK ((size_t)1 << 16)
+void sum_squares_parts(const float *g, size_t n, double *part);
 
 #endif

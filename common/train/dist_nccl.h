@@ -1,0 +1,28 @@
+/* dist_nccl: the CUDA side of data parallelism (dist.h) — one GPU per local rank and the
+ * gradient all-reduce over NCCL on the stream the model runs on. Built only when the CUDA
+ * toolkit has nccl.h (the Makefile's NCCL switch); callable from C. */
+#ifndef GPT2_TRAIN_DIST_NCCL_H
+#define GPT2_TRAIN_DIST_NCCL_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define DIST_NCCL_ID_BYTES 128 /* sizeof(ncclUniqueId) */
+
+/* cudaSetDevice(local_rank); dies when the host has fewer GPUs than local ranks. */
+void dist_nccl_select_device(int local_rank, int local_world);
+/* A new communicator's id (rank 0 makes it, the launcher's MPI hands it to the others). */
+void dist_nccl_unique_id(unsigned char id[DIST_NCCL_ID_BYTES]);
+void *dist_nccl_init(const unsigned char id[DIST_NCCL_ID_BYTES], int world, int rank);
+/* Sums the n fp32 gradients on the device over all ranks, in place, and waits for it. */
+void dist_nccl_allreduce(void *comm, float *grads, size_t n);
+void dist_nccl_free(void *comm);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
