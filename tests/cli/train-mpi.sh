@@ -77,6 +77,49 @@ ok "resumed on 2 ranks: the same weights and state bit for bit" \
     eval 'cmp -s "$T/res2/model_00000004.bin" "$T/r2-shuffled/model_00000004.bin" &&
           cmp -s "$T/res2/state_00000004.bin" "$T/r2-shuffled/state_00000004.bin"'
 
+# signals and faults: a run of many steps in the background, rank RANK of its mpirun sent
+# SIG once the log holds 3 train lines; status in rc, stderr in $err
+args=(-i "$T/d/s_train_*.bin" -e 1:2:16 --max-seq-len 16 -t 16 -b 2 -d 128 -u 2
+    -l 1e-2 -x 100000 --device cpu --no-progress)
+rank_pid() { # rank_pid MPIRUN_PID RANK
+    local p
+    for p in $(pgrep -P "$1"); do
+        tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qx "OMPI_COMM_WORLD_RANK=$2" && echo "$p"
+    done
+}
+signalled_run() { # signalled_run DIR SIG RANK ARGS...
+    local dir=$1 sig=$2 r=$3 pid
+    shift 3
+    timeout 300 mpirun --oversubscribe -np 2 gpt2-train "${args[@]}" -o "$T/$dir" "$@" 2>"$err" &
+    pid=$!
+    for _ in $(seq 1200); do
+        [ "$(grep -sc '"train"' "$T/$dir/log.jsonl")" -ge 3 ] 2>/dev/null && break
+        sleep 0.05
+    done
+    kill -"$sig" "$(rank_pid "$(pgrep -P $pid -x mpirun)" "$r")"
+    rc=0
+    wait $pid || rc=$?
+}
+signalled_run term TERM 1 -n 0
+k=$(ls "$T/term" | sed -n 's/^DONE_0*\([0-9][0-9]*\)$/\1/p')
+ok "SIGTERM to one rank: every rank stops, exit 143" eval 'exits 143 && stderr_has "stopped by signal 15"'
+ok "... with one checkpoint, at the step reached ($k)" eval '[ "$(ls "$T/term" | grep -c DONE_)" -eq 1 ]'
+k=${k:-1}
+mpirun --oversubscribe -np 2 gpt2-train "${args[@]}" -o "$T/term" -n 0 --resume --stop-at $((k + 2)) 2>/dev/null
+mpirun --oversubscribe -np 2 gpt2-train "${args[@]}" -o "$T/unint" -n 0 --stop-at $((k + 2)) 2>/dev/null
+ok "... resumed on 2 ranks, equal to an uninterrupted run bit for bit" \
+    cmp -s "$T/term/model_$(printf %08d $((k + 2))).bin" "$T/unint/model_$(printf %08d $((k + 2))).bin"
+
+signalled_run killed KILL 1 -n 1 --dp-timeout 20
+ok "a rank SIGKILLed mid-run: the job fails" eval '[ "$rc" -ne 0 ] && [ "$rc" -ne 124 ]'
+latest=$(ls "$T/killed" | sed -n 's/^DONE_0*\([0-9][0-9]*\)$/\1/p' | tail -n 1)
+run mpirun --oversubscribe -np 2 gpt2-train "${args[@]}" -o "$T/killed" --resume --stop-at $((latest + 1))
+ok "... its newest complete checkpoint ($latest) resumes" eval 'exits 0 && [ -e "$T/killed/DONE_$(printf %08d $((latest + 1)))" ]'
+
+signalled_run hung STOP 1 -n 0 --dp-timeout 3
+ok "a rank that hangs (SIGSTOP): the others give up after --dp-timeout, saying so" \
+    eval '[ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] && stderr_has "no answer from the other ranks for 3 s"'
+
 # wrong launches, before any training
 run train 3 bad -x 1
 ok "a world that does not divide the batch: an error naming B*T*ranks" \
