@@ -13,7 +13,7 @@ all: $(GPU_TESTS) $(GPU_BENCH)
 # nvcc compiles, the C compiler links (LDLIBS carries -Wl options nvcc does not take)
 $(BUILD)/tests/gpu/%.cu.o: tests/gpu/%.cu tests/gpu/test_util.h
 	@mkdir -p $(dir $@)
-	$(NVCC) $(NVCCFLAGS) -Icommon -Itests -DGPT2_CUDA -MMD -MP -c $< -o $@
+	$(NVCC) $(NVCCFLAGS) -Icommon -Itests -DGPT2_CUDA $(if $(filter 1,$(NCCL)),-DGPT2_NCCL) -MMD -MP -c $< -o $@
 
 $(BUILD)/tests/gpu/%: $(BUILD)/tests/gpu/%.cu.o $(LIB)
 	$(CC) $(ALL_LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
