@@ -28,6 +28,7 @@ static int launched_world(void) {
     return 1;
 }
 
+#ifdef GPT2_MPI
 /* The watchdog: armed around each collective, it fires when the others do not come.
  * The message is written beforehand, as a signal handler may only write(2) it. */
 static char watch_msg[256];
@@ -56,6 +57,7 @@ static void unwatch(void) {
     struct itimerval it = {0};
     setitimer(ITIMER_REAL, &it, NULL);
 }
+#endif
 
 void dist_init(Dist *d, double timeout) {
     memset(d, 0, sizeof *d);
