@@ -137,6 +137,26 @@ int main(void) {
         dataloader_free(&walk);
     }
     ok(all_seek, "every saved position can be sought, with shards of unequal size");
+    /* skip: ranks of a data-parallel run interleave their batches from one order; rank r
+     * of 3 skipping the others' batches reads batches r, r+3, ... of one loader, across
+     * shards and epochs (8 batches of 3 windows go past the 24 windows of an epoch) */
+    dataloader_reset(&dl);
+    int seq[24 * B], interleaved = 1;
+    take(&dl, 24, seq);
+    for (int r = 0; r < 3; r++) {
+        DataLoader rank;
+        dataloader_init(&rank, pattern, B, T, 251, 1, 8, err, sizeof err);
+        for (int k = 0; k < 8; k++) {
+            dataloader_skip(&rank, (uint64_t)r * B);
+            take(&rank, 1, a);
+            dataloader_skip(&rank, (uint64_t)(2 - r) * B);
+            interleaved &= !memcmp(a, seq + (k * 3 + r) * B, B * sizeof *a);
+        }
+        interleaved &= !memcmp(&rank.pos, &dl.pos, sizeof rank.pos);
+        dataloader_free(&rank);
+    }
+    ok(interleaved,
+       "skip: ranks that skip each other's batches read one loader's, at its position");
     ok(dataloader_seek(&re, (DataPos){0, 9, 0}, err, sizeof err) && strstr(err, "outside"),
        "a position beyond the shards is refused: %s", err);
     dataloader_free(&re);
