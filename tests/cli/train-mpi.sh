@@ -111,7 +111,8 @@ ok "... resumed on 2 ranks, equal to an uninterrupted run bit for bit" \
     cmp -s "$T/term/model_$(printf %08d $((k + 2))).bin" "$T/unint/model_$(printf %08d $((k + 2))).bin"
 
 signalled_run killed KILL 1 -n 1 --dp-timeout 20
-ok "a rank SIGKILLed mid-run: the job fails" eval '[ "$rc" -ne 0 ] && [ "$rc" -ne 124 ]'
+ok "a rank SIGKILLed mid-run: the job fails, mpirun naming the rank" \
+    eval '[ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] && stderr_has "rank 1 .* exited on signal 9"'
 latest=$(ls "$T/killed" | sed -n 's/^DONE_0*\([0-9][0-9]*\)$/\1/p' | tail -n 1)
 run mpirun --oversubscribe -np 2 gpt2-train "${args[@]}" -o "$T/killed" --resume --stop-at $((latest + 1))
 ok "... its newest complete checkpoint ($latest) resumes" eval 'exits 0 && [ -e "$T/killed/DONE_$(printf %08d $((latest + 1)))" ]'
