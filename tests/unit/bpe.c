@@ -1,4 +1,4 @@
-/* Unit tests for common/text/bpe.c: the shipped vocabulary, edge cases with ids taken from
+/* Unit tests for common/text/bpe.c: the shipped vocabulary, edge cases and merge ties with ids taken from
  * tiktoken 1.0.22 (gpt2, encode_ordinary), invalid UTF-8, round trips on random bytes,
  * safe cut points, merges of very long pieces. The whole-Unicode and corpus parity
  * runs against tiktoken itself are in tests/cli/tokenize-parity.sh. */
@@ -85,16 +85,36 @@ static const struct Case cases[] = {
     {"\r\n\r\n", {201, 198, 201, 198}, 4},
 };
 
-static void test_cases(void) {
-    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+/* Merge ties: a run of one byte (or of a pair) offers the same pair at several places, and
+ * tiktoken merges the leftmost first, so "aaaaa" is "aaaa"+"a", never "a"+"aaaa". Produced
+ * with tiktoken 1.0.22 from tests/node_modules (npm ci --prefix tests) by
+ *   node -e 'const e = require("./tests/node_modules/tiktoken").get_encoding("gpt2");
+ *            for (const t of process.argv.slice(1))
+ *                console.log(JSON.stringify(t), Array.from(e.encode_ordinary(t)).join(", "))' \
+ *        aaaaa aaaaaaa eee zzzzz ===== ttttt '#####' 11111 ' eeeee' hahaha
+ * Every case but the last two reads differently when the rightmost pair wins. */
+static const struct Case ties[] = {
+    {"aaaaa", {24794, 64}, 2},       {"aaaaaaa", {24794, 46071}, 2}, {"eee", {1453, 68}, 2},
+    {"zzzzz", {3019, 3019, 89}, 3},  {"=====", {1421, 28}, 2},       {"ttttt", {926, 926, 83}, 3},
+    {"#####", {4242, 2}, 2},         {"11111", {1157, 16243}, 2},    {" eeeee", {304, 41591}, 2},
+    {"hahaha", {71, 993, 12236}, 3},
+};
+
+static void check_cases(const struct Case *c, size_t count, const char *what) {
+    for (size_t i = 0; i < count; i++) {
         size_t n;
-        int *ids = enc(cases[i].text, strlen(cases[i].text), 0, &n);
-        if (!ok(same_ids(ids, n, cases[i].ids, cases[i].n), "tiktoken ids for case %zu", i)) {
+        int *ids = enc(c[i].text, strlen(c[i].text), 0, &n);
+        if (!ok(same_ids(ids, n, c[i].ids, c[i].n), "tiktoken ids for %s %zu", what, i)) {
             diag("got %zu ids:", n);
             for (size_t k = 0; k < n; k++) diag("  %d", ids[k]);
         }
         free(ids);
     }
+}
+
+static void test_cases(void) {
+    check_cases(cases, sizeof cases / sizeof *cases, "case");
+    check_cases(ties, sizeof ties / sizeof *ties, "merge tie");
     size_t n;
     int *ids = enc("a<|endoftext|>b", 15, BPE_SPECIAL, &n);
     ok(n == 3 && ids[0] == 64 && ids[1] == 50256 && ids[2] == 65,
@@ -209,6 +229,18 @@ static void test_random(void) {
     ok(split, "cutting at bpe_split_point never changes the ids");
 }
 
+/* The id of a byte's own token by GPT-2's byte order (independent of bpe.c): the 188
+ * printable bytes ! to ~, 0xa1 to 0xac and 0xae to 0xff first, then the 68 others, each
+ * group in byte order. */
+static int printable(int c) {
+    return (c >= 0x21 && c <= 0x7e) || (c >= 0xa1 && c <= 0xac) || c >= 0xae;
+}
+static int byte_id(int c) {
+    int id = printable(c) ? 0 : 188;
+    for (int d = 0; d < c; d++) id += printable(d) == printable(c);
+    return id;
+}
+
 static void test_invalid_utf8(void) {
     /* a run of invalid bytes is its own piece; the text around it is split as if the
      * run were the end / the start of the text */
@@ -227,10 +259,16 @@ static void test_invalid_utf8(void) {
     for (size_t i = 0; i < n5; i++) want[k++] = e[i];
     ok(same_ids(all, n, want, k), "invalid UTF-8 runs cut the text into independent parts");
     free(all), free(a), free(b), free(c), free(d), free(e);
-    /* surrogates encoded in UTF-8 and overlong forms are invalid too: byte tokens */
-    int *s = enc("\xed\xa0\x80", 3, 0, &n);
-    ok(n >= 1 && n <= 3, "an encoded surrogate becomes byte-level tokens (%zu)", n);
-    free(s);
+    /* surrogates encoded in UTF-8 and overlong forms are invalid too: a token per byte */
+    static const char *bad[] = {"\xed\xa0\x80", "\xc0\xaf"};
+    for (int i = 0; i < 2; i++) {
+        size_t len = strlen(bad[i]);
+        int *s = enc(bad[i], len, 0, &n), each = n == len;
+        for (size_t k = 0; each && k < n; k++) each = s[k] == byte_id((unsigned char)bad[i][k]);
+        ok(each, "%s becomes its byte tokens (%zu ids)",
+           i ? "an overlong form" : "an encoded surrogate", n);
+        free(s);
+    }
 }
 
 static void test_long_piece(void) {
