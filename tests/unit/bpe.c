@@ -1,7 +1,7 @@
-/* Unit tests for common/text/bpe.c: the shipped vocabulary, edge cases and merge ties with ids taken from
- * tiktoken 1.0.22 (gpt2, encode_ordinary), invalid UTF-8, round trips on random bytes,
- * safe cut points, merges of very long pieces. The whole-Unicode and corpus parity
- * runs against tiktoken itself are in tests/cli/tokenize-parity.sh. */
+/* Unit tests for common/text/bpe.c: the shipped vocabulary, edge cases and merge ties with
+ * ids taken from tiktoken 1.0.22 (gpt2, encode_ordinary), invalid UTF-8, round trips on
+ * random bytes, safe cut points, merges of very long pieces. The whole-Unicode and corpus
+ * parity runs against tiktoken itself are in tests/cli/tokenize-parity.sh. */
 #include "text/bpe.h"
 #include "base/util.h"
 #include "tap.h"
