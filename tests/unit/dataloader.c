@@ -1,6 +1,7 @@
 /* Unit tests for common/data/dataloader.c: window layout, file order without shuffling,
- * per-epoch shuffles that visit every window once, determinism from the seed, exact
- * seek to a saved position, and the errors found at init. */
+ * per-epoch shuffles of the shard order and of the windows inside a shard that visit every
+ * window once, determinism from the seed, exact seek to a saved position (the same tokens
+ * next), and the errors found at init. */
 #include "data/dataloader.h"
 #include "base/util.h"
 #include "data/shard.h"
@@ -98,6 +99,32 @@ int main(void) {
     ok(in_shard, "a shard's windows are read together");
     dataloader_free(&one);
 
+    /* one shard of 16 windows: the shard order cannot change, so only a reshuffle of the
+     * windows themselves makes epoch 1 differ from epoch 0 (equal by chance: 1 in 16!) */
+    char *long_path = xasprintf("%s/long.bin", dir);
+    ShardWriter *lw = shard_writer_open(long_path, 0, 1);
+    for (int i = 0; i < 16 * T + 1; i++) {
+        uint16_t t = (uint16_t)i;
+        shard_writer_add(lw, &t, 1);
+    }
+    shard_writer_close(lw);
+    int win[3][16], perms = 1;
+    ok(!dataloader_init(&one, long_path, 1, T, 251, 1, 42, err, sizeof err), "one-shard init");
+    for (int e = 0; e < 3; e++) {
+        int seen[16] = {0};
+        for (int i = 0; i < 16; i++) {
+            dataloader_next(&one);
+            win[e][i] = one.inputs[0] / T;
+            perms &= one.inputs[0] % T == 0 && win[e][i] < 16 && !seen[win[e][i]]++;
+        }
+    }
+    ok(perms, "one shard: each epoch reads its 16 windows once each");
+    ok(memcmp(win[0], win[1], sizeof win[0]) && memcmp(win[1], win[2], sizeof win[1]),
+       "one shard: its windows come in another order each epoch");
+    dataloader_free(&one);
+    unlink(long_path);
+    free(long_path);
+
     /* same seed, same sequence; another seed, another one */
     int a[8 * B], b2[8 * B], c[8 * B];
     ok(!dataloader_init(&dl, pattern, B, T, 251, 1, 7, err, sizeof err), "seed 7");
@@ -122,21 +149,27 @@ int main(void) {
     take(&re, 5, b2);
     ok(!memcmp(a, b2, 5 * B * sizeof *a), "continues with the same batches after seek");
     /* every position a run can stop at is one it can resume from, whichever file the
-     * shuffled order puts at that place (shards of unequal size) */
-    int all_seek = 1;
+     * shuffled order puts at that place (shards of unequal size): a fresh loader sought
+     * there reads the same tokens next as the run that went on, over three epochs */
+    int all_seek = 1, all_same = 1;
     for (int e = 0; e < 2; e++) {
         DataLoader walk;
         dataloader_init(&walk, pattern, 1, T, 251, 1, 40 + e, err, sizeof err);
-        for (int i = 0; i < 14; i++) {
-            dataloader_next(&walk);
+        for (int i = 0; i < 20; i++) {
             DataLoader fresh;
             dataloader_init(&fresh, pattern, 1, T, 251, 1, 40 + e, err, sizeof err);
             all_seek &= !dataloader_seek(&fresh, walk.pos, err, sizeof err);
+            for (int k = 0; k < 3; k++) {
+                dataloader_next(&walk), dataloader_next(&fresh);
+                all_same &= !memcmp(walk.inputs, fresh.inputs, T * sizeof *walk.inputs) &&
+                            !memcmp(walk.targets, fresh.targets, T * sizeof *walk.targets);
+            }
             dataloader_free(&fresh);
         }
         dataloader_free(&walk);
     }
     ok(all_seek, "every saved position can be sought, with shards of unequal size");
+    ok(all_same, "... and the batches after it are the uninterrupted run's, token for token");
     /* skip: ranks of a data-parallel run interleave their batches from one order; rank r
      * of 3 skipping the others' batches reads batches r, r+3, ... of one loader, across
      * shards and epochs (8 batches of 3 windows go past the 24 windows of an epoch) */
