@@ -112,6 +112,17 @@ run train -o "$T/b" -x 10 -n 6 --resume
 ok "resume past -x: exit 0, says nothing to train" eval 'exits 0 && stderr_has "step 12, -x 10 steps reached: nothing to train"'
 ok "... and leaves the log as it was" cmp "$T/b.log" "$T/b/log.jsonl"
 
+# a resume in a later epoch: one 200-token shard is 12 windows, 3 steps an epoch, so the
+# stop at step 5 falls in epoch 1, with its own shuffle of the windows
+head -c 400 "$T/stream.u16" | gpt2-shard -o "$T/ep/e" --vocab-size 256 --val-tokens 0 2>/dev/null
+train -i "$T/ep/e_train_*.bin" -o "$T/ea" -x 9 -n 0 2>/dev/null
+train -i "$T/ep/e_train_*.bin" -o "$T/eb" -x 9 -n 5 --stop-at 5 2>/dev/null
+run train -i "$T/ep/e_train_*.bin" -o "$T/eb" -x 9 -n 5 --resume
+losses "$T/ea/log.jsonl" >"$T/ea.loss"
+losses "$T/eb/log.jsonl" >"$T/eb.loss"
+ok "resumed in epoch 1 (of 3): the straight run's losses, bit for bit" \
+    eval 'exits 0 && test "$(wc -l <"$T/ea.loss")" -eq 9 && cmp "$T/ea.loss" "$T/eb.loss"'
+
 # the data order belongs to the run, as its seed does: a resume keeps both
 run train -o "$T/na" -x 12 --no-shuffle
 losses "$T/na/log.jsonl" >"$T/na.loss"
