@@ -1,6 +1,8 @@
 # lib.sh: TAP helpers for the CLI tests (sourced by tests/cli/*.sh, run by prove).
+#   ok NAME CMD...    a TAP line: NAME passes when CMD succeeds
 #   run CMD...        runs CMD, keeps $out (stdout file), $err (stderr file), $rc
-#   ok COND NAME      is NAME COND_STR_OK ... see below
+#   into, same_as     compare a tool's output only when the tool itself exited 0
+#   skip_all, skip_ref, need_python   skip a whole test, saying why (see below)
 # Binaries come from $BIN (default: bin/ of the checkout).
 set -u
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
@@ -32,6 +34,24 @@ run() { # run CMD... : stdout to $out, stderr to $err, status in $rc
 exits() { [ "$rc" -eq "$1" ]; }                 # exits N
 stderr_has() { grep -q -- "$1" "$err"; }        # stderr_has TEXT
 stdout_is() { printf '%s' "$1" | cmp -s - "$out"; } # stdout_is TEXT (exact)
+prints() { exits 0 && stdout_is "$1"; }           # prints TEXT: exit 0 and stdout TEXT
+# into FILE CMD...: CMD's stdout into FILE; passes on CMD's own exit status, so that a tool
+# that writes its output and then fails cannot make the comparison after it pass
+into() {
+    local f=$1
+    shift
+    "$@" >"$f"
+}
+# same_as FILE PIPELINE: PIPELINE (one string, run under pipefail: every command in it must
+# exit 0, not only the last) writes exactly FILE, and FILE is not empty (two empty outputs
+# agree without testing anything)
+same_as() {
+    [ -s "$1" ] || { echo "# same_as: $1 is empty or missing"; return 1; }
+    (
+        set -o pipefail
+        eval "$2" | cmp -s - "$1"
+    )
+}
 skip_all() { echo "1..0 # SKIP $*"; exit 0; }
 # skip_ref REASON: an independent reference (PyTorch, an npm oracle, MPI) is missing. A
 # skip on a user's machine; a failure where GPT2_REQUIRE_REFS=1 (.ci/run sets it), so CI

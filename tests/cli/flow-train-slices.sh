@@ -29,7 +29,8 @@ ok "the slice again after its evaluation was cut short: that evaluation runs" \
 train -o "$T/sl" --resume 2>/dev/null
 ok "the slices end with the straight run's model" cmp "$T/straight/model_00000006.bin" "$T/sl/model_00000006.bin"
 for d in straight sl; do
-    gpt2-eval -m "$T/$d/model_*.bin" --val "$T/d/s_val_*.bin" -w 4 --device cpu | cut -f2,3,7 >"$T/$d.tsv"
+    ok "gpt2-eval scores the $d run" into "$T/$d.all" gpt2-eval -m "$T/$d/model_*.bin" --val "$T/d/s_val_*.bin" -w 4 --device cpu
+    cut -f2,3,7 "$T/$d.all" >"$T/$d.tsv"
 done
 ok "gpt2-eval scores both runs' checkpoints alike" \
     eval '[ "$(wc -l <"$T/sl.tsv")" -eq 4 ] && cmp -s "$T/straight.tsv" "$T/sl.tsv"'

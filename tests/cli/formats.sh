@@ -234,13 +234,13 @@ ok "... but not the state of model_00000005.bin: refused" eval 'exits 1 && stder
 
 # token streams: the tools' bin16 and text forms agree with the reference's
 printf 'Caf\xc3\xa9 na\xc3\xafve, \xe2\x80\x9cquoted\xe2\x80\x9d \xf0\x9f\x99\x82 text\n\ttabs  and  spaces\n' >"$T/text"
-gpt2-tokenize -f bin16 "$T/text" >"$T/ids.bin"
-gpt2-tokenize -f text "$T/text" >"$T/ids.txt"
+ok "gpt2-tokenize -f bin16 exits 0" into "$T/ids.bin" gpt2-tokenize -f bin16 "$T/text"
+ok "gpt2-tokenize -f text exits 0" into "$T/ids.txt" gpt2-tokenize -f text "$T/text"
 run "$PY" "$REF/state_ref.py" bin2text <"$T/ids.bin"
 ok "bin16 and text of gpt2-tokenize hold the same ids, text one a line" \
     eval 'test -s "$out" && cmp -s "$out" "$T/ids.txt"'
 run "$PY" "$REF/state_ref.py" text2bin <"$T/ids.txt"
-ok "the reference's bin16 of those ids is gpt2-tokenize's byte for byte" cmp -s "$out" "$T/ids.bin"
+ok "the reference's bin16 of those ids is gpt2-tokenize's byte for byte" eval 'exits 0 && test -s "$out" && cmp -s "$out" "$T/ids.bin"'
 # text as a reader may meet it: every ASCII white space, leading zeros, no final newline
 "$PY" -c 'import sys
 ids = open(sys.argv[1]).read().split()
@@ -248,13 +248,14 @@ seps = [" ", "\t", "\r\n", "\x0b", "\x0c", "  \n "]
 sys.stdout.write("\n " + "".join("%05d" % int(i) + seps[k % 6] for k, i in enumerate(ids)).rstrip())' \
     "$T/ids.txt" >"$T/odd.txt"
 run gpt2-tokenize -d -f text "$T/odd.txt"
-ok "gpt2-tokenize -d -f text reads any ASCII white space and leading zeros" cmp -s "$out" "$T/text"
+ok "gpt2-tokenize -d -f text reads any ASCII white space and leading zeros" eval 'exits 0 && cmp -s "$out" "$T/text"'
 printf '15496 +995\n' >"$T/sign.txt"
 run gpt2-tokenize -d -f text "$T/sign.txt"
 ok "a sign is refused with its byte offset" eval 'exits 1 && stderr_has "offset 6: not a token id"'
 run "$PY" "$REF/state_ref.py" text2bin <"$T/sign.txt"
 ok "... as the reference refuses it" exits 1
-gpt2-shard -o "$T/tk/t" --val-tokens 0 -s 10 "$T/ids.bin" 2>/dev/null
+run gpt2-shard -o "$T/tk/t" --val-tokens 0 -s 10 "$T/ids.bin"
+ok "gpt2-shard packs the bin16 stream" exits 0
 run "$PY" "$REF/shard_ref.py" cat "$T"/tk/t_train_*
 ok "a bin16 stream packed by gpt2-shard reads back through the reference readers" \
     eval 'exits 0 && cmp -s "$out" "$T/ids.bin"'

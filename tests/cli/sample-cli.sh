@@ -60,31 +60,28 @@ ok "--tokens with a 256-token model: ids below 256" eval 'exits 0 && [ "$(wc -l 
 
 # sampling
 gen() { gpt2-sample -m "$M" -p "The quick brown fox" -n 40 --ignore-eot "$@"; }
-gen -s 1 >"$T/a" && gen -s 1 >"$T/b" && gen -s 2 >"$T/c"
+ok "three samples, each exit 0" eval 'gen -s 1 >"$T/a" && gen -s 1 >"$T/b" && gen -s 2 >"$T/c"'
 ok "same seed: same text" cmp -s "$T/a" "$T/b"
 ok "another seed: other text" sh -c "! cmp -s '$T/a' '$T/c'"
 ok "text was generated" test -s "$T/a"
-gen -s 1 --no-cache >"$T/d"
-ok "--no-cache samples the same text" cmp -s "$T/a" "$T/d"
+ok "--no-cache samples the same text" same_as "$T/a" 'gen -s 1 --no-cache'
 printf 'The quick brown fox' >"$T/prompt.txt"
-gpt2-sample -m "$M" -n 40 --ignore-eot -s 1 "$T/prompt.txt" >"$T/f"
-gpt2-sample -m "$M" -n 40 --ignore-eot -s 1 <"$T/prompt.txt" >"$T/i"
-ok "prompt from a file, stdin or -p: the same" sh -c "cmp -s '$T/a' '$T/f' && cmp -s '$T/a' '$T/i'"
-gpt2-tokenize <"$T/prompt.txt" | gpt2-sample -m "$M" --tokens -n 40 --ignore-eot -s 1 |
-    gpt2-tokenize -d >"$T/p"
-ok "ids through gpt2-tokenize pipes: the same text" cmp -s "$T/a" "$T/p"
-gen -s 3 -k 1 >"$T/k1" && gen -t 0 >"$T/greedy"
-ok "top-k 1 is greedy" cmp -s "$T/k1" "$T/greedy"
+ok "prompt from a file: the same as -p" same_as "$T/a" 'gpt2-sample -m "$M" -n 40 --ignore-eot -s 1 "$T/prompt.txt"'
+ok "prompt from stdin: the same as -p" same_as "$T/a" 'gpt2-sample -m "$M" -n 40 --ignore-eot -s 1 <"$T/prompt.txt"'
+ok "ids through gpt2-tokenize pipes: the same text" same_as "$T/a" \
+    'gpt2-tokenize <"$T/prompt.txt" | gpt2-sample -m "$M" --tokens -n 40 --ignore-eot -s 1 | gpt2-tokenize -d'
+ok "greedy (-t 0) samples" into "$T/greedy" gen -t 0
+ok "top-k 1 is greedy" same_as "$T/greedy" 'gen -s 3 -k 1'
 
 # a stop string taken from the middle of a sample ends it right before its first occurrence
 stop=$(head -c 60 "$T/a" | tail -c 4)
-gen -s 1 --stop "$stop" >"$T/s"
+ok "--stop: exit 0" into "$T/s" gen -s 1 --stop "$stop"
 want=$(awk -v s="$stop" 'BEGIN{RS="^$"} {i = index($0, s); printf "%s", substr($0, 1, i - 1)}' "$T/a")
 ok "--stop ends before the stop string" sh -c "[ \"\$(cat '$T/s')\" = '$want' ] && [ \$(wc -c <'$T/s') -lt 60 ]"
 # with --tokens: the ids of the whole tokens before it (the one where it starts is dropped)
 gpt2-tokenize -f text <"$T/prompt.txt" >"$T/prompt.ids"
 ids() { gpt2-sample -m "$M" --tokens --format text -n 40 --ignore-eot -s 1 "$@" "$T/prompt.ids"; }
-ids >"$T/all.ids" && ids --stop "$stop" >"$T/stop.ids"
+ok "--tokens, with and without --stop: exit 0" eval 'ids >"$T/all.ids" && ids --stop "$stop" >"$T/stop.ids"'
 k=0
 while [ $k -lt 40 ] &&
     [ "$(head -n $((k + 1)) "$T/all.ids" | gpt2-tokenize -d -f text | wc -c)" -le "$(printf %s "$want" | wc -c)" ]; do

@@ -37,8 +37,7 @@ for fmt in plain zstd; do
     ok "$fmt: --info counts the short val shard" grep -q "val_000001.bin$ext: .* 15000 tokens" "$out"
     ok "$fmt: --info counts the remainder" grep -q "train_000003.bin$ext: .* 25003 tokens" "$out"
     ok "$fmt: --info checksum ok" grep -q "crc32c [0-9a-f]* ok" "$out"
-    gpt2-shard --cat "$d"/tiny_val_* "$d"/tiny_train_* >"$T/back.bin"
-    ok "$fmt: --cat gives the stream back" cmp -s "$T/back.bin" "$T/in.bin"
+    ok "$fmt: --cat gives the stream back" same_as "$T/in.bin" 'gpt2-shard --cat "$d"/tiny_val_* "$d"/tiny_train_*'
     run gpt2-shard --verify "$d"/*
     ok "$fmt: --verify checks ids against the default vocabulary" stderr_has "not below the vocabulary size 50257"
     run gpt2-shard $V --verify "$d"/*
@@ -52,7 +51,7 @@ done
 
 # default split: one val shard of --shard-size, numbering continues into train
 run gpt2-shard $V -o "$T/d/x" --shard-size 60k "$T/in.bin"
-ok "default --val-tokens is one shard" [ -f "$T/d/x_val_000000.bin" ] && [ -f "$T/d/x_train_000001.bin" ]
+ok "default --val-tokens is one shard" eval '[ -f "$T/d/x_val_000000.bin" ] && [ -f "$T/d/x_train_000001.bin" ]'
 run gpt2-shard $V -f -o "$T/d/x" --shard-size 1M "$T/in.bin"
 ok "fewer shards than last time: still succeeds" exits 0
 ok "warns about a shard of the earlier run" stderr_has "x_train_000001.bin: not from this run"
@@ -81,8 +80,7 @@ ok "--val-tokens 0: no warning" [ ! -s "$err" ]
 head -c 100000 "$T/in.bin" >"$T/a.bin"
 tail -c +100001 "$T/in.bin" >"$T/b.bin"
 run gpt2-shard $V -o "$T/two/x" --shard-size 70k "$T/a.bin" "$T/b.bin"
-gpt2-shard --cat "$T"/two/x_val_* "$T"/two/x_train_* >"$T/back.bin"
-ok "several input files pack as one stream" cmp -s "$T/back.bin" "$T/in.bin"
+ok "several input files pack as one stream" same_as "$T/in.bin" 'gpt2-shard --cat "$T"/two/x_val_* "$T"/two/x_train_*'
 
 # bad input
 printf 'abc' >"$T/odd.bin"
@@ -120,7 +118,7 @@ for f in flip cut flipz; do
     ok "$f: --verify names the file" stderr_has "$f.bin"
     ok "$f: --verify still reports the good one" grep -q "tiny_val_000000.bin: OK" "$out"
     run gpt2-shard --cat "$T/$f.bin"
-    ok "$f: --cat exits 1 and writes nothing" [ "$rc" -eq 1 ] && [ ! -s "$out" ]
+    ok "$f: --cat exits 1 and writes nothing" eval 'exits 1 && [ ! -s "$out" ]'
 done
 run gpt2-shard --info "$T/flip.bin"
 ok "--info shows a bad checksum" grep -q "crc32c [0-9a-f]* BAD" "$out"
@@ -135,7 +133,7 @@ ok "--info with --cat: says so" stderr_has "exclude each other"
 for opt in "-o $T/c/x" "-z" "-f" "--shard-size 5" "--val-tokens 0" "--progress"; do
     # shellcheck disable=SC2086
     run gpt2-shard --cat $opt "$T/plain/tiny_val_000000.bin"
-    ok "--cat with $opt is a usage error, not ignored" [ "$rc" -eq 2 ] && [ ! -s "$out" ]
+    ok "--cat with $opt is a usage error, not ignored" eval 'exits 2 && [ ! -s "$out" ]'
 done
 run gpt2-shard --verify --vocab-size 65536 "$T/plain/tiny_val_000000.bin"
 ok "--verify takes --vocab-size" exits 0

@@ -26,52 +26,47 @@ ok "--null with --jsonl is a usage error" exits 2
 
 printf 'Hello world' >"$T/hello"
 run $tok -f text "$T/hello"
-ok "text format: one id per line" stdout_is $'15496\n995\n'
+ok "text format: one id per line" prints $'15496\n995\n'
 run $tok "$T/hello"
-ok "bin16 when stdout is not a terminal" test "$(ids "$out")" = "15496 995"
+ok "bin16 when stdout is not a terminal" eval 'exits 0 && test "$(ids "$out")" = "15496 995"'
 run $tok -f text - <"$T/hello"
-ok "- reads stdin" stdout_is $'15496\n995\n'
+ok "- reads stdin" prints $'15496\n995\n'
 run $tok -f text "$T/hello" "$T/hello"
-ok "each file on its own" stdout_is $'15496\n995\n15496\n995\n'
+ok "each file on its own" prints $'15496\n995\n15496\n995\n'
 run $tok -f text /dev/null
-ok "empty input, no ids" stdout_is ''
+ok "empty input, no ids" prints ''
 run $tok "$T/missing"
 ok "missing file: exit 1" exits 1
 ok "missing file: named" stderr_has "$T/missing"
 
 printf 'a<|endoftext|>b' >"$T/eot"
 run $tok -f text "$T/eot"
-ok "<|endoftext|> is text by default" stdout_is $'64\n27\n91\n437\n1659\n5239\n91\n29\n65\n'
+ok "<|endoftext|> is text by default" prints $'64\n27\n91\n437\n1659\n5239\n91\n29\n65\n'
 run $tok -f text --special "$T/eot"
-ok "--special makes it token 50256" stdout_is $'64\n50256\n65\n'
+ok "--special makes it token 50256" prints $'64\n50256\n65\n'
 
 # round trips: text, random bytes, both formats
 cat "$TOP"/common/*/*.c "$TOP"/common/*/*.h "$TOP"/README.md >"$T/text"
 head -c 300000 /dev/urandom >"$T/random"
 for f in text random; do
-    $tok "$T/$f" | $tok -d | cmp -s - "$T/$f"
-    ok "encode | decode gives $f back (bin16)" test $? -eq 0
-    $tok -f text "$T/$f" | $tok -d -f text | cmp -s - "$T/$f"
-    ok "encode | decode gives $f back (text)" test $? -eq 0
+    ok "encode | decode gives $f back (bin16)" same_as "$T/$f" '$tok "$T/$f" | $tok -d'
+    ok "encode | decode gives $f back (text)" same_as "$T/$f" '$tok -f text "$T/$f" | $tok -d -f text'
 done
 
 # the output does not depend on threads or chunk size
-$tok -j1 "$T/text" >"$T/j1"
+ok "-j1 encodes the text" into "$T/j1" $tok -j1 "$T/text"
 for opt in "-j2" "-j3 --chunk=100" "-j2 --chunk=1Ki" "-j1 --chunk=64"; do
-    # shellcheck disable=SC2086
-    $tok $opt "$T/text" | cmp -s - "$T/j1"
-    ok "same ids with $opt" test $? -eq 0
+    ok "same ids with $opt" same_as "$T/j1" '$tok $opt "$T/text"'
 done
 cat "$T/text" "$T/random" "$T/text" >"$T/mixed"
-$tok -j1 "$T/mixed" >"$T/m1"
-$tok -j2 --chunk=4Ki "$T/mixed" | cmp -s - "$T/m1"
-ok "same ids on text with random bytes, small chunks" test $? -eq 0
+ok "-j1 encodes text with random bytes" into "$T/m1" $tok -j1 "$T/mixed"
+ok "same ids on text with random bytes, small chunks" same_as "$T/m1" '$tok -j2 --chunk=4Ki "$T/mixed"'
 
 # JSONL documents
 printf '{"text":"Hello world"}\n\n{"text":"","id":2}\n{"body":"x","text":"Hi"}\r\n' >"$T/docs.jsonl"
 run $tok -f text --jsonl "$T/docs.jsonl"
 ok "--jsonl: <|endoftext|> before each document, blank lines skipped" \
-    stdout_is $'50256\n15496\n995\n50256\n50256\n17250\n'
+    prints $'50256\n15496\n995\n50256\n50256\n17250\n'
 run $tok -f text --jsonl --field body "$T/docs.jsonl"
 ok "--field picks another field; missing field stops" exits 1
 ok "missing field: file and line number" stderr_has "docs.jsonl:1:"
@@ -83,28 +78,25 @@ ok "malformed line: documents before it are written" stdout_is $'50256\n64\n5025
 run $tok -f text --jsonl --skip-bad "$T/bad.jsonl"
 ok "--skip-bad: exit 0" exits 0
 ok "--skip-bad: counts" stderr_has "skipped 2 malformed lines"
-ok "--skip-bad: the good documents" stdout_is $'50256\n64\n50256\n65\n50256\n66\n'
+ok "--skip-bad: the good documents" prints $'50256\n64\n50256\n65\n50256\n66\n'
 printf '{"text":"a\\u0000b <|endoftext|>"}' >"$T/nul.jsonl"
 run $tok -f text --jsonl --special "$T/nul.jsonl"
-ok "--jsonl: escaped NUL, no final newline, --special" stdout_is $'50256\n64\n188\n65\n220\n50256\n'
-for j in 1 2; do
-    awk 'BEGIN { for (i = 0; i < 3000; i++) printf "{\"text\": \"doc %d is here\"}\n", i }' |
-        $tok --jsonl -j$j --chunk=256 >"$T/many$j"
-done
-cmp -s "$T/many1" "$T/many2"
-ok "--jsonl: same ids with -j1 and -j2, small chunks" test $? -eq 0
+ok "--jsonl: escaped NUL, no final newline, --special" prints $'50256\n64\n188\n65\n220\n50256\n'
+awk 'BEGIN { for (i = 0; i < 3000; i++) printf "{\"text\": \"doc %d is here\"}\n", i }' >"$T/many.jsonl"
+ok "--jsonl -j1 from a pipe in small chunks" into "$T/many1" eval 'cat "$T/many.jsonl" | $tok --jsonl -j1 --chunk=256'
+ok "--jsonl: same ids with -j1 and -j2, small chunks" same_as "$T/many1" 'cat "$T/many.jsonl" | $tok --jsonl -j2 --chunk=256'
 ok "--jsonl: 3000 documents" test "$(ids "$T/many1" | tr ' ' '\n' | grep -c '^50256$')" -eq 3000
 
 # NUL-separated documents
 printf 'a\0\0b\0' >"$T/nuls"
 run $tok -f text -0 "$T/nuls"
-ok "-0: a document per NUL-terminated part" stdout_is $'50256\n64\n50256\n50256\n65\n'
-printf 'a\0b' | $tok -f text -0 >"$T/nul2"
-ok "-0: last document without NUL" test "$(paste -sd' ' "$T/nul2")" = "50256 64 50256 65"
+ok "-0: a document per NUL-terminated part" prints $'50256\n64\n50256\n50256\n65\n'
+printf 'a\0b' >"$T/nul2.in"
+run $tok -f text -0 "$T/nul2.in"
+ok "-0: last document without NUL" eval 'exits 0 && test "$(paste -sd" " "$out")" = "50256 64 50256 65"'
 tr '\n' '\0' <"$T/text" >"$T/text0"
-$tok -0 -j1 "$T/text0" >"$T/z1"
-$tok -0 -j2 --chunk=512 "$T/text0" | cmp -s - "$T/z1"
-ok "-0: same ids with small chunks and threads" test $? -eq 0
+ok "-0 -j1 encodes" into "$T/z1" $tok -0 -j1 "$T/text0"
+ok "-0: same ids with small chunks and threads" same_as "$T/z1" '$tok -0 -j2 --chunk=512 "$T/text0"'
 
 # decoding errors
 printf '\x01' >"$T/odd"
@@ -115,20 +107,21 @@ printf '\xff\xff' >"$T/big"
 run $tok -d "$T/big"
 ok "id beyond the vocabulary: exit 1" exits 1
 ok "id beyond the vocabulary: named" stderr_has 65535
-printf '15496 x\n' | { run $tok -d -f text; }
+run $tok -d -f text < <(printf '15496 x\n')
 ok "text decode: junk is an error" exits 1
-printf '0000000015496 00995\n' | { run $tok -d -f text; }
-ok "text decode: leading zeros are not too large" stdout_is 'Hello world'
-printf '15496 00000065536\n' | { run $tok -d -f text; }
-ok "text decode: 65536 with leading zeros is still too large" stderr_has "offset 6: token id too large"
+run $tok -d -f text < <(printf '0000000015496 00995\n')
+ok "text decode: leading zeros are not too large" prints 'Hello world'
+run $tok -d -f text < <(printf '15496 00000065536\n')
+ok "text decode: 65536 with leading zeros is still too large" eval 'exits 1 && stderr_has "offset 6: token id too large"'
 
 # output: file, full disk, closed pipe
 run $tok -o "$T/out.bin" "$T/hello"
-ok "-o writes the file" test "$(ids "$T/out.bin")" = "15496 995"
+ok "-o writes the file" eval 'exits 0 && test "$(ids "$T/out.bin")" = "15496 995"'
 run $tok -o "$T/out.bin" "$T/no-such-input"
 ok "-o, failed run: exit 1, the existing file as it was" eval 'exits 1 && test "$(ids "$T/out.bin")" = "15496 995"'
-printf 'x' | $tok -o "$T/out.bin"
-ok "-o replaces an existing file" test "$(ids "$T/out.bin")" = "87"
+printf 'x' >"$T/x"
+run $tok -o "$T/out.bin" "$T/x"
+ok "-o replaces an existing file" eval 'exits 0 && test "$(ids "$T/out.bin")" = "87"'
 run $tok -o /nonexistent/dir/x "$T/hello"
 ok "-o into a missing directory: exit 1" exits 1
 if [ -w /dev/full ]; then
@@ -137,7 +130,7 @@ if [ -w /dev/full ]; then
     ok "disk full: says so" stderr_has "No space left"
     ok "disk full: says so once" test "$(wc -l <"$err")" -eq 1
     run sh -c "$tok -d '$T/m1' >/dev/full"
-    ok "decode, disk full: exit 1, one message" [ "$rc" -eq 1 ] && [ "$(wc -l <"$err")" -eq 1 ]
+    ok "decode, disk full: exit 1, one message" eval 'exits 1 && [ "$(wc -l <"$err")" -eq 1 ]'
 fi
 (
     $tok "$T/mixed" 2>"$T/pipe.err"
@@ -161,7 +154,7 @@ else
 fi
 # another vocabulary in the same format
 run $tok -f text --vocab "$TOP/data/gpt2-vocab" "$T/hello"
-ok "--vocab DIR" stdout_is $'15496\n995\n'
+ok "--vocab DIR" prints $'15496\n995\n'
 run $tok --vocab "$T" "$T/hello"
 ok "--vocab with no files: exit 1" exits 1
 
