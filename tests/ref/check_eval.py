@@ -19,7 +19,9 @@ import hellaswag_ref as hs
 from tap import ok, failures, plan
 
 CFG = dict(maxT=64, V=50257, Vp=50304, L=2, NH=4, C=32)
-VAL_T, VAL_WINDOWS = 32, 6
+# -b 4: 6 HellaSwag examples and 7 validation windows each end in a partial batch, so a
+# validation loss that averaged batch means instead of windows would be off
+VAL_T, VAL_WINDOWS, BATCH = 32, 7, 4
 
 RECORDS = [  # context, endings (labels are chosen below)
     ("A man is sitting on a roof. he", ["is using wrap to wrap a pair of skis.",
@@ -80,13 +82,13 @@ def main():
 
     run = subprocess.run([os.path.join(bindir, "gpt2-eval"), "-m", model_path, "--device", "cpu",
                           "--hellaswag", hs_path, "--val", shard_path, "-T", str(VAL_T),
-                          "-w", str(VAL_WINDOWS), "-b", "2", "--verbose"],
+                          "-w", str(VAL_WINDOWS), "-b", str(BATCH), "--verbose"],
                          capture_output=True, text=True)
     ok(run.returncode == 0, "gpt2-eval runs", run.stderr.strip()[-300:] if run.returncode else "")
     lines = [l.split("\t") for l in run.stdout.splitlines()]
     ok(len(lines) == 3 and lines[0][0] == "checkpoint", "header + 2 result lines")
     results = {l[3]: l for l in lines[1:]}
-    # with -b 2 the lines come in batch order (grouped by length): keyed by file index
+    # with -b 4 the lines come in batch order (grouped by length): keyed by file index
     verbose = {int(v[0]): v for v in (l.split("\t") for l in run.stderr.splitlines()
                                       if l and l[0].isdigit())}
     ok(sorted(verbose) == list(range(len(RECORDS))), f"{len(RECORDS)} per-example lines")
