@@ -89,6 +89,32 @@ losses "$T/zr/log.jsonl" >"$T/zr.loss"
 losses "$T/a/log.jsonl" >"$T/a.loss"
 ok "zstd shards: the same losses as llm.c shards" eval 'exits 0 && test -s "$T/zr.loss" && cmp "$T/a.loss" "$T/zr.loss"'
 
+# a zstd shard of three frames of different compressed sizes (random bytes, a run of one
+# byte, a short random tail): gpt2-eval over all its windows, and gpt2-train, read the
+# same tokens as from the llm.c shard of the same stream
+python3 - "$T/frames.u16" <<'PY'
+import random, struct, sys
+r = random.Random(5)
+t = [r.randrange(256) for _ in range(65536)] + [97] * 65536 + [r.randrange(256) for _ in range(9000)]
+open(sys.argv[1], "wb").write(struct.pack(f"<{len(t)}H", *t))
+PY
+gpt2-shard -o "$T/fr/l" --vocab-size 256 --val-tokens 0 -s 1M "$T/frames.u16" 2>/dev/null
+run gpt2-shard -z -o "$T/fr/z" --vocab-size 256 --val-tokens 0 -s 1M "$T/frames.u16"
+run gpt2-shard --info "$T/fr/z_train_000000.bin.zst"
+ok "the zstd shard has 3 frames" eval 'exits 0 && grep -q "3 frames of 65536 tokens" "$out"'
+for f in l z; do
+    OMP_NUM_THREADS=1 run gpt2-eval -m "$T/a/model_00000012.bin" --val "$T/fr/${f}_train_*" -T 32 -w 0 -b 256 --device cpu
+    cut -f4,7,8 "$out" | tail -n +2 >"$T/fr/$f.val"
+    ok "gpt2-eval --val, every window of the $f shard" eval 'exits 0 && grep -q "^val	[0-9.]*	4377$" "$T/fr/$f.val"'
+done
+ok "... the same validation loss from both" cmp "$T/fr/l.val" "$T/fr/z.val"
+for f in l z; do
+    train -i "$T/fr/${f}_train_*" -o "$T/fr/$f" -x 8 -b 8 -d 128 2>/dev/null
+    losses "$T/fr/$f/log.jsonl" >"$T/fr/$f.loss"
+done
+ok "gpt2-train on the zstd shard: the llm.c shard's losses" \
+    eval 'test "$(wc -l <"$T/fr/l.loss")" -eq 8 && cmp "$T/fr/l.loss" "$T/fr/z.loss"'
+
 # N/2 steps, stop, resume to N
 run train -o "$T/b" -x 12 -n 6 --stop-at 6
 ok "--stop-at 6 ends with checkpoint 6" eval 'exits 0 && test -f "$T/b/DONE_00000006" && test ! -e "$T/b/DONE_00000012"'
