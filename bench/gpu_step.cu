@@ -149,7 +149,9 @@ int main(int argc, char **argv) {
                       "S] | --levers");
         }
     if (B < 1 || T < 1 || iters < 1 || warmup < 0 || size < 1) die_usage("bad numeric option");
-    if (cuda_device_count() < 1) die("no CUDA device");
+    int devices = cuda_device_count();
+    if (devices < 0) die("CUDA is installed but unusable: %s", cuda_setup_error());
+    if (devices == 0) die("no CUDA device");
     if (gemm)
         bench_gemm(size, iters);
     else

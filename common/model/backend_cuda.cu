@@ -423,8 +423,12 @@ static Backend *create(const GPT2Config *cfg, const float *params, int B, int Tn
 
 extern "C" Backend *backend_cuda_create(const GPT2Config *cfg, const float *params, int B, int T,
                                         int fp32, char *err, size_t errlen) {
-    if (cuda_device_count() < 1) {
-        snprintf(err, errlen, "no CUDA device");
+    int devices = cuda_device_count();
+    if (devices < 1) {
+        if (devices == 0)
+            snprintf(err, errlen, "no CUDA device");
+        else
+            snprintf(err, errlen, "CUDA is installed but unusable: %s", cuda_setup_error());
         return NULL;
     }
     const char *bad = gpt2_config_check(cfg);

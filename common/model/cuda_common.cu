@@ -57,13 +57,24 @@ void *cuda_scratch(CudaScratch which, size_t bytes) {
     return buf[which];
 }
 
+static cudaError_t setup_error = cudaSuccess;
+
 int cuda_device_count(void) {
-    int n = 0;
-    if (cudaGetDeviceCount(&n) != cudaSuccess) {
-        cudaGetLastError();
+    int n = 0, driver = 0;
+    cudaError_t e = cudaGetDeviceCount(&n);
+    cudaGetLastError();
+    if (e == cudaSuccess) return n;
+    setup_error = e;
+    /* without any driver the runtime reports an insufficient one, of version 0 */
+    if (e == cudaErrorNoDevice || e == cudaErrorStubLibrary ||
+        (e == cudaErrorInsufficientDriver && cudaDriverGetVersion(&driver) == cudaSuccess &&
+         driver == 0))
         return 0;
-    }
-    return n;
+    return -1;
+}
+
+const char *cuda_setup_error(void) {
+    return cudaGetErrorString(setup_error);
 }
 
 static cudaStream_t stream;

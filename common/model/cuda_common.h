@@ -43,8 +43,11 @@ size_t cuda_allocated_bytes(void);
 typedef enum { SCRATCH_ATTN_DQ, SCRATCH_BIAS_GRAD, SCRATCH_COUNT } CudaScratch;
 void *cuda_scratch(CudaScratch which, size_t bytes);
 
-/* Number of usable CUDA devices (0 when the driver or device is missing). */
+/* Number of usable CUDA devices: 0 when there is none (no device, or no driver at all),
+ * -1 when the setup is broken (a driver too old for this runtime, no permission, a failed
+ * initialisation), which cuda_setup_error() then describes. */
 int cuda_device_count(void);
+const char *cuda_setup_error(void);
 
 /* The stream every kernel and cuBLASLt call of this program runs on, and the shared
  * cuBLASLt handle and workspace (created on first use). */

@@ -21,8 +21,8 @@ Backend *device_open(Device d, GPT2 *model, int B, int T, int fp32) {
             return be;
         }
         if (d == DEVICE_CUDA) die("--device cuda: %s", err);
-        /* backend_cuda_create's one message for a missing device; any other is a refusal
-         * of this model, which the user of a GPU box wants to hear about */
+        /* backend_cuda_create's one message for a missing device; any other (a refusal
+         * of this model, a broken CUDA setup) the user of a GPU box wants to hear about */
         if (strcmp(err, "no CUDA device"))
             warn("--device auto: using the CPU: the CUDA backend cannot run this model (%s)", err);
     }
