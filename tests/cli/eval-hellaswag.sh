@@ -3,7 +3,7 @@
 # per-ending loss, prediction, acc, acc_norm, validation loss), then its command line.
 . "$(dirname "$0")/../lib.sh"
 need_python torch numpy
-[ -f "$TOP/tests/ref/gpt2_ref.py" ] || skip_all "tests/ref/gpt2_ref.py (the model reference) missing"
+[ -f "$TOP/tests/ref/gpt2_ref.py" ] || skip_ref "tests/ref/gpt2_ref.py (the model reference) missing"
 
 # the reference prints its own TAP lines; they are renumbered into this test's
 PYTHONPATH=$TOP/tests/ref OMP_NUM_THREADS=2 "$PY" "$TOP/tests/ref/check_eval.py" "$BIN" "$T" >"$T/ref.tap" 2>"$T/ref.err"
