@@ -115,6 +115,18 @@ done
 ok "gpt2-train on the zstd shard: the llm.c shard's losses" \
     eval 'test "$(wc -l <"$T/fr/l.loss")" -eq 8 && cmp "$T/fr/l.loss" "$T/fr/z.loss"'
 
+# gradient accumulation: two micro-batches of 2 rows are one batch of 4 (the same windows
+# in the same order), so each step's loss, lr and gradient norm agree up to float rounding
+train -o "$T/ac2" -x 3 -b 2 2>/dev/null
+train -o "$T/ac1" -x 3 -b 4 2>/dev/null
+losses "$T/ac2/log.jsonl" >"$T/ac2.loss"
+losses "$T/ac1/log.jsonl" >"$T/ac1.loss"
+ok "2 micro-batches of 2 rows: the loss and gradient norm of one batch of 4" \
+    awk 'NR == FNR { a[FNR] = $0; next }
+        { split(a[FNR], x); for (i = 2; i <= 4; i++) { d = x[i] - $i; if (d < 0) d = -d
+          if (d > 1e-5 * ($i < 0 ? -$i : $i) + 1e-7) bad = 1 }; n++ }
+        END { exit bad || n != 3 }' "$T/ac2.loss" "$T/ac1.loss"
+
 # N/2 steps, stop, resume to N
 run train -o "$T/b" -x 12 -n 6 --stop-at 6
 ok "--stop-at 6 ends with checkpoint 6" eval 'exits 0 && test -f "$T/b/DONE_00000006" && test ! -e "$T/b/DONE_00000012"'
