@@ -65,6 +65,11 @@ ok "--resume with nothing to resume" eval 'exits 1 && stderr_has "no complete ch
 ok "no output directory after an input error" test ! -e "$T/o"
 run train -o "$T/v" --vocab 100
 ok "a token outside the vocabulary" eval 'exits 1 && stderr_has "outside the model.s vocabulary"'
+# the largest token of the text is "y" (121): a vocabulary of 121 ids lacks it, one of 122 has it
+run train -o "$T/v121" --vocab 121 -x 1
+ok "a token equal to the vocabulary size is outside it" eval 'exits 1 && stderr_has "token 121 .* outside the model.s vocabulary (121)"'
+run train -o "$T/v122" --vocab 122 -x 1
+ok "... and one below it is inside" exits 0
 
 # N = 12 steps straight
 run train -o "$T/a" -x 12 -n 6
