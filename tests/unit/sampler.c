@@ -64,6 +64,22 @@ int main(void) {
     ok(f[1] > 0 && f[3] > 0 && f[1] + f[3] == 1, "top-k 3 then top-p 0.6 keeps {1,3}");
     sampler_free(&s);
 
+    sampler_init(&s, V, 1, 3, 0.45f, 13);
+    histogram(&s, logits, f);
+    /* the nucleus is of the top-k mass (0.85), not of all: 0.4 / 0.85 = 0.47 >= 0.45 */
+    ok(f[1] == 1, "top-k 3 then top-p 0.45 keeps {1} alone (p(1) %.3f)", f[1]);
+    sampler_free(&s);
+
+    /* four equal logits (each exp(0) = 1, exactly): top-p 0.5 is met by two of them,
+     * exactly; the smallest set holding that mass has two tokens, not three */
+    float flat[V] = {0, 0, 0, 0, -INFINITY, -INFINITY};
+    sampler_init(&s, V, 1, 0, 0.5f, 17);
+    histogram(&s, flat, f);
+    int kinds = 0;
+    for (int i = 0; i < V; i++) kinds += f[i] > 0;
+    is_int(kinds, 2, "top-p 0.5 of four equal tokens: the nucleus is two, its mass exactly 0.5");
+    sampler_free(&s);
+
     sampler_init(&s, V, 1, 0, 1e-6f, 13);
     is_int(sampler_sample(&s, logits), 1, "a tiny top-p is greedy");
     sampler_free(&s);
