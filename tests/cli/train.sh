@@ -185,12 +185,16 @@ head -c 1000 "$T/b/state_00000012.bin" >"$T/b/state_00000012.tmp" && mv "$T/b/st
 run train -o "$T/b" -x 14 -n 6 --resume
 ok "a truncated state file is refused" eval 'exits 1 && stderr_has "state_00000012.bin"'
 
-mkdir "$T/lk" && flock "$T/lk/.lock" sleep 3 &
+# the holder keeps the lock until told to let go; the run starts only once the lock is
+# taken (flock -n fails), however slow the machine
+mkdir "$T/lk"
+flock "$T/lk/.lock" sh -c 'until [ -e "$0" ]; do sleep 0.05; done' "$T/lk.done" &
 holder=$!
-sleep 0.5
+for _ in $(seq 1200); do flock -n "$T/lk/.lock" true || break; sleep 0.05; done
 run train -o "$T/lk" -x 2
 ok "another run holds the output directory: exit 1, says so" \
     eval 'exits 1 && stderr_has "another gpt2-train is writing here" && test ! -e "$T/lk/log.jsonl"'
+touch "$T/lk.done"
 wait $holder
 
 run train -o "$T/c" -x 4 -e "$T/a/model_00000006.bin" -n 2 -k 1
