@@ -15,6 +15,10 @@ static_assert(sizeof(ncclUniqueId) == DIST_NCCL_ID_BYTES, "ncclUniqueId size");
 
 void dist_nccl_select_device(int local_rank, int local_world) {
     int n = cuda_device_count();
+    if (n < 0) {
+        fprintf(stderr, "gpt2-train: CUDA is installed but unusable: %s\n", cuda_setup_error());
+        exit(1);
+    }
     if (n < local_world) {
         fprintf(stderr,
                 "gpt2-train: %d ranks on this host but %d CUDA device%s: one GPU per rank\n",
