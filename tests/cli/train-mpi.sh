@@ -5,9 +5,10 @@
 # sharding bit for bit; a stopped run resumes on 2 ranks exactly and on 1 or 4 ranks with
 # equal losses; a rank killed mid-step ends the job, the last checkpoint resumable.
 . "$(dirname "$0")/../lib.sh"
-# the sanitizer run: OpenMPI's runtime under ASan fails these runs (not yet diagnosed);
-# the plain build runs them all
-[ "$BIN" = "$TOP/bin" ] || skip_all "MPI runs are checked with the plain build only"
+# LeakSanitizer reports what OpenMPI and its plugins never free at MPI_Finalize (dlopened
+# modules, so no suppression can name them); memory errors are still checked, and our own
+# leaks are caught by the single-process runs of the other tests
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
 
 command -v mpirun >/dev/null || skip_ref "no mpirun (openmpi-bin)"
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS=1
