@@ -311,4 +311,12 @@ ok "a torn last log line: its evaluation runs again, the new lines stand apart" 
     eval 'exits 0 && diff <(grep "^{\"type\":\"val\"" "$T/vs/log.jsonl") <(grep "^{\"type\":\"val\".*}$" "$T/vt/log.jsonl") &&
     test "$(grep -c "^{\"type\":\"start\"" "$T/vt/log.jsonl")" -eq 2'
 
+# --init: a config that is not one is a usage error; a missing file is named as one
+for bad in 0:1:32 2:3:32 nonsense d99; do
+    run train -o "$T/bi" -x 1 -e "$bad"
+    ok "--init $bad: usage error, exit 2, nothing created" eval 'exits 2 && stderr_has "^gpt2-train: --init $bad: " && test ! -e "$T/bi/log.jsonl"'
+done
+run train -o "$T/bi" -x 1 -e "$T/missing.bin"
+ok "--init MISSING.bin: No such file or directory, exit 1" eval 'exits 1 && stderr_has "missing.bin: No such file or directory"'
+
 done_testing

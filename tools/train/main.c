@@ -14,6 +14,7 @@
 #include "train/state.h"
 
 #include <cblas.h>
+#include <errno.h>
 #include <getopt.h>
 #include <limits.h>
 #include <math.h>
@@ -311,22 +312,23 @@ static int parse_config(const char *spec, const Options *o, GPT2Config *cfg) {
 }
 
 /* The model to start from: a model file, or a new one initialised from the seed.
- * Returns 0, or -1 with err. */
+ * Returns 0, or -1 with err. A config that is not one is a usage error (exit 2); a
+ * name with a '/' or a '.' was meant as a file, so its absence is a runtime one. */
 static int init_model(GPT2 *m, const Options *o, char *err, size_t errlen) {
     if (file_exists(o->init)) return checkpoint_load(m, o->init, err, errlen);
+    int missing = errno;
     GPT2Config cfg;
     if (parse_config(o->init, o, &cfg)) {
-        snprintf(err, errlen,
-                 "--init %s: neither a model file nor a config (d12, d24, d36, d48, "
-                 "LAYERS:HEADS:CHANNELS)",
-                 o->init);
-        return -1;
+        if (strpbrk(o->init, "/.")) {
+            snprintf(err, errlen, "--init %s: %s", o->init, strerror(missing));
+            return -1;
+        }
+        die_usage("--init %s: neither a model file nor a config (d12, d24, d36, d48, "
+                  "LAYERS:HEADS:CHANNELS)",
+                  o->init);
     }
     const char *bad = gpt2_config_check(&cfg);
-    if (bad) {
-        snprintf(err, errlen, "--init %s: %s", o->init, bad);
-        return -1;
-    }
+    if (bad) die_usage("--init %s: %s", o->init, bad);
     gpt2_create(m, &cfg);
     gpt2_init_params(m->params_memory, &cfg, o->seed);
     return 0;
