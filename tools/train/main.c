@@ -542,12 +542,6 @@ static int log_has_val(const char *path, uint64_t step, int *torn) {
     return found;
 }
 
-/* Each log line is checked as it is written: a full disk or a file size limit stops the
- * run at once, before another step or checkpoint. */
-static void log_flush(const Run *r) {
-    if (fflush(r->log) || ferror(r->log)) die("%s: write error:", r->log_path);
-}
-
 /* A number for the JSON log: JSON has no NaN or infinity (a diverged run), so null. */
 static const char *json_num(char buf[32], double v) {
     if (!isfinite(v)) return "null";
@@ -666,7 +660,7 @@ static void run_step(Run *r, const Schedule *sched, Progress *prog, double val_l
         if (verdict != GUARD_APPLIED)
             fprintf(r->log, ",\"skipped\":\"%s\"", guard_verdict_name(verdict));
         fputs("}\n", r->log);
-        log_flush(r);
+        xfflush(r->log, r->log_path);
     }
     if (verdict != GUARD_APPLIED && r->dist->rank == 0)
         warn("step %llu skipped (%s): loss %g, gradient norm %g", (unsigned long long)r->step,
@@ -706,7 +700,7 @@ static void run_loop(Run *r) {
             fprintf(r->log, "{\"type\":\"val\",\"step\":%llu,\"loss\":%s,\"tokens\":%llu}\n",
                     (unsigned long long)r->step, json_num(buf, val_loss),
                     (unsigned long long)r->val_batches * o->B * o->T);
-            log_flush(r);
+            xfflush(r->log, r->log_path);
         }
         int stop = stopping(r) || (o->stop_at && r->step >= (uint64_t)o->stop_at);
         if (r->step > saved && (last || stop || (o->ckpt_every && r->step % o->ckpt_every == 0))) {
@@ -815,7 +809,7 @@ int main(int argc, char **argv) {
                      dist.world, held / 1048576.0, unsharded / 1048576.0);
         }
         fputs("}\n", r.log);
-        log_flush(&r);
+        xfflush(r.log, log_path);
     }
     run_loop(&r);
     if (r.log) xfclose(r.log, log_path);
