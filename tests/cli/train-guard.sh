@@ -68,6 +68,8 @@ ok "a full disk under the log: exit 1 at once" \
     eval 'exits 1 && stderr_has "log.jsonl: write error: No space left" && test ! -e "$T/full/DONE_00000002"'
 run bash -c 'ulimit -f 4; exec "$@"' - "$BIN/gpt2-train" -i "$T/g_train_*.bin" -e 1:2:16 --vocab 256 \
     --max-seq-len 16 -b 2 -t 16 -d 32 --threads 1 -o "$T/fsize" -x 200 -n 0
-ok "a file size limit on the log: exit 1 at once, no torn line kept going" \
+ok "a file size limit on the log: exit 1 at once" \
     eval 'exits 1 && stderr_has "log.jsonl: write error: File too large" && test "$(ls "$T/fsize" | grep -c ^DONE_)" = 0'
+ok "the line that did not fit is cut back: the log ends with a whole line" \
+    eval 'test -s "$T/fsize/log.jsonl" && test -z "$(tail -c 1 "$T/fsize/log.jsonl")"'
 done_testing

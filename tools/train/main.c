@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char usage[] =
     "Usage: gpt2-train -i TRAIN_GLOB -o OUT_DIR [options]\n"
@@ -511,6 +512,7 @@ typedef struct {
     int accum, val_batches;
     FILE *log; /* rank 0's alone */
     const char *log_path;
+    off_t log_whole; /* the log's length up to its last whole line */
     Guard guard;
     uint64_t step, tokens; /* optimizer steps done, training tokens consumed */
     int start_evaluated;   /* the log holds the first step's validation line */
@@ -540,6 +542,20 @@ static int log_has_val(const char *path, uint64_t step, int *torn) {
     free(line);
     fclose(f);
     return found;
+}
+
+/* Ends a log line: it goes out whole or not at all. A write that fails (full disk, file
+ * size limit) is cut back to the last whole line and stops the run at once, before
+ * another step or checkpoint. */
+static void log_end_line(Run *r) {
+    if (fflush(r->log) == 0 && !ferror(r->log)) {
+        r->log_whole = ftello(r->log);
+        return;
+    }
+    int saved = errno;
+    if (ftruncate(fileno(r->log), r->log_whole)) warn("%s: cannot cut a torn line:", r->log_path);
+    errno = saved;
+    die("%s: write error:", r->log_path);
 }
 
 /* A number for the JSON log: JSON has no NaN or infinity (a diverged run), so null. */
@@ -660,7 +676,7 @@ static void run_step(Run *r, const Schedule *sched, Progress *prog, double val_l
         if (verdict != GUARD_APPLIED)
             fprintf(r->log, ",\"skipped\":\"%s\"", guard_verdict_name(verdict));
         fputs("}\n", r->log);
-        xfflush(r->log, r->log_path);
+        log_end_line(r);
     }
     if (verdict != GUARD_APPLIED && r->dist->rank == 0)
         warn("step %llu skipped (%s): loss %g, gradient norm %g", (unsigned long long)r->step,
@@ -700,7 +716,7 @@ static void run_loop(Run *r) {
             fprintf(r->log, "{\"type\":\"val\",\"step\":%llu,\"loss\":%s,\"tokens\":%llu}\n",
                     (unsigned long long)r->step, json_num(buf, val_loss),
                     (unsigned long long)r->val_batches * o->B * o->T);
-            xfflush(r->log, r->log_path);
+            log_end_line(r);
         }
         int stop = stopping(r) || (o->stop_at && r->step >= (uint64_t)o->stop_at);
         if (r->step > saved && (last || stop || (o->ckpt_every && r->step % o->ckpt_every == 0))) {
@@ -788,6 +804,8 @@ int main(int argc, char **argv) {
         train_ckpt_lock(o.out);
         r.log = xfopen(log_path, o.resume ? "a" : "w");
         if (o.resume && torn) fputc('\n', r.log);
+        fseeko(r.log, 0, SEEK_END); /* where an append stream starts is the C library's choice */
+        r.log_whole = ftello(r.log);
     }
     catch_stop_signals(); /* before the start line: a stop seen there is one the loop sees */
     const GPT2Config *c = &r.be->config;
@@ -809,7 +827,7 @@ int main(int argc, char **argv) {
                      dist.world, held / 1048576.0, unsharded / 1048576.0);
         }
         fputs("}\n", r.log);
-        xfflush(r.log, log_path);
+        log_end_line(&r);
     }
     run_loop(&r);
     if (r.log) xfclose(r.log, log_path);
