@@ -75,7 +75,7 @@ static void bench_step(const char *model, int B, int T, int iters, int warmup, i
         x ^= x << 13, x ^= x >> 7, x ^= x << 17;
         tok[i] = (int)(x % (uint64_t)cfg.vocab_size);
     }
-    AdamWConfig opt = {6e-4f, 0.9f, 0.95f, 1e-8f, 0.1f, 1.0f};
+    AdamWConfig opt = {6e-4f, 0.9f, 0.95f, 1e-8f, 0.1f, 1.0f, 0, 0};
     cudaEvent_t e0, e1;
     CUDA_CHECK(cudaEventCreate(&e0));
     CUDA_CHECK(cudaEventCreate(&e1));

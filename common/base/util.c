@@ -249,6 +249,15 @@ void xfwrite(const void *buf, size_t n, FILE *f, const char *name) {
     }
 }
 
+void xfflush(FILE *f, const char *name) {
+    if (fflush(f) == 0 && !ferror(f)) return;
+    if (errno == EPIPE) {
+        temps_unlink_all();
+        _exit(1);
+    }
+    die("%s: write error:", name);
+}
+
 char *xread_file(const char *path, size_t *len) {
     FILE *f = xfopen(path, "rb");
     size_t cap = 1 << 16, n = 0;

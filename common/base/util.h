@@ -57,6 +57,9 @@ void xfread(void *buf, size_t n, FILE *f, const char *name);
 size_t xfread_some(void *buf, size_t n, FILE *f, const char *name);
 /* Writes n bytes or dies; EPIPE ends the process quietly like SIGPIPE would. */
 void xfwrite(const void *buf, size_t n, FILE *f, const char *name);
+/* Flushes f or dies, also when an earlier write to f failed: a full disk is noticed
+ * where it happens, not at exit. EPIPE ends the process quietly as in xfwrite. */
+void xfflush(FILE *f, const char *name);
 /* Whole file into memory (for small files: vocabularies, configs, test data). */
 char *xread_file(const char *path, size_t *len);
 int is_tty(FILE *f);

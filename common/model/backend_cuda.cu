@@ -346,7 +346,7 @@ template <typename T> static float cuda_update(Backend *be, const AdamWConfig *o
         if (coef < 1.0f) scale = coef;
     }
     bool copy = (void *)cm->params != (void *)cm->master;
-    for (int i = 0; i < GPT2_NUM_PARAM_TENSORS; i++) {
+    for (int i = 0; i < GPT2_NUM_PARAM_TENSORS && !gpt2_update_skipped(opt, norm); i++) {
         size_t off = cm->offsets[i];
         adamw_update_cuda(cm->master + off, copy ? cm->params + off : (T *)NULL, cm->grads + off,
                           cm->m + off, cm->v + off, cm->sizes[i], opt->lr, opt->beta1, opt->beta2,

@@ -392,6 +392,10 @@ float gpt2_clip_scale(float norm, float clip) {
     return coef < 1.0f ? coef : 1.0f;
 }
 
+int gpt2_update_skipped(const AdamWConfig *opt, float norm) {
+    return opt->skip || !isfinite(norm) || (opt->max_norm > 0 && norm > opt->max_norm);
+}
+
 float gpt2_update(GPT2 *m, const AdamWConfig *opt, int t) {
     if (!m->grads_memory) gpt2_zero_grad(m);
     if (!m->m_memory) {
@@ -399,6 +403,7 @@ float gpt2_update(GPT2 *m, const AdamWConfig *opt, int t) {
         m->v_memory = xcalloc(m->num_params, sizeof(float));
     }
     float norm = gpt2_grad_norm(m), scale = gpt2_clip_scale(norm, opt->grad_clip);
+    if (gpt2_update_skipped(opt, norm)) return norm;
     size_t s[GPT2_NUM_PARAM_TENSORS], off = 0;
     gpt2_param_sizes(&m->config, s);
     for (int i = 0; i < GPT2_NUM_PARAM_TENSORS; i++) {

@@ -83,10 +83,18 @@ float gpt2_grad_norm(const GPT2 *m);
 typedef struct {
     float lr, beta1, beta2, eps, weight_decay; /* weight decay on matrices only */
     float grad_clip;                           /* clip global norm to this (0: off) */
+    /* the step is skipped (gradients zeroed; parameters and moments kept) when skip is
+     * set, when the gradient norm is not finite, or when it is above max_norm (0: no
+     * limit): a bad batch or a diverging run is never trained on */
+    float max_norm;
+    int skip;
 } AdamWConfig;
+/* Whether an update with this gradient norm is skipped (see AdamWConfig). */
+int gpt2_update_skipped(const AdamWConfig *opt, float norm);
 /* The factor global-norm clipping multiplies the gradients by (1 when clip is 0). */
 float gpt2_clip_scale(float norm, float clip);
-/* One AdamW step t (from 1) with clipping; returns the gradient norm before clipping. */
+/* One AdamW step t (from 1) with clipping, unless skipped; returns the gradient norm
+ * before clipping. */
 float gpt2_update(GPT2 *m, const AdamWConfig *opt, int t);
 
 #endif

@@ -27,7 +27,7 @@ static void emit(TextStream *s, size_t upto) {
     if (upto <= s->written) return;
     if (s->out) {
         xfwrite(s->buf + s->written, upto - s->written, s->out, "stdout");
-        if (fflush(s->out)) die("write error:");
+        xfflush(s->out, "stdout");
     }
     s->written = upto;
 }

@@ -267,11 +267,14 @@ float dist_update(Dist *d, Backend *be, const AdamWConfig *opt, int t) {
     for (size_t c = 0; c < chunks; c++) ss += d->parts[c];
     float norm = (float)sqrt(ss);
     float *params = be->param_memory(be);
-    update_shard(d, params, &be->config, opt, gpt2_clip_scale(norm, opt->grad_clip), t);
-    watch(d, "the parameter all-gather");
-    MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, params, d->counts, d->displs, MPI_FLOAT,
-                   MPI_COMM_WORLD);
-    unwatch();
+    /* every rank has the same bits of the norm, so all skip or none */
+    if (!gpt2_update_skipped(opt, norm)) {
+        update_shard(d, params, &be->config, opt, gpt2_clip_scale(norm, opt->grad_clip), t);
+        watch(d, "the parameter all-gather");
+        MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, params, d->counts, d->displs, MPI_FLOAT,
+                       MPI_COMM_WORLD);
+        unwatch();
+    }
     memset(g, 0, d->num_params * sizeof(float));
     return norm;
 #else

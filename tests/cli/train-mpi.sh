@@ -69,6 +69,16 @@ for n in 2 4; do
               cmp -s "$T/z$n/state_00000004.bin" "$T/r$n-shuffled/state_00000004.bin"'
 done
 
+# a NaN batch at step 3 (each rank's first micro-batch): skipped by every rank, the
+# ZeRO-1 shards and the unsharded update alike, as by one process
+GPT2_TEST_NAN_STEPS=3 train 1 nan1 -x 4 2>/dev/null
+for zero in 0 1; do
+    GPT2_TEST_NAN_STEPS=3 run train 2 nan-z$zero -x 4 --zero $zero
+    ok "2 ranks, --zero $zero: a NaN step is skipped and the run goes on" \
+        eval 'exits 0 && grep -q "\"step\":3,.*\"skipped\":\"non-finite\"" "$T/nan-z$zero/log.jsonl"'
+    ok "... and ends as one process that skipped it" same nan1 nan-z$zero
+done
+
 # resume: stopped at step 2 on 2 ranks, continued on 2 (exact), 1 and 4 (equal losses)
 train 2 part -x 4 --stop-at 2 2>/dev/null
 for n in 1 2 4; do

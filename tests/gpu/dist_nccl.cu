@@ -30,7 +30,9 @@ int main(void) {
                        .beta2 = 0.95f,
                        .eps = 1e-8f,
                        .weight_decay = 0.1f,
-                       .grad_clip = 1.0f};
+                       .grad_clip = 1.0f,
+                       .max_norm = 0,
+                       .skip = 0};
     dist_nccl_select_device(0, 1);
     unsigned char id[DIST_NCCL_ID_BYTES];
     dist_nccl_unique_id(id);

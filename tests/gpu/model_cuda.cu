@@ -21,7 +21,9 @@ static const AdamWConfig opt = {.lr = 1e-3f,
                                 .beta2 = 0.95f,
                                 .eps = 1e-8f,
                                 .weight_decay = 0.1f,
-                                .grad_clip = 1.0f};
+                                .grad_clip = 1.0f,
+                                .max_norm = 0,
+                                .skip = 0};
 
 enum { LEVERS_OFF, LEVERS_DEFAULT, LEVERS_TRIALS /* the defaults and every trial lever */ };
 

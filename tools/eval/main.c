@@ -251,7 +251,7 @@ static int eval_checkpoint(const char *path, const int *tasks, Data *d, const Op
         } else {
             char *line = evallog_format(&r);
             xfwrite(line, strlen(line), stdout, "stdout");
-            fflush(stdout);
+            xfflush(stdout, "stdout");
             free(line);
         }
     }

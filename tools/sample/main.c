@@ -185,7 +185,7 @@ static int *ids_read(const char *path, const char *name, TokensFormat fmt, size_
 
 static void id_write(int id, TokensFormat fmt) {
     tokens_write(stdout, "stdout", fmt, &id, 1);
-    if (fflush(stdout)) die("write error:");
+    xfflush(stdout, "stdout");
 }
 
 /* ---- where logits come from: the key/value cache, or a full re-run per token ---- */

@@ -62,7 +62,7 @@ static void decode_file(const BPE *bpe, const char *path, TokensFormat fmt, FILE
          * the text so far goes out now; errors stay in the stream for the final check */
         if (n < MAX_IDS) {
             xfwrite(buf, k, out, oname), k = 0;
-            fflush(out);
+            xfflush(out, oname);
         }
     }
     xfwrite(buf, k, out, oname);
@@ -215,8 +215,8 @@ int main(int argc, char **argv) {
     }
     if (af.f)
         atomic_commit(&af);
-    else if (fflush(out))
-        die("%s: write error:", oname);
+    else
+        xfflush(out, oname);
     bpe_free(bpe);
     return 0;
 }

@@ -10,6 +10,7 @@
 #include "model/modelfile.h"
 #include "train/checkpoint.h"
 #include "train/dist.h"
+#include "train/guard.h"
 #include "train/schedule.h"
 #include "train/state.h"
 
@@ -23,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char usage[] =
     "Usage: gpt2-train -i TRAIN_GLOB -o OUT_DIR [options]\n"
@@ -54,6 +56,10 @@ static const char usage[] =
     "      --beta2 B2          (default 0.95)\n"
     "      --eps E             (default 1e-8)\n"
     "      --grad-clip G       clip the global gradient norm to G, 0 = off (default 1.0)\n"
+    "      --skip-z Z          skip a step whose loss or gradient norm is more than Z\n"
+    "                          standard deviations above its running mean (default 0 = off)\n"
+    "      --max-bad-steps N   stop with exit 1 after N skipped steps in a row, 0 = never\n"
+    "                          (default 10); a step with a NaN or infinity is always skipped\n"
     "  -s, --seed N            seed of init and data order (default 1337)\n"
     "Evaluation and checkpoints:\n"
     "  -v, --val-every N       validation loss every N steps (default 250)\n"
@@ -75,9 +81,9 @@ typedef struct {
     const char *train, *val, *out, *init;
     Device device;
     int B, T, vocab, max_seq_len, steps, warmup, val_every, val_batches, ckpt_every, keep;
-    int resume, shuffle, threads, progress, stop_at, zero;
+    int resume, shuffle, threads, progress, stop_at, zero, max_bad;
     uint64_t total_batch, seed;
-    double lr, final_frac, dp_timeout;
+    double lr, final_frac, dp_timeout, skip_z;
     AdamWConfig opt;
     int explicit_init, explicit_vocab, explicit_max_seq_len, explicit_seed, explicit_shuffle;
 } Options;
@@ -97,7 +103,9 @@ static void parse_args(Options *o, int argc, char **argv) {
         OPT_NO_SHUFFLE,
         OPT_STOP_AT,
         OPT_ZERO,
-        OPT_DP_TIMEOUT
+        OPT_DP_TIMEOUT,
+        OPT_SKIP_Z,
+        OPT_MAX_BAD
     };
     static const struct option longopts[] = {{"train", 1, 0, 'i'},
                                              {"val", 1, 0, 'j'},
@@ -131,6 +139,8 @@ static void parse_args(Options *o, int argc, char **argv) {
                                              {"stop-at", 1, 0, OPT_STOP_AT},
                                              {"zero", 1, 0, OPT_ZERO},
                                              {"dp-timeout", 1, 0, OPT_DP_TIMEOUT},
+                                             {"skip-z", 1, 0, OPT_SKIP_Z},
+                                             {"max-bad-steps", 1, 0, OPT_MAX_BAD},
                                              {"help", 0, 0, 'h'},
                                              {"version", 0, 0, 'V'},
                                              {0, 0, 0, 0}};
@@ -149,6 +159,7 @@ static void parse_args(Options *o, int argc, char **argv) {
         .progress = -1,
         .zero = -1,
         .dp_timeout = 300,
+        .max_bad = 10,
         .total_batch = 524288,
         .seed = 1337,
         .lr = 6e-4,
@@ -256,6 +267,12 @@ static void parse_args(Options *o, int argc, char **argv) {
         case OPT_DP_TIMEOUT:
             o->dp_timeout = cli_double(optarg, "--dp-timeout", 0.001, 1e9);
             break;
+        case OPT_SKIP_Z:
+            o->skip_z = cli_double(optarg, "--skip-z", 0, 1e9);
+            break;
+        case OPT_MAX_BAD:
+            o->max_bad = (int)cli_int(optarg, "--max-bad-steps", 0, 1 << 30);
+            break;
         default:
             cli_standard_option(c, usage);
         }
@@ -351,7 +368,36 @@ static void check_config(const GPT2Config *got, const char *what, const Options 
         die("-t %d is above the model's maximum sequence length %d", o->T, got->max_seq_len);
 }
 
-/* Every rank takes part (the moments of ZeRO-1 are gathered); rank 0 writes. */
+/* Ends the run with exit 1 for why, naming the checkpoint to continue from: rank 0 says
+ * it, the others leave quietly. */
+static void stop_bad(const Dist *d, const Options *o, uint64_t step, const char *why) {
+    if (d->rank) exit(1);
+    int64_t good = train_ckpt_latest(o->out);
+    if (good < 0)
+        die("step %llu: %s; no checkpoint was written: start again", (unsigned long long)step, why);
+    char *path = train_ckpt_path(o->out, TRAIN_CKPT_MODEL, (uint64_t)good);
+    die("step %llu: %s; the newest good checkpoint is %s: continue from it with --resume "
+        "(perhaps with a lower --lr or with --skip-z)",
+        (unsigned long long)step, why, path);
+}
+
+/* What is not finite in a state about to be written (parameters, then moments): 0, or -1
+ * with it named in what. */
+static int state_not_finite(const GPT2 *host, const TrainState *st, char *what, size_t len) {
+    const float *arrays[] = {host->params_memory, st->m, st->v};
+    static const char *const names[] = {"parameter", "AdamW moment m", "AdamW moment v"};
+    char bad[128];
+    for (int i = 0; i < 3; i++)
+        if (arrays[i] &&
+            checkpoint_check_values(&host->config, arrays[i], i == 2, bad, sizeof bad)) {
+            snprintf(what, len, "%s %s: no checkpoint written, none pruned", names[i], bad);
+            return -1;
+        }
+    return 0;
+}
+
+/* Every rank takes part (the moments of ZeRO-1 are gathered); rank 0 writes, and only a
+ * finite state: a checkpoint the loaders refuse would take the place of a good one. */
 static void save_checkpoint(Dist *d, Backend *be, const Options *o, const DataLoader *train,
                             uint64_t step, uint64_t tokens) {
     GPT2 host;
@@ -371,6 +417,9 @@ static void save_checkpoint(Dist *d, Backend *be, const Options *o, const DataLo
         st.v = xmalloc(host.num_params * sizeof(float));
     }
     dist_get_state(d, be, host.params_memory, st.m, st.v, step > 0);
+    char what[192];
+    if (dist_max(d, d->rank == 0 && state_not_finite(&host, &st, what, sizeof what)))
+        stop_bad(d, o, step, what);
     if (d->rank == 0) {
         train_ckpt_save(o->out, &host, &st);
         train_ckpt_prune(o->out, o->keep);
@@ -461,7 +510,10 @@ typedef struct {
     int stop;       /* the stop signal all ranks agreed on */
     DataLoader train, val;
     int accum, val_batches;
-    FILE *log;             /* rank 0's alone */
+    FILE *log; /* rank 0's alone */
+    const char *log_path;
+    off_t log_whole; /* the log's length up to its last whole line */
+    Guard guard;
     uint64_t step, tokens; /* optimizer steps done, training tokens consumed */
     int start_evaluated;   /* the log holds the first step's validation line */
     uint64_t start;        /* the step this process began at, and when: for the ETA */
@@ -490,6 +542,20 @@ static int log_has_val(const char *path, uint64_t step, int *torn) {
     free(line);
     fclose(f);
     return found;
+}
+
+/* Ends a log line: it goes out whole or not at all. A write that fails (full disk, file
+ * size limit) is cut back to the last whole line and stops the run at once, before
+ * another step or checkpoint. */
+static void log_end_line(Run *r) {
+    if (fflush(r->log) == 0 && !ferror(r->log)) {
+        r->log_whole = ftello(r->log);
+        return;
+    }
+    int saved = errno;
+    if (ftruncate(fileno(r->log), r->log_whole)) warn("%s: cannot cut a torn line:", r->log_path);
+    errno = saved;
+    die("%s: write error:", r->log_path);
 }
 
 /* A number for the JSON log: JSON has no NaN or infinity (a diverged run), so null. */
@@ -565,6 +631,10 @@ static void run_step(Run *r, const Schedule *sched, Progress *prog, double val_l
     double t0 = now_seconds();
     DataPos begin = r->train.pos;
     int world = r->dist->world;
+    /* test knobs (tests/README.md): the step's first micro-batch has NaN gradients and
+     * loss, or gradients 1000 times too large (a bad batch) */
+    int nan_batch = guard_test_step("GPT2_TEST_NAN_STEPS", r->step + 1),
+        spike_batch = guard_test_step("GPT2_TEST_SPIKE_STEPS", r->step + 1);
     for (int a = 0; a < r->accum; a++) {
         if (stopping(r)) {
             char err[512];
@@ -572,8 +642,12 @@ static void run_step(Run *r, const Schedule *sched, Progress *prog, double val_l
             return;
         }
         next_batch(&r->train, r->dist, 1);
-        r->losses[a] = r->be->train_step(r->be, r->train.inputs, r->train.targets, o->B, o->T,
-                                         1.0f / (r->accum * world));
+        float scale = 1.0f / (r->accum * world);
+        if (a == 0 && nan_batch) scale = NAN;
+        if (a == 0 && spike_batch) scale *= 1e3f;
+        r->losses[a] =
+            r->be->train_step(r->be, r->train.inputs, r->train.targets, o->B, o->T, scale);
+        if (a == 0 && nan_batch) r->losses[a] = NAN;
         /* a long step (many micro-batches on a CPU) shows how far it has got */
         if (now_seconds() - t0 > 2.0)
             progress_update(prog, "%s  [step %llu: %d/%d micro-batches]", r->status,
@@ -582,18 +656,36 @@ static void run_step(Run *r, const Schedule *sched, Progress *prog, double val_l
     double loss = dist_sum_interleaved(r->dist, r->losses, r->accum) / (r->accum * world);
     AdamWConfig opt = o->opt;
     opt.lr = (float)schedule_lr(sched, (int)r->step);
+    GuardVerdict verdict = guard_check_loss(&r->guard, loss);
+    opt.skip = verdict != GUARD_APPLIED;
+    opt.max_norm = guard_norm_limit(&r->guard);
     float norm = dist_update(r->dist, r->be, &opt, (int)r->step + 1);
+    verdict = guard_record(&r->guard, verdict, loss, norm, opt.max_norm);
     r->step++;
+    if (guard_test_step("GPT2_TEST_NAN_WEIGHTS_STEPS", r->step) && r->be->param_memory)
+        r->be->param_memory(r->be)[0] = NAN; /* test knob: a weight gone bad after the step */
     r->tokens += o->total_batch;
     double ms = (now_seconds() - t0) * 1e3, rate = o->total_batch / ms * 1e3;
     char b1[32], b2[32], b3[32];
-    if (r->log)
+    if (r->log) {
         fprintf(r->log,
                 "{\"type\":\"train\",\"step\":%llu,\"loss\":%s,\"lr\":%s,\"grad_norm\":%s,"
-                "\"tokens_per_s\":%.1f,\"ms\":%.3f}\n",
+                "\"tokens_per_s\":%.1f,\"ms\":%.3f",
                 (unsigned long long)r->step, json_num(b1, loss), json_num(b2, opt.lr),
                 json_num(b3, norm), rate, ms);
-    if (r->log) fflush(r->log);
+        if (verdict != GUARD_APPLIED)
+            fprintf(r->log, ",\"skipped\":\"%s\"", guard_verdict_name(verdict));
+        fputs("}\n", r->log);
+        log_end_line(r);
+    }
+    if (verdict != GUARD_APPLIED && r->dist->rank == 0)
+        warn("step %llu skipped (%s): loss %g, gradient norm %g", (unsigned long long)r->step,
+             guard_verdict_name(verdict), loss, norm);
+    if (guard_exhausted(&r->guard)) {
+        char why[96];
+        snprintf(why, sizeof why, "%d steps in a row skipped (--max-bad-steps)", r->guard.bad);
+        stop_bad(r->dist, o, r->step, why);
+    }
     char eta[32];
     format_eta(eta, r);
     snprintf(r->status, sizeof r->status,
@@ -624,7 +716,7 @@ static void run_loop(Run *r) {
             fprintf(r->log, "{\"type\":\"val\",\"step\":%llu,\"loss\":%s,\"tokens\":%llu}\n",
                     (unsigned long long)r->step, json_num(buf, val_loss),
                     (unsigned long long)r->val_batches * o->B * o->T);
-            fflush(r->log);
+            log_end_line(r);
         }
         int stop = stopping(r) || (o->stop_at && r->step >= (uint64_t)o->stop_at);
         if (r->step > saved && (last || stop || (o->ckpt_every && r->step % o->ckpt_every == 0))) {
@@ -639,6 +731,9 @@ static void run_loop(Run *r) {
 
 int main(int argc, char **argv) {
     util_init("gpt2-train");
+    /* a file size limit (ulimit -f) then fails the write (EFBIG), which is reported and
+     * stops the run with its temp files removed, instead of killing it mid-write */
+    signal(SIGXFSZ, SIG_IGN);
     Options o;
     parse_args(&o, argc, argv);
     Dist dist;
@@ -686,7 +781,9 @@ int main(int argc, char **argv) {
              .dist = &dist,
              .accum = (int)(o.total_batch / micro),
              .step = st.step,
-             .tokens = st.tokens};
+             .tokens = st.tokens,
+             .log_path = log_path};
+    guard_init(&r.guard, o.skip_z, o.max_bad);
     r.val_batches = open_data(&o, dist.world, host.config.vocab_size, &st, &r.train, &r.val);
     r.losses =
         xcalloc((size_t)(r.accum > r.val_batches ? r.accum : r.val_batches), sizeof *r.losses);
@@ -707,6 +804,8 @@ int main(int argc, char **argv) {
         train_ckpt_lock(o.out);
         r.log = xfopen(log_path, o.resume ? "a" : "w");
         if (o.resume && torn) fputc('\n', r.log);
+        fseeko(r.log, 0, SEEK_END); /* where an append stream starts is the C library's choice */
+        r.log_whole = ftello(r.log);
     }
     catch_stop_signals(); /* before the start line: a stop seen there is one the loop sees */
     const GPT2Config *c = &r.be->config;
@@ -728,7 +827,7 @@ int main(int argc, char **argv) {
                      dist.world, held / 1048576.0, unsharded / 1048576.0);
         }
         fputs("}\n", r.log);
-        fflush(r.log);
+        log_end_line(&r);
     }
     run_loop(&r);
     if (r.log) xfclose(r.log, log_path);
