@@ -8,8 +8,9 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 BIN=${BIN:-$top/bin}
 dump=${BUILD:-$top/build}/tests/helpers/parquet_dump
-. "$top/tests/ref/parquet-setup.sh"
-[ -z "$parquet_missing" ] || { echo "parquet bench: $parquet_missing" >&2; exit 1; }
+. "$top/tests/ref/npm-oracles.sh"
+npm_oracles @duckdb/node-api hyparquet hyparquet-compressors hyparquet-writer
+[ -z "$npm_missing" ] || { echo "parquet bench: $npm_missing" >&2; exit 1; }
 T=$(mktemp -d "${TMPDIR:-/tmp}/gpt2-bench.XXXXXX")
 trap 'rm -rf "$T"' EXIT
 zstd -dc "$top/data/demo/corpus.txt.zst" >"$T/corpus.txt"

@@ -7,8 +7,9 @@
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 BIN=${BIN:-$top/bin}
-. "$top/tests/ref/tiktoken-setup.sh"
-[ -z "$tiktoken_missing" ] || { echo "tokenize bench: $tiktoken_missing" >&2; exit 1; }
+. "$top/tests/ref/npm-oracles.sh"
+npm_oracles tiktoken
+[ -z "$npm_missing" ] || { echo "tokenize bench: $npm_missing" >&2; exit 1; }
 T=$(mktemp -d "${TMPDIR:-/tmp}/gpt2-bench.XXXXXX")
 trap 'rm -rf "$T"' EXIT
 ref=$top/tests/ref/tiktoken.js

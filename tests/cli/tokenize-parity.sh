@@ -8,8 +8,9 @@
 . "$(dirname "$0")/../lib.sh"
 
 ref=$TOP/tests/ref/tiktoken.js
-. "$TOP/tests/ref/tiktoken-setup.sh"
-[ -z "$tiktoken_missing" ] || skip_ref "tiktoken reference: $tiktoken_missing"
+. "$TOP/tests/ref/npm-oracles.sh"
+npm_oracles tiktoken
+[ -z "$npm_missing" ] || skip_ref "tiktoken reference: $npm_missing"
 
 # every code point, a JSONL document each: alone, and in a line of contexts
 node "$ref" codepoints "$T/cp.jsonl" "$T/cp.want"

@@ -10,8 +10,9 @@
 
 dump=${TESTBIN:-$TOP/build/tests}/helpers/parquet_dump
 oracle=$TOP/tests/ref/parquet_oracle.js
-. "$TOP/tests/ref/parquet-setup.sh"
-[ -n "$parquet_missing" ] && skip_ref "$parquet_missing"
+. "$TOP/tests/ref/npm-oracles.sh"
+npm_oracles @duckdb/node-api hyparquet hyparquet-compressors hyparquet-writer
+[ -z "$npm_missing" ] || skip_ref "Parquet oracles: $npm_missing"
 
 F=$T/fx
 mkdir -p "$F"
