@@ -3,10 +3,13 @@
 #   run CMD...        runs CMD, keeps $out (stdout file), $err (stderr file), $rc
 #   into, same_as     compare a tool's output only when the tool itself exited 0
 #   skip_all, skip_ref, need_python   skip a whole test, saying why (see below)
-# Binaries come from $BIN (default: bin/ of the checkout).
+#   wait_for, locked, blocked_in      wait for a state, never for a time (see below)
+# Binaries come from $BIN (default: bin/ of the checkout), test helpers from $TESTBIN
+# (default: build/tests).
 set -u
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
 BIN=${BIN:-$TOP/bin}
+TESTBIN=${TESTBIN:-$TOP/build/tests}
 PATH=$BIN:$PATH
 export LC_ALL=C
 T=$(mktemp -d "${TMPDIR:-/tmp}/gpt2-test.XXXXXX")
@@ -51,6 +54,42 @@ same_as() {
         set -o pipefail
         eval "$2" | cmp -s - "$1"
     )
+}
+# No test may depend on the machine's speed. A test waits for a state (a file, a log
+# line, a lock held, a process blocked in a system call), never for a time; the tools'
+# progress lines draw every update (test knobs, tests/README.md).
+export GPT2_PROGRESS_INTERVAL=0 GPT2_PROGRESS_PARTS_AFTER=0
+# wait_for CMD...: polls CMD every 0.05 s until it succeeds. The bound (5 minutes) only
+# ends a broken run; a passing one never reaches it, however slow the machine.
+wait_for() {
+    local i
+    for i in $(seq 6000); do
+        "$@" && return 0
+        sleep 0.05
+    done
+    echo "# wait_for: gave up on: $*"
+    return 1
+}
+locked() { ! flock -n "$1" true; } # locked FILE: another process holds FILE's flock
+# blocked_in PID CALL [FD]: PID's main thread waits inside system call CALL (read or
+# flock), on file descriptor FD if given, as /proc/PID/syscall shows
+blocked_in() {
+    local nr s
+    case $2:$(uname -m) in
+    read:x86_64) nr=0 ;;
+    read:aarch64) nr=63 ;;
+    flock:x86_64) nr=73 ;;
+    flock:aarch64) nr=32 ;;
+    *) return 1 ;;
+    esac
+    s=$(cut -d' ' -f1,2 "/proc/$1/syscall" 2>/dev/null) || return 1
+    [ "${s%% *}" = "$nr" ] && { [ $# -lt 3 ] || [ "${s#* }" = "$(printf '0x%x' "$3")" ]; }
+}
+# can_see_syscalls: this machine shows blocked system calls in /proc (Linux, a known
+# architecture)
+can_see_syscalls() {
+    case $(uname -m) in x86_64 | aarch64) ;; *) return 1 ;; esac
+    head -c 1 /proc/self/syscall >/dev/null 2>&1
 }
 skip_all() { echo "1..0 # SKIP $*"; exit 0; }
 # skip_ref REASON: an independent reference (PyTorch, an npm oracle, MPI) is missing. A

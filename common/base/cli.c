@@ -62,6 +62,28 @@ uint64_t cli_size(const char *arg, const char *opt) {
     die_usage("%s: unknown size suffix in '%s' (use k, M, G, Ki, Mi, Gi)", opt, arg);
 }
 
+/* A test knob in seconds: the environment's value when it is a number >= 0. Read once
+ * per knob by its caller. */
+static double knob_seconds(const char *name, double dflt) {
+    const char *s = getenv(name);
+    if (!s || !*s) return dflt;
+    char *end;
+    double v = strtod(s, &end);
+    return *end || !(v >= 0) ? dflt : v;
+}
+
+static double progress_interval(void) {
+    static double v = -1;
+    if (v < 0) v = knob_seconds("GPT2_PROGRESS_INTERVAL", 0.125);
+    return v;
+}
+
+double progress_parts_after(void) {
+    static double v = -1;
+    if (v < 0) v = knob_seconds("GPT2_PROGRESS_PARTS_AFTER", 2.0);
+    return v;
+}
+
 void progress_init(Progress *p, int mode) {
     p->enabled = mode < 0 ? is_tty(stderr) : mode;
     p->last = 0;
@@ -82,7 +104,7 @@ void progress_update(Progress *p, const char *fmt, ...) {
     va_end(ap);
     double t = now_seconds();
     p->behind = 1;
-    if (p->drawn && t - p->last < 0.125) return;
+    if (p->drawn && t - p->last < progress_interval()) return;
     p->last = t;
     progress_draw(p);
 }

@@ -25,8 +25,8 @@ double cli_double(const char *arg, const char *opt, double min, double max);
 uint64_t cli_size(const char *arg, const char *opt);
 
 /* Progress on stderr: shown when stderr is a TTY (mode -1), always (1) or never (0);
- * at most ~8 redraws a second; progress_done draws the last update if that was skipped,
- * so the final state shows, and ends the line. */
+ * at most ~8 redraws a second (a test knob, below, changes that); progress_done draws
+ * the last update if that was skipped, so the final state shows, and ends the line. */
 typedef struct {
     int enabled;
     double last;
@@ -36,5 +36,10 @@ typedef struct {
 void progress_init(Progress *p, int mode);
 void progress_update(Progress *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void progress_done(Progress *p);
+/* How long a unit of work (a training step, an evaluation) runs before its progress
+ * shows its parts (micro-batches, batches): 2 s. Test knobs (tests/README.md):
+ * GPT2_PROGRESS_INTERVAL sets the least time between redraws, GPT2_PROGRESS_PARTS_AFTER
+ * this one, in seconds; at 0 a test sees the same lines on any machine. */
+double progress_parts_after(void);
 
 #endif

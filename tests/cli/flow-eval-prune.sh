@@ -12,13 +12,7 @@ train() {
     gpt2-train -i "$T/d/s_train_*.bin" -o "$ck" -e 1:2:16 --max-seq-len 16 -t 16 -b 2 -d 32 \
         -u 1 -n 1 --device cpu --threads 1 --no-progress "$@" 2>"$T/train.err"
 }
-# read(2)'s system call number, to see in /proc that a process waits on its input
-case $(uname -m) in
-x86_64) read_nr=0 ;;
-aarch64) read_nr=63 ;;
-*) skip_all "read(2)'s system call number on $(uname -m) unknown to this test" ;;
-esac
-head -c 1 /proc/self/syscall >/dev/null 2>&1 || skip_all "no /proc/PID/syscall to see a process wait"
+can_see_syscalls || skip_all "no /proc/PID/syscall on $(uname -m) to see a process wait"
 train -x 3
 ok "gpt2-train wrote checkpoints 1, 2 and 3" eval '[ -e "$ck/DONE_00000003" ] && [ -e "$ck/DONE_00000001" ]'
 hs='{"ind": 7, "ctx": "The cat sat on", "label": 1, "endings": ["the dog.", "the mat.", "a barn.", "it."]}'
@@ -26,20 +20,11 @@ hs='{"ind": 7, "ctx": "The cat sat on", "label": 1, "endings": ["the dog.", "the
 # The HellaSwag file comes through a FIFO that stays empty until the run has listed the
 # checkpoints and waits for it: the run's read(2) on standard input shows in /proc.
 mkfifo "$T/fifo"
-waits_on_stdin() { # pid: until its main thread blocks in read(0, ...)
-    local i s
-    for i in $(seq 400); do
-        s=$(cut -d' ' -f1,2 "/proc/$1/syscall" 2>/dev/null) || s=
-        [ "$s" = "$read_nr 0x0" ] && return 0
-        sleep 0.05
-    done
-    return 1
-}
 gpt2-eval -m "$ck/model_*.bin" --hellaswag - --log "$log" --device cpu -v <"$T/fifo" \
     >"$T/e.out" 2>"$T/e.err" &
 pid=$!
 exec 3>"$T/fifo"
-ok "the run listed the checkpoints and waits for HellaSwag" waits_on_stdin $pid
+ok "the run listed the checkpoints and waits for HellaSwag" wait_for blocked_in $pid read 0
 # meanwhile gpt2-train goes on with -k 2: checkpoint 4 comes, 1 and 2 go wholly; then 3 is
 # caught mid-pruning (marker and state gone, model not yet)
 train -x 4 -k 2 --resume

@@ -4,14 +4,10 @@
 # `gpt2-sample --tokens | gpt2-tokenize -d` shows a sample as it is generated.
 . "$(dirname "$0")/../lib.sh"
 
-# has FILE TEXT: waits (up to 20 s, for a loaded machine) until FILE holds exactly TEXT
+# has FILE TEXT: waits until FILE holds exactly TEXT
 has() {
-    local i
-    for i in $(seq 400); do
-        [ "$(cat "$1")" = "$2" ] && return 0
-        sleep 0.05
-    done
-    return 1
+    local file=$1 want=$2
+    wait_for eval '[ "$(cat "$file")" = "$want" ]'
 }
 mkfifo "$T/fifo"
 for fmt in bin16 text; do

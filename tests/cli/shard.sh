@@ -146,8 +146,7 @@ pid=$!
 exec 3>"$T/fifo"
 head -c 3000000 /dev/urandom >&3 # more than one read buffer
 has_temp() { ls "$T"/k/x_val_000000.bin.tmp.* >/dev/null 2>&1; }
-for _ in $(seq 100); do has_temp && break; sleep 0.1; done
-ok "an unfinished shard is a temp file" has_temp
+ok "an unfinished shard is a temp file" wait_for has_temp
 kill -TERM $pid
 wait $pid
 exec 3>&-

@@ -8,7 +8,7 @@
 # the same documents. Then files that lie, one error class each.
 . "$(dirname "$0")/../lib.sh"
 
-dump=${TESTBIN:-$TOP/build/tests}/helpers/parquet_dump
+dump=$TESTBIN/helpers/parquet_dump
 oracle=$TOP/tests/ref/parquet_oracle.js
 . "$TOP/tests/ref/npm-oracles.sh"
 npm_oracles @duckdb/node-api hyparquet hyparquet-compressors hyparquet-writer

@@ -106,10 +106,7 @@ signalled_run() { # signalled_run DIR SIG RANK ARGS...
     shift 3
     timeout 300 mpirun --oversubscribe -np 2 gpt2-train "${args[@]}" -o "$T/$dir" "$@" 2>"$err" &
     pid=$!
-    for _ in $(seq 1200); do
-        [ "$(grep -sc '"train"' "$T/$dir/log.jsonl")" -ge 3 ] 2>/dev/null && break
-        sleep 0.05
-    done
+    wait_for eval '[ "$(grep -sc "\"train\"" "$T/$dir/log.jsonl")" -ge 3 ] 2>/dev/null'
     kill -"$sig" "$(rank_pid "$(pgrep -P $pid -x mpirun)" "$r")"
     rc=0
     wait $pid || rc=$?

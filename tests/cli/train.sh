@@ -190,7 +190,7 @@ ok "a truncated state file is refused" eval 'exits 1 && stderr_has "state_000000
 mkdir "$T/lk"
 flock "$T/lk/.lock" sh -c 'until [ -e "$0" ]; do sleep 0.05; done' "$T/lk.done" &
 holder=$!
-for _ in $(seq 1200); do flock -n "$T/lk/.lock" true || break; sleep 0.05; done
+wait_for locked "$T/lk/.lock"
 run train -o "$T/lk" -x 2
 ok "another run holds the output directory: exit 1, says so" \
     eval 'exits 1 && stderr_has "another gpt2-train is writing here" && test ! -e "$T/lk/log.jsonl"'
@@ -205,9 +205,9 @@ ok "a model file that disagrees with --vocab" eval 'exits 1 && stderr_has "vocab
 run train -o "$T/pg" -x 3 --progress
 ok "--progress: a step line with the time left on stderr, even off a terminal" \
     eval 'exits 0 && tr "\r" "\n" <"$err" | grep -q "step 3/3  loss .* tok/s .* ms  eta 0s$"'
-run train -o "$T/pg3" -x 1 -d 448000 --progress # 14000 micro-batches: over 2 s with room
+run train -o "$T/pg3" -x 1 -d 640 --progress # 20 micro-batches, "long" by the test knob
 ok "--progress in a long step: how many of its micro-batches are done" \
-    eval 'exits 0 && tr "\r" "\n" <"$err" | grep -q "gpt2-train: step 0/1  \[step 1: [0-9]*/14000 micro-batches\]$"'
+    eval 'exits 0 && tr "\r" "\n" <"$err" | grep -q "gpt2-train: step 0/1  \[step 1: 19/20 micro-batches\]$"'
 run train -o "$T/pg4" -x 1000 --stop-at 3 --progress
 ok "--progress with --stop-at: the time left is until the stop" \
     eval 'exits 0 && tr "\r" "\n" <"$err" | grep -q "step 3/1000  loss .* eta 0s$"'
@@ -222,17 +222,16 @@ import json, sys
 def bad(c): raise ValueError(c)
 for l in open(sys.argv[1]): json.loads(l, parse_constant=bad)" "$T/nan/log.jsonl"'
 
-# stopped_run DIR PATTERN N ARGS...: gpt2-train ARGS -o DIR in the background, sent
-# SIGTERM once its log holds N lines matching PATTERN; its status in rc, stderr in $err
+# stopped_run DIR UNTIL CMD...: CMD -o DIR in the background, sent SIGTERM once the shell
+# condition UNTIL holds; its status in rc, stderr in $err. A stop inside a step or an
+# evaluation waits for gpt2-train to say it paused there (GPT2_TEST_PAUSE_STEPS,
+# GPT2_TEST_PAUSE_EVAL_STEPS), so that no machine is too fast for it.
 stopped_run() {
-    local dir=$1 pattern=$2 n=$3 pid
-    shift 3
-    gpt2-train "$@" -o "$dir" 2>"$err" &
+    local dir=$1 until=$2 pid
+    shift 2
+    "$@" -o "$dir" 2>"$err" &
     pid=$!
-    for _ in $(seq 600); do
-        [ "$(grep -sc "$pattern" "$dir/log.jsonl")" -ge "$n" ] 2>/dev/null && break
-        sleep 0.05
-    done
+    wait_for eval "$until"
     kill -TERM $pid
     rc=0
     wait $pid || rc=$?
@@ -242,7 +241,7 @@ stopped_run() {
 # it): checkpoint, exit 143; resuming matches a run that was never stopped
 args=(-i "$T/d_train_*.bin" -e 2:2:32 --vocab 256 --max-seq-len 32 -b 2 -t 16 -d 64 -u 3
     -l 3e-3 --threads 1 -x 1000000 -n 0)
-stopped_run "$T/s" '"train"' 3 "${args[@]}"
+stopped_run "$T/s" '[ "$(grep -sc "\"train\"" "$T/s/log.jsonl")" -ge 3 ] 2>/dev/null' gpt2-train "${args[@]}"
 ok "SIGTERM: exit 143" eval 'exits 143 && stderr_has "continue with --resume"'
 k=$(ls "$T/s" | sed -n 's/^DONE_0*\([0-9][0-9]*\)$/\1/p')
 ok "SIGTERM: a checkpoint at the step reached ($k)" test -n "$k"
@@ -253,11 +252,13 @@ losses "$T/s/log.jsonl" | awk -v k="$k" '$1 <= k + 4' >"$T/s.loss"
 losses "$T/u/log.jsonl" >"$T/u.loss"
 ok "after SIGTERM and resume the losses equal an uninterrupted run's" eval 'test "$(wc -l <"$T/u.loss")" -eq $((k + 4)) && cmp "$T/s.loss" "$T/u.loss"'
 
-# a stop mid-step (many micro-batches) drops that step: checkpoint of the step before,
-# data position put back, so resuming still matches the uninterrupted run
-args=(-i "$T/d_train_*.bin" -e 2:2:32 --vocab 256 --max-seq-len 32 -b 2 -t 16 -d 64000 -u 1
+# a stop mid-step (here after the first of 20 micro-batches of step 2) drops that step:
+# checkpoint of the step before, data position put back, so resuming still matches the
+# uninterrupted run
+args=(-i "$T/d_train_*.bin" -e 2:2:32 --vocab 256 --max-seq-len 32 -b 2 -t 16 -d 640 -u 1
     -l 3e-3 --threads 1 -x 3 -n 0)
-stopped_run "$T/m" '"train"' 1 "${args[@]}"
+paused='grep -q "paused in step" "$err"'
+stopped_run "$T/m" "$paused" env GPT2_TEST_PAUSE_STEPS=2 gpt2-train "${args[@]}"
 ok "SIGTERM mid-step: exit 143 at step 1, the partial step 2 dropped" \
     eval 'exits 143 && stderr_has "at step 1;" && test -f "$T/m/DONE_00000001" && test ! -e "$T/m/DONE_00000002"'
 run gpt2-train "${args[@]}" -o "$T/m" --resume
@@ -266,23 +267,18 @@ losses "$T/m/log.jsonl" >"$T/m.loss"
 losses "$T/mu/log.jsonl" >"$T/mu.loss"
 ok "... and resuming gives the uninterrupted run's losses" eval 'test "$(wc -l <"$T/mu.loss")" -eq 3 && cmp "$T/m.loss" "$T/mu.loss"'
 run gpt2-train "${args[@]}" -o "$T/m2" --stop-at 1
-stopped_run "$T/m2" '"start"' 2 "${args[@]}" --resume
+stopped_run "$T/m2" "$paused" env GPT2_TEST_PAUSE_STEPS=2 gpt2-train "${args[@]}" --resume
 ok "a resumed run stopped in its first step writes nothing new and says how to go on" \
     eval 'exits 143 && stderr_has "at step 1; continue with --resume" && test ! -e "$T/m2/DONE_00000002"'
 
-# a stop during a long evaluation cuts it short: no validation line for it
-python3 - "$T/big_val.bin" <<'PY'
-import struct, sys
-t = bytes(range(256)) * 8000
-with open(sys.argv[1], "wb") as f:
-    f.write(struct.pack("<256i", 20240520, 1, len(t), *[0] * 253))
-    f.write(struct.pack(f"<{len(t)}H", *t))
-PY
-stopped_run "$T/ev" '"start"' 1 "${args[@]}" -j "$T/big_val.bin" -m 1000000
+# a stop during an evaluation (after the first of its 8 batches) cuts it short: no
+# validation line for it
+stopped_run "$T/ev" "$paused" env GPT2_TEST_PAUSE_EVAL_STEPS=0 gpt2-train "${args[@]}" \
+    -j "$T/d_val_*.bin" -m 8
 ok "SIGTERM during an evaluation: exit 143, no validation line" eval 'exits 143 && ! grep -q "\"val\"" "$T/ev/log.jsonl"'
-run train -o "$T/pv" -j "$T/big_val.bin" -m 20000 -x 0 --progress
+run train -o "$T/pv" -m 8 -x 0 --progress
 ok "--progress in a long evaluation: how many of its batches are done" \
-    eval 'exits 0 && tr "\r" "\n" <"$err" | grep -q "step 0/0  \[validation: [0-9]*/20000 batches\]$"'
+    eval 'exits 0 && tr "\r" "\n" <"$err" | grep -q "step 0/0  \[validation: 7/8 batches\]$"'
 
 # a resumed run evaluates its first step when the log lacks that line (a cut-short evaluation)
 train -o "$T/vr" -x 4 -v 2 --stop-at 2 2>/dev/null

@@ -588,6 +588,16 @@ static int stopping(Run *r) {
     return r->stop;
 }
 
+/* Test knob (tests/README.md): in the steps listed in GPT2_TEST_PAUSE_STEPS (training) or
+ * GPT2_TEST_PAUSE_EVAL_STEPS (the evaluation at that step), the work waits after its first
+ * (micro-)batch until a stop signal comes, saying so on stderr: a test stops it there on
+ * any machine, however fast. */
+static void test_pause(const char *knob, uint64_t step) {
+    if (!guard_test_step(knob, step)) return;
+    fprintf(stderr, "%s: paused in step %llu (%s)\n", progname, (unsigned long long)step, knob);
+    while (!stop_signal) usleep(10000);
+}
+
 /* Rank r of a world of W reads windows [(k*W + r)*B, (k*W + r + 1)*B) of the shared order
  * for its k-th batch: batch k*W + r of one process, so that the ranks split the data a
  * single process would read without overlap. */
@@ -612,7 +622,8 @@ static int evaluate(Run *r, Progress *prog, double *loss) {
         next_batch(val, d, mine);
         r->losses[j] =
             mine ? r->be->eval_losses(r->be, val->inputs, val->targets, val->B, val->T, NULL) : 0;
-        if (now_seconds() - t0 > 2.0)
+        if (j == 0) test_pause("GPT2_TEST_PAUSE_EVAL_STEPS", r->step);
+        if (now_seconds() - t0 >= progress_parts_after())
             progress_update(prog, "%s  [validation: %d/%d batches]", r->status,
                             (j + 1) * d->world < r->val_batches ? (j + 1) * d->world
                                                                 : r->val_batches,
@@ -648,8 +659,9 @@ static void run_step(Run *r, const Schedule *sched, Progress *prog, double val_l
         r->losses[a] =
             r->be->train_step(r->be, r->train.inputs, r->train.targets, o->B, o->T, scale);
         if (a == 0 && nan_batch) r->losses[a] = NAN;
+        if (a == 0) test_pause("GPT2_TEST_PAUSE_STEPS", r->step + 1);
         /* a long step (many micro-batches on a CPU) shows how far it has got */
-        if (now_seconds() - t0 > 2.0)
+        if (now_seconds() - t0 >= progress_parts_after())
             progress_update(prog, "%s  [step %llu: %d/%d micro-batches]", r->status,
                             (unsigned long long)r->step + 1, a + 1, r->accum);
     }
