@@ -38,7 +38,7 @@ endif
 
 ifeq ($(CUDA),1)
 ALL_CFLAGS  += -DGPT2_CUDA -I$(CUDA_HOME)/include
-LDLIBS      += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublasLt -lcublas -lcudnn -lcudart -lstdc++
+LDLIBS      += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublasLt -lcublas -lcudart -lstdc++
 CUDA_SRC    := $(wildcard common/*/*.cu common/model/kernels/*.cu)
 # the NCCL collectives only in a build with NCCL
 ifneq ($(NCCL),1)

@@ -1,4 +1,5 @@
 #include "data/dataloader.h"
+#include "base/rng.h"
 #include "base/util.h"
 
 #include <glob.h>
@@ -6,27 +7,21 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* splitmix64: a tiny, well-mixed generator. Every permutation is drawn from a stream
- * keyed by (seed, epoch, shard), so an order is a pure function of the position and
- * resuming needs no generator state beyond the seed. */
-static uint64_t splitmix64(uint64_t *state) {
-    uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
+/* Every permutation is drawn from a splitmix64 stream keyed by (seed, epoch, shard), so
+ * an order is a pure function of the position and resuming needs no generator state
+ * beyond the seed. */
 
 static uint64_t stream_key(uint64_t seed, uint64_t epoch, uint64_t shard) {
     uint64_t s = seed;
-    uint64_t k = splitmix64(&s) ^ epoch;
-    k = splitmix64(&k) ^ shard;
-    return splitmix64(&k);
+    uint64_t k = rng_next(&s) ^ epoch;
+    k = rng_next(&k) ^ shard;
+    return rng_next(&k);
 }
 
 /* Fisher-Yates; the multiply-shift maps a 64-bit draw onto [0, i). */
 static void shuffle(uint32_t *a, uint64_t n, uint64_t key) {
     for (uint64_t i = n; i > 1; i--) {
-        uint64_t j = (uint64_t)(((unsigned __int128)splitmix64(&key) * i) >> 64);
+        uint64_t j = (uint64_t)(((unsigned __int128)rng_next(&key) * i) >> 64);
         uint32_t t = a[i - 1];
         a[i - 1] = a[j], a[j] = t;
     }

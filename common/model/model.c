@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/rng.h"
 #include "base/util.h"
 #include "model/kernels/kernels.h"
 
@@ -83,21 +84,14 @@ int gpt2_param_is_matrix(int i) {
     return i == 0 || i == 1 || i == 4 || i == 6 || i == 10 || i == 12;
 }
 
-/* Init RNG: splitmix64 gives uniform 64-bit words; Box-Muller turns two into a normal.
+/* Init RNG: splitmix64 (base/rng.h) gives uniform 64-bit words; Box-Muller turns two into a normal.
  * The parameter array is cut into blocks of 2^16 floats and block k draws from its own
  * stream seeded with seed + k * 2^32, so the result does not depend on the thread count. */
 #define INIT_BLOCK ((size_t)1 << 16)
 
-static uint64_t splitmix64(uint64_t *state) {
-    uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
 /* uniform in (0, 1]: 53 random bits, never 0 so that log() is finite */
-static double rng_uniform(uint64_t *state) {
-    return ((splitmix64(state) >> 11) + 1) * (1.0 / 9007199254740992.0);
+static double uniform_nonzero(uint64_t *state) {
+    return (double)((rng_next(state) >> 11) + 1) * 0x1.0p-53;
 }
 
 static void init_normal(float *out, size_t n, float std, uint64_t seed, size_t first) {
@@ -106,7 +100,8 @@ static void init_normal(float *out, size_t n, float std, uint64_t seed, size_t f
         uint64_t st = seed + (uint64_t)blk * 0x100000000ull;
         size_t lo = blk * INIT_BLOCK, hi = lo + INIT_BLOCK;
         for (size_t i = lo; i < hi; i += 2) {
-            double r = sqrt(-2.0 * log(rng_uniform(&st))), a = 2.0 * M_PI * rng_uniform(&st);
+            double r = sqrt(-2.0 * log(uniform_nonzero(&st))),
+                   a = 2.0 * M_PI * uniform_nonzero(&st);
             if (i >= first && i < first + n) out[i - first] = (float)(std * r * cos(a));
             if (i + 1 >= first && i + 1 < first + n) out[i + 1 - first] = (float)(std * r * sin(a));
         }

@@ -1,4 +1,5 @@
 #include "sample/sampler.h"
+#include "base/rng.h"
 #include "base/util.h"
 
 #include <math.h>
@@ -18,17 +19,6 @@ void sampler_init(Sampler *s, int vocab_size, float temperature, int top_k, floa
 void sampler_free(Sampler *s) {
     free(s->probs);
     free(s->cand);
-}
-
-uint64_t sampler_rng_next(uint64_t *state) {
-    uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-double sampler_rng_uniform(uint64_t *state) {
-    return (double)(sampler_rng_next(state) >> 11) * 0x1.0p-53;
 }
 
 static int argmax(const float *x, int n) {
@@ -103,7 +93,7 @@ int sampler_sample(Sampler *s, const float *logits) {
         while (m < n && kept < s->top_p * mass);
         n = m;
     }
-    double r = sampler_rng_uniform(&s->rng) * cand_mass(p, cand, n), acc = 0;
+    double r = rng_uniform(&s->rng) * cand_mass(p, cand, n), acc = 0;
     for (int i = 0; i < n; i++)
         if ((acc += p[cand[i]]) > r) return cand[i];
     return cand[n - 1]; /* r landed in the rounding error at the top */

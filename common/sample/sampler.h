@@ -21,8 +21,4 @@ void sampler_init(Sampler *s, int vocab_size, float temperature, int top_k, floa
 void sampler_free(Sampler *s);
 int sampler_sample(Sampler *s, const float *logits);
 
-/* The generator: splitmix64 steps; uniform doubles in [0, 1) with 53 random bits. */
-uint64_t sampler_rng_next(uint64_t *state);
-double sampler_rng_uniform(uint64_t *state);
-
 #endif

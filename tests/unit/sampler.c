@@ -1,5 +1,6 @@
 /* Samplers (common/sample/sampler.c): greedy, temperature, top-k, top-p, reproducibility. */
 #include "sample/sampler.h"
+#include "base/rng.h"
 #include "base/util.h"
 #include "tap.h"
 
@@ -99,7 +100,7 @@ int main(void) {
     uint64_t st = 0;
     double lo = 1, hi = 0;
     for (int i = 0; i < 100000; i++) {
-        double u = sampler_rng_uniform(&st);
+        double u = rng_uniform(&st);
         lo = u < lo ? u : lo, hi = u > hi ? u : hi;
     }
     ok(lo >= 0 && lo < 1e-3 && hi < 1 && hi > 1 - 1e-3, "uniform in [0,1): %g .. %g", lo, hi);
