@@ -1,6 +1,6 @@
 /* gpt2-train: train a GPT-2 on token shards — argument parsing and the training loop;
  * the model runs behind the Backend interface (backend.h), the data comes from
- * dataloader.h, checkpoints from train_ckpt.h. See gpt2-train(1). */
+ * dataloader.h, the run directory from rundir.h. See gpt2-train(1). */
 #include "base/cli.h"
 #include "base/util.h"
 #include "data/dataloader.h"
@@ -8,7 +8,7 @@
 #include "model/device.h"
 #include "model/model.h"
 #include "model/modelfile.h"
-#include "train/checkpoint.h"
+#include "train/rundir.h"
 #include "train/dist.h"
 #include "train/guard.h"
 #include "train/schedule.h"
@@ -372,10 +372,10 @@ static void check_config(const GPT2Config *got, const char *what, const Options 
  * it, the others leave quietly. */
 static void stop_bad(const Dist *d, const Options *o, uint64_t step, const char *why) {
     if (d->rank) exit(1);
-    int64_t good = train_ckpt_latest(o->out);
+    int64_t good = rundir_latest_checkpoint(o->out);
     if (good < 0)
         die("step %llu: %s; no checkpoint was written: start again", (unsigned long long)step, why);
-    char *path = train_ckpt_path(o->out, TRAIN_CKPT_MODEL, (uint64_t)good);
+    char *path = rundir_path(o->out, RUNDIR_MODEL, (uint64_t)good);
     die("step %llu: %s; the newest good checkpoint is %s: continue from it with --resume "
         "(perhaps with a lower --lr or with --skip-z)",
         (unsigned long long)step, why, path);
@@ -421,8 +421,8 @@ static void save_checkpoint(Dist *d, Backend *be, const Options *o, const DataLo
     if (dist_max(d, d->rank == 0 && state_not_finite(&host, &st, what, sizeof what)))
         stop_bad(d, o, step, what);
     if (d->rank == 0) {
-        train_ckpt_save(o->out, &host, &st);
-        train_ckpt_prune(o->out, o->keep);
+        rundir_save_checkpoint(o->out, &host, &st);
+        rundir_prune(o->out, o->keep);
     }
     dist_barrier(d); /* no rank goes on (or ends) before the checkpoint is complete */
     train_state_free(&st);
@@ -433,7 +433,7 @@ static void save_checkpoint(Dist *d, Backend *be, const Options *o, const DataLo
  * fills st) or --init. Returns the name the model came from, for messages. */
 static char *load_start(Options *o, GPT2 *host, TrainState *st) {
     char err[512];
-    int64_t latest = train_ckpt_latest(o->out);
+    int64_t latest = rundir_latest_checkpoint(o->out);
     if (o->resume && latest < 0) die("%s: no complete checkpoint to resume from", o->out);
     if (!o->resume && latest >= 0)
         die("%s already holds checkpoint %lld: use --resume to continue, or another -o", o->out,
@@ -442,9 +442,9 @@ static char *load_start(Options *o, GPT2 *host, TrainState *st) {
         if (init_model(host, o, err, sizeof err)) die("%s", err);
         return xstrdup(o->init);
     }
-    char *what = train_ckpt_path(o->out, TRAIN_CKPT_MODEL, (uint64_t)latest);
+    char *what = rundir_path(o->out, RUNDIR_MODEL, (uint64_t)latest);
     if (checkpoint_load(host, what, err, sizeof err)) die("%s", err);
-    char *state_path = train_ckpt_path(o->out, TRAIN_CKPT_STATE, (uint64_t)latest);
+    char *state_path = rundir_path(o->out, RUNDIR_STATE, (uint64_t)latest);
     if (train_state_load(st, state_path, err, sizeof err)) die("%s", err);
     if (!same_config(&st->config, &host->config) || st->step != (uint64_t)latest)
         die("%s does not belong to %s", state_path, what);
@@ -813,7 +813,7 @@ int main(int argc, char **argv) {
     r.start_evaluated = evaluated;
     if (dist.rank == 0) {
         mkdir_p(o.out);
-        train_ckpt_lock(o.out);
+        rundir_lock(o.out);
         r.log = xfopen(log_path, o.resume ? "a" : "w");
         if (o.resume && torn) fputc('\n', r.log);
         fseeko(r.log, 0, SEEK_END); /* where an append stream starts is the C library's choice */
