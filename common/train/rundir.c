@@ -26,6 +26,10 @@ char *rundir_path(const char *dir, RunDirFile which, uint64_t step) {
     return xasprintf("%s/%s", dir, name);
 }
 
+char *rundir_log_path(const char *dir) {
+    return xasprintf("%s/log.jsonl", dir);
+}
+
 /* Whether the first len bytes of name are exactly a name that rundir_path gives (so not
  * "model_5.bin" nor "DONE_+0000005"); which file of which step, if so. */
 static int parse_name(const char *name, size_t len, RunDirFile *which, uint64_t *step) {

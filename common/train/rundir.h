@@ -6,7 +6,8 @@
  *   DONE_<step>        empty; it exists only once both files above are complete
  * with <step> as eight digits, more past step 99999999. A checkpoint without its DONE
  * marker is incomplete: being written, or being pruned. The directory also holds .lock and
- * the training log (trainlog.h). gpt2-train writes it; gpt2-eval reads its model files. */
+ * the training log, log.jsonl (trainlog.h, gpt2-train-log(5)). gpt2-train writes it;
+ * gpt2-eval reads its model files. */
 #ifndef GPT2_TRAIN_RUNDIR_H
 #define GPT2_TRAIN_RUNDIR_H
 
@@ -19,6 +20,8 @@ typedef enum { RUNDIR_MODEL, RUNDIR_STATE, RUNDIR_DONE } RunDirFile;
 
 /* "<dir>/model_00005000.bin" etc.; free() the result. */
 char *rundir_path(const char *dir, RunDirFile which, uint64_t step);
+/* "<dir>/log.jsonl", the training log; free() the result. */
+char *rundir_log_path(const char *dir);
 
 /* Writes checkpoint state->step: model, state and then the DONE marker, syncing the
  * directory before the marker and after it (so that pruning comes after a durable

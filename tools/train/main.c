@@ -13,6 +13,7 @@
 #include "train/guard.h"
 #include "train/schedule.h"
 #include "train/state.h"
+#include "train/trainlog.h"
 
 #include <cblas.h>
 #include <errno.h>
@@ -510,9 +511,7 @@ typedef struct {
     int stop;       /* the stop signal all ranks agreed on */
     DataLoader train, val;
     int accum, val_batches;
-    FILE *log; /* rank 0's alone */
-    const char *log_path;
-    off_t log_whole; /* the log's length up to its last whole line */
+    TrainLog log; /* open on rank 0 alone */
     Guard guard;
     uint64_t step, tokens; /* optimizer steps done, training tokens consumed */
     int start_evaluated;   /* the log holds the first step's validation line */
@@ -520,50 +519,6 @@ typedef struct {
     double started;
     char status[192]; /* the progress line of the last step */
 } Run;
-
-/* Whether the log holds step's validation line: a resumed run's first step was evaluated
- * before its checkpoint was written, unless a stop cut that evaluation short. Only whole
- * lines count; *torn says the last one is not whole (a write cut short by a crash or a
- * full disk), so that the run's new lines start on a line of their own. */
-static int log_has_val(const char *path, uint64_t step, int *torn) {
-    *torn = 0;
-    FILE *f = fopen(path, "r");
-    if (!f) return 0;
-    char want[64], *line = NULL;
-    size_t cap = 0;
-    int n =
-        snprintf(want, sizeof want, "{\"type\":\"val\",\"step\":%llu,", (unsigned long long)step);
-    int found = 0;
-    ssize_t len;
-    while ((len = getline(&line, &cap, f)) > 0) {
-        *torn = line[len - 1] != '\n';
-        if (!*torn && !strncmp(line, want, (size_t)n)) found = 1;
-    }
-    free(line);
-    fclose(f);
-    return found;
-}
-
-/* Ends a log line: it goes out whole or not at all. A write that fails (full disk, file
- * size limit) is cut back to the last whole line and stops the run at once, before
- * another step or checkpoint. */
-static void log_end_line(Run *r) {
-    if (fflush(r->log) == 0 && !ferror(r->log)) {
-        r->log_whole = ftello(r->log);
-        return;
-    }
-    int saved = errno;
-    if (ftruncate(fileno(r->log), r->log_whole)) warn("%s: cannot cut a torn line:", r->log_path);
-    errno = saved;
-    die("%s: write error:", r->log_path);
-}
-
-/* A number for the JSON log: JSON has no NaN or infinity (a diverged run), so null. */
-static const char *json_num(char buf[32], double v) {
-    if (!isfinite(v)) return "null";
-    snprintf(buf, 32, "%.9g", v);
-    return buf;
-}
 
 /* Time left until -x or --stop-at, whichever comes first, at this run's mean pace so far
  * (evaluations and checkpoints included), as "1h05m", "4m09s" or "37s". */
@@ -678,18 +633,14 @@ static void run_step(Run *r, const Schedule *sched, Progress *prog, double val_l
         r->be->param_memory(r->be)[0] = NAN; /* test knob: a weight gone bad after the step */
     r->tokens += o->total_batch;
     double ms = (now_seconds() - t0) * 1e3, rate = o->total_batch / ms * 1e3;
-    char b1[32], b2[32], b3[32];
-    if (r->log) {
-        fprintf(r->log,
-                "{\"type\":\"train\",\"step\":%llu,\"loss\":%s,\"lr\":%s,\"grad_norm\":%s,"
-                "\"tokens_per_s\":%.1f,\"ms\":%.3f",
-                (unsigned long long)r->step, json_num(b1, loss), json_num(b2, opt.lr),
-                json_num(b3, norm), rate, ms);
-        if (verdict != GUARD_APPLIED)
-            fprintf(r->log, ",\"skipped\":\"%s\"", guard_verdict_name(verdict));
-        fputs("}\n", r->log);
-        log_end_line(r);
-    }
+    TrainLogStep line = {.step = r->step,
+                         .loss = loss,
+                         .lr = opt.lr,
+                         .grad_norm = norm,
+                         .tokens_per_s = rate,
+                         .ms = ms};
+    if (verdict != GUARD_APPLIED) line.skipped = guard_verdict_name(verdict);
+    trainlog_step(&r->log, &line);
     if (verdict != GUARD_APPLIED && r->dist->rank == 0)
         warn("step %llu skipped (%s): loss %g, gradient norm %g", (unsigned long long)r->step,
              guard_verdict_name(verdict), loss, norm);
@@ -723,13 +674,8 @@ static void run_loop(Run *r) {
         int last = r->step >= (uint64_t)o->steps;
         int evaluated = r->step == r->start && r->start_evaluated;
         if (o->val && !evaluated && (r->step % (uint64_t)o->val_every == 0 || last) &&
-            evaluate(r, &prog, &val_loss) && r->log) {
-            char buf[32];
-            fprintf(r->log, "{\"type\":\"val\",\"step\":%llu,\"loss\":%s,\"tokens\":%llu}\n",
-                    (unsigned long long)r->step, json_num(buf, val_loss),
-                    (unsigned long long)r->val_batches * o->B * o->T);
-            log_end_line(r);
-        }
+            evaluate(r, &prog, &val_loss))
+            trainlog_val(&r->log, r->step, val_loss, (uint64_t)r->val_batches * o->B * o->T);
         int stop = stopping(r) || (o->stop_at && r->step >= (uint64_t)o->stop_at);
         if (r->step > saved && (last || stop || (o->ckpt_every && r->step % o->ckpt_every == 0))) {
             save_checkpoint(r->dist, r->be, o, &r->train, r->step, r->tokens);
@@ -770,8 +716,8 @@ int main(int argc, char **argv) {
     GPT2 host;
     TrainState st = {0};
     char *what = load_start(&o, &host, &st);
-    char *log_path = xasprintf("%s/log.jsonl", o.out);
-    int torn = 0, evaluated = o.resume && log_has_val(log_path, st.step, &torn);
+    char *log_path = rundir_log_path(o.out);
+    int evaluated = o.resume && trainlog_has_val(log_path, st.step);
     /* at -x or --stop-at (e.g. a cron job that reruns the command) only an evaluation of
      * this step that a stop cut short is left to do */
     int at_stop = o.stop_at && st.step >= (uint64_t)o.stop_at,
@@ -793,8 +739,7 @@ int main(int argc, char **argv) {
              .dist = &dist,
              .accum = (int)(o.total_batch / micro),
              .step = st.step,
-             .tokens = st.tokens,
-             .log_path = log_path};
+             .tokens = st.tokens};
     guard_init(&r.guard, o.skip_z, o.max_bad);
     r.val_batches = open_data(&o, dist.world, host.config.vocab_size, &st, &r.train, &r.val);
     r.losses =
@@ -814,35 +759,29 @@ int main(int argc, char **argv) {
     if (dist.rank == 0) {
         mkdir_p(o.out);
         rundir_lock(o.out);
-        r.log = xfopen(log_path, o.resume ? "a" : "w");
-        if (o.resume && torn) fputc('\n', r.log);
-        fseeko(r.log, 0, SEEK_END); /* where an append stream starts is the C library's choice */
-        r.log_whole = ftello(r.log);
+        trainlog_open(&r.log, log_path, o.resume);
     }
     catch_stop_signals(); /* before the start line: a stop seen there is one the loop sees */
-    const GPT2Config *c = &r.be->config;
-    if (r.log) {
-        fprintf(r.log,
-                "{\"type\":\"start\",\"step\":%llu,\"device\":\"%s\",\"params\":%zu,"
-                "\"layers\":%d,\"heads\":%d,\"channels\":%d,\"vocab\":%d,\"max_seq_len\":%d,"
-                "\"B\":%d,\"T\":%d,\"accum\":%d,\"steps\":%d,\"seed\":%llu",
-                (unsigned long long)r.step, r.be->name, gpt2_num_params(c), c->num_layers,
-                c->num_heads, c->channels, c->vocab_size, c->max_seq_len, o.B, o.T, r.accum,
-                o.steps, (unsigned long long)o.seed);
-        if (dist.world > 1) {
-            size_t held, unsharded;
-            dist_moment_bytes(&dist, &held, &unsharded);
-            fprintf(r.log, ",\"ranks\":%d,\"zero\":%d,\"moment_bytes\":%zu", dist.world, dist.zero,
-                    held);
-            if (dist.zero)
-                warn("%d ranks, ZeRO-1: AdamW moments of %.1f MiB per rank instead of %.1f MiB",
-                     dist.world, held / 1048576.0, unsharded / 1048576.0);
-        }
-        fputs("}\n", r.log);
-        log_end_line(&r);
+    TrainLogStart start = {.step = r.step,
+                           .device = r.be->name,
+                           .config = r.be->config,
+                           .B = o.B,
+                           .T = o.T,
+                           .accum = r.accum,
+                           .steps = o.steps,
+                           .seed = o.seed,
+                           .ranks = dist.world,
+                           .zero = dist.zero};
+    if (dist.world > 1) {
+        size_t unsharded;
+        dist_moment_bytes(&dist, &start.moment_bytes, &unsharded);
+        if (dist.zero && dist.rank == 0)
+            warn("%d ranks, ZeRO-1: AdamW moments of %.1f MiB per rank instead of %.1f MiB",
+                 dist.world, start.moment_bytes / 1048576.0, unsharded / 1048576.0);
     }
+    trainlog_start(&r.log, &start);
     run_loop(&r);
-    if (r.log) xfclose(r.log, log_path);
+    trainlog_close(&r.log);
     r.be->free(r.be);
     free(r.losses);
     dataloader_free(&r.train);
