@@ -8,9 +8,9 @@
 #include "model/device.h"
 #include "model/model.h"
 #include "model/modelfile.h"
-#include "train/rundir.h"
 #include "train/dist.h"
 #include "train/guard.h"
+#include "train/rundir.h"
 #include "train/schedule.h"
 #include "train/state.h"
 #include "train/trainlog.h"
@@ -687,6 +687,30 @@ static void run_loop(Run *r) {
     progress_done(&prog);
 }
 
+/* The log's start line (rank 0); the saving of ZeRO-1 to standard error. */
+static void log_start(Run *r) {
+    const Options *o = r->o;
+    const Dist *d = r->dist;
+    TrainLogStart start = {.step = r->step,
+                           .device = r->be->name,
+                           .config = r->be->config,
+                           .B = o->B,
+                           .T = o->T,
+                           .accum = r->accum,
+                           .steps = o->steps,
+                           .seed = o->seed,
+                           .ranks = d->world,
+                           .zero = d->zero};
+    if (d->world > 1) {
+        size_t unsharded;
+        dist_moment_bytes(d, &start.moment_bytes, &unsharded);
+        if (d->zero && d->rank == 0)
+            warn("%d ranks, ZeRO-1: AdamW moments of %.1f MiB per rank instead of %.1f MiB",
+                 d->world, start.moment_bytes / 1048576.0, unsharded / 1048576.0);
+    }
+    trainlog_start(&r->log, &start);
+}
+
 int main(int argc, char **argv) {
     util_init("gpt2-train");
     /* a file size limit (ulimit -f) then fails the write (EFBIG), which is reported and
@@ -717,6 +741,8 @@ int main(int argc, char **argv) {
     TrainState st = {0};
     char *what = load_start(&o, &host, &st);
     char *log_path = rundir_log_path(o.out);
+    /* a resumed run's first step was evaluated before its checkpoint was written, unless a
+     * stop cut that evaluation short */
     int evaluated = o.resume && trainlog_has_val(log_path, st.step);
     /* at -x or --stop-at (e.g. a cron job that reruns the command) only an evaluation of
      * this step that a stop cut short is left to do */
@@ -762,24 +788,7 @@ int main(int argc, char **argv) {
         trainlog_open(&r.log, log_path, o.resume);
     }
     catch_stop_signals(); /* before the start line: a stop seen there is one the loop sees */
-    TrainLogStart start = {.step = r.step,
-                           .device = r.be->name,
-                           .config = r.be->config,
-                           .B = o.B,
-                           .T = o.T,
-                           .accum = r.accum,
-                           .steps = o.steps,
-                           .seed = o.seed,
-                           .ranks = dist.world,
-                           .zero = dist.zero};
-    if (dist.world > 1) {
-        size_t unsharded;
-        dist_moment_bytes(&dist, &start.moment_bytes, &unsharded);
-        if (dist.zero && dist.rank == 0)
-            warn("%d ranks, ZeRO-1: AdamW moments of %.1f MiB per rank instead of %.1f MiB",
-                 dist.world, start.moment_bytes / 1048576.0, unsharded / 1048576.0);
-    }
-    trainlog_start(&r.log, &start);
+    log_start(&r);
     run_loop(&r);
     trainlog_close(&r.log);
     r.be->free(r.be);
