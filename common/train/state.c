@@ -104,16 +104,18 @@ static int fail(char *err, size_t errlen, FILE *f, const char *path, const char 
     return -1;
 }
 
-int train_state_load(TrainState *s, const char *path, char *err, size_t errlen) {
+/* Opens path and reads and checks its header into h and s (all but the moments); 0 with
+ * *out the file, positioned after the header, or -1 with err. */
+static int open_header(const char *path, FILE **out, unsigned char h[HEADER_SIZE], TrainState *s,
+                       char *err, size_t errlen) {
     memset(s, 0, sizeof *s);
     const char *why;
     FILE *f = fopen_regular(path, &why);
     if (!f) return fail(err, errlen, NULL, path, why);
-    unsigned char h[HEADER_SIZE];
-    size_t got = fread(h, 1, sizeof h, f);
+    size_t got = fread(h, 1, HEADER_SIZE, f);
     if (got >= sizeof MAGIC && memcmp(h, MAGIC, sizeof MAGIC))
         return fail(err, errlen, f, path, "not a gpt2-train state file (bad magic)");
-    if (got < sizeof h) return fail(err, errlen, f, path, "truncated header");
+    if (got < HEADER_SIZE) return fail(err, errlen, f, path, "truncated header");
     uint32_t version = load_le32(h + OFF_VERSION);
     if (version < 1 || version > TRAIN_STATE_VERSION) {
         char msg[80];
@@ -139,7 +141,6 @@ int train_state_load(TrainState *s, const char *path, char *err, size_t errlen) 
     const char *bad = gpt2_config_check(&s->config);
     if (bad) return fail(err, errlen, f, path, bad);
     s->T = (int)load_le32(h + OFF_SEQ_LEN);
-    uint32_t flags = load_le32(h + OFF_FLAGS);
     s->step = load_le64(h + OFF_STEP);
     s->num_params = load_le64(h + OFF_NUM_PARAMS);
     s->seed = load_le64(h + OFF_SEED);
@@ -153,9 +154,27 @@ int train_state_load(TrainState *s, const char *path, char *err, size_t errlen) 
     s->order = (int)order;
     if (s->T < 1 || s->T > s->config.max_seq_len)
         return fail(err, errlen, f, path, "sequence length outside the model's range");
-    if (flags & ~(uint32_t)FLAG_MOMENTS) return fail(err, errlen, f, path, "unknown flags");
+    if (load_le32(h + OFF_FLAGS) & ~(uint32_t)FLAG_MOMENTS)
+        return fail(err, errlen, f, path, "unknown flags");
     if (s->num_params != gpt2_num_params(&s->config))
         return fail(err, errlen, f, path, "parameter count disagrees with the config");
+    *out = f;
+    return 0;
+}
+
+int train_state_read_header(TrainState *s, const char *path, char *err, size_t errlen) {
+    unsigned char h[HEADER_SIZE];
+    FILE *f;
+    if (open_header(path, &f, h, s, err, errlen)) return -1;
+    fclose(f);
+    return 0;
+}
+
+int train_state_load(TrainState *s, const char *path, char *err, size_t errlen) {
+    unsigned char h[HEADER_SIZE];
+    FILE *f;
+    if (open_header(path, &f, h, s, err, errlen)) return -1;
+    uint32_t version = load_le32(h + OFF_VERSION), flags = load_le32(h + OFF_FLAGS);
     /* the file must be exactly header + moments: a longer one is as suspect as a short one */
     if (fseek(f, 0, SEEK_END)) return fail(err, errlen, f, path, strerror(errno));
     long size = ftell(f);

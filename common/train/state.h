@@ -36,6 +36,10 @@ void train_state_save(const TrainState *s, const char *path);
  * version, sizes, truncation, checksum, moments that are not finite or a negative v).
  * Allocates m and v when present. */
 int train_state_load(TrainState *s, const char *path, char *err, size_t errlen);
+/* Reads only the header (step, tokens, config...: everything but m and v, left NULL),
+ * with the checks of train_state_load that need no more than the header; for a reader
+ * that does not want the moments, twice the model's size. 0, or -1 with err. */
+int train_state_read_header(TrainState *s, const char *path, char *err, size_t errlen);
 void train_state_free(TrainState *s);
 
 #endif

@@ -315,4 +315,26 @@ done
 run train -o "$T/bi" -x 1 -e "$T/missing.bin"
 ok "--init MISSING.bin: No such file or directory, exit 1" eval 'exits 1 && stderr_has "missing.bin: No such file or directory"'
 
+# gpt2-train-log(5) names every line type and key that the runs above logged (a diverged
+# one's "skipped" among them), and every line starts with its type and step
+ok "every key of every log is in gpt2-train-log(5)" python3 - "$TOP/man/gpt2-train-log.5" "$T" <<'PY'
+import glob, json, re, sys
+page = open(sys.argv[1]).read()
+types = set(re.findall(r"^\.It Cm (\w+)$", page, re.M))
+keys = {k for line in re.findall(r"^\.It .*$", page, re.M) for k in re.findall(r"D[qo] (\w+)", line)}
+seen, bad = set(), []
+for path in glob.glob(sys.argv[2] + "/*/log.jsonl"):
+    for line in open(path):
+        if not line.endswith("}\n"):
+            continue  # the torn-line test's own
+        o = json.loads(line)
+        seen |= set(o)
+        if o["type"] not in types or not set(o) <= keys | {"type"} or \
+                not line.startswith('{"type":"%s","step":%d,' % (o["type"], o["step"])):
+            bad.append(line)
+if bad:
+    print("# undocumented or out of order:", bad[:3])
+sys.exit(bool(bad) or "skipped" not in seen or "version" not in seen)
+PY
+
 done_testing

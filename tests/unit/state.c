@@ -1,11 +1,8 @@
-/* Unit tests for common/train/state.c and common/train/checkpoint.c: state round trip, the
- * reader's refusals (magic, version, truncation, trailing bytes), checkpoint sets with
- * their DONE markers, newest-complete lookup and pruning. */
+/* Unit tests for common/train/state.c: state round trip, the reader's refusals (magic,
+ * version, truncation, trailing bytes, checksum, moments), and the header-only read. */
 #include "base/crc32c.h"
 #include "base/util.h"
-#include "model/modelfile.h"
 #include "tap.h"
-#include "train/checkpoint.h"
 #include "train/state.h"
 
 #include <math.h>
@@ -77,6 +74,14 @@ int main(void) {
     ok(got.m && !memcmp(got.m, st.m, n * sizeof(float)) && !memcmp(got.v, st.v, n * sizeof(float)),
        "moments round trip bit for bit");
     train_state_free(&got);
+    TrainState head;
+    ok(!train_state_read_header(&head, path, err, sizeof err), "read the header alone");
+    ok(!memcmp(&head.config, &cfg, sizeof cfg) && head.T == 8 && head.step == st.step &&
+           head.seed == 99 && head.tokens == st.tokens && head.num_shards == 4 &&
+           head.num_windows == 1000 && head.order == TRAIN_ORDER_FILE && head.data.window == 7 &&
+           head.num_params == n,
+       "its fields are those saved");
+    ok(!head.m && !head.v, "without moments");
 
     size_t len;
     unsigned char *bytes = (unsigned char *)xread_file(path, &len);
@@ -99,6 +104,9 @@ int main(void) {
     refused(bad, "checksum", "one bit of the epoch flipped");
     flipped(bad, bytes, len, 256 + 4 * n + 17, 0x10);
     refused(bad, "checksum", "one bit of a second moment flipped");
+    ok(!train_state_read_header(&head, bad, err, sizeof err) && head.step == st.step &&
+           head.tokens == st.tokens && !head.m && !head.v,
+       "the header alone reads past a damaged moment (no moments, no checksum): %s", err);
     flipped(bad, bytes, len, 124, 0x04);
     refused(bad, "checksum", "one bit of the checksum flipped");
     flipped(bad, bytes, len, 8, 0x03); /* version 2 -> 1, which has no checksum: two bits */
@@ -136,9 +144,13 @@ int main(void) {
     write_bytes(bad, bytes, len - 4);
     ok(train_state_load(&got, bad, err, sizeof err) && strstr(err, "truncated"),
        "truncated moments: %s", err);
+    ok(!train_state_read_header(&head, bad, err, sizeof err) && head.tokens == st.tokens,
+       "the header alone of a file with truncated moments reads");
     write_bytes(bad, bytes, 100);
     ok(train_state_load(&got, bad, err, sizeof err) && strstr(err, "truncated header"),
        "truncated header: %s", err);
+    ok(train_state_read_header(&head, bad, err, sizeof err) && strstr(err, "truncated header"),
+       "the header alone: refused too");
     unsigned char *longer = xmalloc(len + 1);
     memcpy(longer, bytes, len);
     longer[len] = 0;
@@ -148,6 +160,8 @@ int main(void) {
     bytes[0] = 'X';
     write_bytes(bad, bytes, len);
     ok(train_state_load(&got, bad, err, sizeof err) && strstr(err, "bad magic"), "magic: %s", err);
+    ok(train_state_read_header(&head, bad, err, sizeof err) && strstr(err, "bad magic"),
+       "the header alone: bad magic refused too");
     bytes[0] = 'G';
     store_le32(bytes + 8, 3);
     write_bytes(bad, bytes, len);
@@ -180,54 +194,8 @@ int main(void) {
     ok(!train_state_load(&got, path, err, sizeof err) && !got.m && !got.v,
        "a state without moments (before the first step) loads");
 
-    /* checkpoint sets */
-    ok(train_ckpt_latest(dir) == -1, "no checkpoint yet");
-    char *p = train_ckpt_path(dir, TRAIN_CKPT_MODEL, 5000);
-    ok(!strcmp(p + strlen(dir), "/model_00005000.bin"), "model file name: %s", p);
-    free(p);
-    GPT2 model;
-    gpt2_create(&model, &cfg);
-    gpt2_init_params(model.params_memory, &cfg, 1);
-    for (int s = 10; s <= 40; s += 10) {
-        st.step = (uint64_t)s;
-        train_ckpt_save(dir, &model, &st);
-    }
-    is_int(train_ckpt_latest(dir), 40, "newest complete checkpoint");
-    char *done = train_ckpt_path(dir, TRAIN_CKPT_DONE, 40);
-    unlink(done);
-    is_int(train_ckpt_latest(dir), 30, "a checkpoint without DONE is not complete");
-    write_bytes(done, "", 0);
-    char *mpath = train_ckpt_path(dir, TRAIN_CKPT_MODEL, 40);
-    GPT2 back;
-    ok(!checkpoint_load(&back, mpath, err, sizeof err) &&
-           !memcmp(back.params_memory, model.params_memory, n * sizeof(float)),
-       "the model file of a checkpoint loads back");
-    gpt2_free(&back);
-    train_ckpt_prune(dir, 2);
-    is_int(train_ckpt_latest(dir), 40, "pruning keeps the newest");
-    char *old_model = train_ckpt_path(dir, TRAIN_CKPT_MODEL, 20);
-    char *old_state = train_ckpt_path(dir, TRAIN_CKPT_STATE, 10);
-    char *kept = train_ckpt_path(dir, TRAIN_CKPT_STATE, 30);
-    ok(!file_exists(old_model) && !file_exists(old_state) && file_exists(kept),
-       "pruning removes all but the newest two");
-    train_ckpt_prune(dir, 2);
-    ok(file_exists(kept), "pruning again changes nothing");
-    char *nine = train_ckpt_path(dir, TRAIN_CKPT_DONE, 123456789);
-    write_bytes(nine, "", 0);
-    is_int(train_ckpt_latest(dir), 123456789, "a step past 99999999 (nine digits) is found");
-    unlink(nine);
-    free(nine);
-
-    for (int s = 30; s <= 40; s += 10)
-        for (int k = 0; k < 3; k++) {
-            char *q = train_ckpt_path(dir, (TrainCkptFile)k, (uint64_t)s);
-            unlink(q);
-            free(q);
-        }
     unlink(path), unlink(bad), rmdir(dir);
-    gpt2_free(&model);
-    free(path), free(bad), free(bytes), free(longer), free(done), free(mpath);
-    free(old_model), free(old_state), free(kept);
+    free(path), free(bad), free(bytes), free(longer);
     train_state_free(&st);
     return done_testing();
 }

@@ -17,7 +17,7 @@
 #include "eval/valloss.h"
 #include "model/device.h"
 #include "model/modelfile.h"
-#include "train/ckptinfo.h"
+#include "train/rundir.h"
 
 static const char usage[] =
     "Usage: gpt2-eval [OPTION]... -m MODEL... (--hellaswag FILE | --val SHARDS)...\n"
@@ -105,7 +105,7 @@ static char **list_checkpoints(char **patterns, int np, int quiet, size_t *n) {
         if (rc && rc != GLOB_NOMATCH) die("%s: glob failed", patterns[i]);
         for (size_t k = 0; rc == 0 && k < g.gl_pathc; k++) {
             const char *p = g.gl_pathv[k];
-            if (!ckptinfo_complete(p)) continue;
+            if (!rundir_model_complete(p)) continue;
             if (strpbrk(p, "\t\n")) {
                 if (!quiet) warn("%s: skipped: tab or newline in the name", p);
                 continue;
@@ -175,7 +175,7 @@ static void load_data(Data *d, const int *tasks, const GPT2Config *cfg, const Op
  * state, then its model, possibly while a run is busy with the checkpoints before it. */
 static int pruned(const char *path, const Options *o) {
     struct stat st;
-    int gone = !ckptinfo_complete(path) || (lstat(path, &st) && errno == ENOENT);
+    int gone = !rundir_model_complete(path) || (lstat(path, &st) && errno == ENOENT);
     if (gone && o->verbose) warn("%s: removed since it was listed; skipped", path);
     return gone;
 }
@@ -187,8 +187,8 @@ static int eval_checkpoint(const char *path, const int *tasks, Data *d, const Op
     char err[512];
     /* the state before the model, as pruning goes: tokens read here belong to a model that
      * then loads, and a state gone already means the marker went first */
-    CkptInfo info;
-    ckptinfo_read(path, &info);
+    RunDirCheckpoint info;
+    rundir_describe(path, &info);
     if (pruned(path, o)) return 0;
     GPT2 m;
     if (checkpoint_load(&m, path, err, sizeof err)) {

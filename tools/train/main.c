@@ -1,6 +1,6 @@
 /* gpt2-train: train a GPT-2 on token shards — argument parsing and the training loop;
  * the model runs behind the Backend interface (backend.h), the data comes from
- * dataloader.h, checkpoints from train_ckpt.h. See gpt2-train(1). */
+ * dataloader.h, the run directory from rundir.h. See gpt2-train(1). */
 #include "base/cli.h"
 #include "base/util.h"
 #include "data/dataloader.h"
@@ -8,11 +8,12 @@
 #include "model/device.h"
 #include "model/model.h"
 #include "model/modelfile.h"
-#include "train/checkpoint.h"
 #include "train/dist.h"
 #include "train/guard.h"
+#include "train/rundir.h"
 #include "train/schedule.h"
 #include "train/state.h"
+#include "train/trainlog.h"
 
 #include <cblas.h>
 #include <errno.h>
@@ -372,10 +373,10 @@ static void check_config(const GPT2Config *got, const char *what, const Options 
  * it, the others leave quietly. */
 static void stop_bad(const Dist *d, const Options *o, uint64_t step, const char *why) {
     if (d->rank) exit(1);
-    int64_t good = train_ckpt_latest(o->out);
+    int64_t good = rundir_latest_checkpoint(o->out);
     if (good < 0)
         die("step %llu: %s; no checkpoint was written: start again", (unsigned long long)step, why);
-    char *path = train_ckpt_path(o->out, TRAIN_CKPT_MODEL, (uint64_t)good);
+    char *path = rundir_path(o->out, RUNDIR_MODEL, (uint64_t)good);
     die("step %llu: %s; the newest good checkpoint is %s: continue from it with --resume "
         "(perhaps with a lower --lr or with --skip-z)",
         (unsigned long long)step, why, path);
@@ -421,8 +422,8 @@ static void save_checkpoint(Dist *d, Backend *be, const Options *o, const DataLo
     if (dist_max(d, d->rank == 0 && state_not_finite(&host, &st, what, sizeof what)))
         stop_bad(d, o, step, what);
     if (d->rank == 0) {
-        train_ckpt_save(o->out, &host, &st);
-        train_ckpt_prune(o->out, o->keep);
+        rundir_save_checkpoint(o->out, &host, &st);
+        rundir_prune(o->out, o->keep);
     }
     dist_barrier(d); /* no rank goes on (or ends) before the checkpoint is complete */
     train_state_free(&st);
@@ -433,7 +434,7 @@ static void save_checkpoint(Dist *d, Backend *be, const Options *o, const DataLo
  * fills st) or --init. Returns the name the model came from, for messages. */
 static char *load_start(Options *o, GPT2 *host, TrainState *st) {
     char err[512];
-    int64_t latest = train_ckpt_latest(o->out);
+    int64_t latest = rundir_latest_checkpoint(o->out);
     if (o->resume && latest < 0) die("%s: no complete checkpoint to resume from", o->out);
     if (!o->resume && latest >= 0)
         die("%s already holds checkpoint %lld: use --resume to continue, or another -o", o->out,
@@ -442,9 +443,9 @@ static char *load_start(Options *o, GPT2 *host, TrainState *st) {
         if (init_model(host, o, err, sizeof err)) die("%s", err);
         return xstrdup(o->init);
     }
-    char *what = train_ckpt_path(o->out, TRAIN_CKPT_MODEL, (uint64_t)latest);
+    char *what = rundir_path(o->out, RUNDIR_MODEL, (uint64_t)latest);
     if (checkpoint_load(host, what, err, sizeof err)) die("%s", err);
-    char *state_path = train_ckpt_path(o->out, TRAIN_CKPT_STATE, (uint64_t)latest);
+    char *state_path = rundir_path(o->out, RUNDIR_STATE, (uint64_t)latest);
     if (train_state_load(st, state_path, err, sizeof err)) die("%s", err);
     if (!same_config(&st->config, &host->config) || st->step != (uint64_t)latest)
         die("%s does not belong to %s", state_path, what);
@@ -510,9 +511,7 @@ typedef struct {
     int stop;       /* the stop signal all ranks agreed on */
     DataLoader train, val;
     int accum, val_batches;
-    FILE *log; /* rank 0's alone */
-    const char *log_path;
-    off_t log_whole; /* the log's length up to its last whole line */
+    TrainLog log; /* open on rank 0 alone */
     Guard guard;
     uint64_t step, tokens; /* optimizer steps done, training tokens consumed */
     int start_evaluated;   /* the log holds the first step's validation line */
@@ -520,50 +519,6 @@ typedef struct {
     double started;
     char status[192]; /* the progress line of the last step */
 } Run;
-
-/* Whether the log holds step's validation line: a resumed run's first step was evaluated
- * before its checkpoint was written, unless a stop cut that evaluation short. Only whole
- * lines count; *torn says the last one is not whole (a write cut short by a crash or a
- * full disk), so that the run's new lines start on a line of their own. */
-static int log_has_val(const char *path, uint64_t step, int *torn) {
-    *torn = 0;
-    FILE *f = fopen(path, "r");
-    if (!f) return 0;
-    char want[64], *line = NULL;
-    size_t cap = 0;
-    int n =
-        snprintf(want, sizeof want, "{\"type\":\"val\",\"step\":%llu,", (unsigned long long)step);
-    int found = 0;
-    ssize_t len;
-    while ((len = getline(&line, &cap, f)) > 0) {
-        *torn = line[len - 1] != '\n';
-        if (!*torn && !strncmp(line, want, (size_t)n)) found = 1;
-    }
-    free(line);
-    fclose(f);
-    return found;
-}
-
-/* Ends a log line: it goes out whole or not at all. A write that fails (full disk, file
- * size limit) is cut back to the last whole line and stops the run at once, before
- * another step or checkpoint. */
-static void log_end_line(Run *r) {
-    if (fflush(r->log) == 0 && !ferror(r->log)) {
-        r->log_whole = ftello(r->log);
-        return;
-    }
-    int saved = errno;
-    if (ftruncate(fileno(r->log), r->log_whole)) warn("%s: cannot cut a torn line:", r->log_path);
-    errno = saved;
-    die("%s: write error:", r->log_path);
-}
-
-/* A number for the JSON log: JSON has no NaN or infinity (a diverged run), so null. */
-static const char *json_num(char buf[32], double v) {
-    if (!isfinite(v)) return "null";
-    snprintf(buf, 32, "%.9g", v);
-    return buf;
-}
 
 /* Time left until -x or --stop-at, whichever comes first, at this run's mean pace so far
  * (evaluations and checkpoints included), as "1h05m", "4m09s" or "37s". */
@@ -678,18 +633,14 @@ static void run_step(Run *r, const Schedule *sched, Progress *prog, double val_l
         r->be->param_memory(r->be)[0] = NAN; /* test knob: a weight gone bad after the step */
     r->tokens += o->total_batch;
     double ms = (now_seconds() - t0) * 1e3, rate = o->total_batch / ms * 1e3;
-    char b1[32], b2[32], b3[32];
-    if (r->log) {
-        fprintf(r->log,
-                "{\"type\":\"train\",\"step\":%llu,\"loss\":%s,\"lr\":%s,\"grad_norm\":%s,"
-                "\"tokens_per_s\":%.1f,\"ms\":%.3f",
-                (unsigned long long)r->step, json_num(b1, loss), json_num(b2, opt.lr),
-                json_num(b3, norm), rate, ms);
-        if (verdict != GUARD_APPLIED)
-            fprintf(r->log, ",\"skipped\":\"%s\"", guard_verdict_name(verdict));
-        fputs("}\n", r->log);
-        log_end_line(r);
-    }
+    TrainLogStep line = {.step = r->step,
+                         .loss = loss,
+                         .lr = opt.lr,
+                         .grad_norm = norm,
+                         .tokens_per_s = rate,
+                         .ms = ms};
+    if (verdict != GUARD_APPLIED) line.skipped = guard_verdict_name(verdict);
+    trainlog_step(&r->log, &line);
     if (verdict != GUARD_APPLIED && r->dist->rank == 0)
         warn("step %llu skipped (%s): loss %g, gradient norm %g", (unsigned long long)r->step,
              guard_verdict_name(verdict), loss, norm);
@@ -723,13 +674,8 @@ static void run_loop(Run *r) {
         int last = r->step >= (uint64_t)o->steps;
         int evaluated = r->step == r->start && r->start_evaluated;
         if (o->val && !evaluated && (r->step % (uint64_t)o->val_every == 0 || last) &&
-            evaluate(r, &prog, &val_loss) && r->log) {
-            char buf[32];
-            fprintf(r->log, "{\"type\":\"val\",\"step\":%llu,\"loss\":%s,\"tokens\":%llu}\n",
-                    (unsigned long long)r->step, json_num(buf, val_loss),
-                    (unsigned long long)r->val_batches * o->B * o->T);
-            log_end_line(r);
-        }
+            evaluate(r, &prog, &val_loss))
+            trainlog_val(&r->log, r->step, val_loss, (uint64_t)r->val_batches * o->B * o->T);
         int stop = stopping(r) || (o->stop_at && r->step >= (uint64_t)o->stop_at);
         if (r->step > saved && (last || stop || (o->ckpt_every && r->step % o->ckpt_every == 0))) {
             save_checkpoint(r->dist, r->be, o, &r->train, r->step, r->tokens);
@@ -739,6 +685,30 @@ static void run_loop(Run *r) {
         run_step(r, &sched, &prog, val_loss);
     }
     progress_done(&prog);
+}
+
+/* The log's start line (rank 0); the saving of ZeRO-1 to standard error. */
+static void log_start(Run *r) {
+    const Options *o = r->o;
+    const Dist *d = r->dist;
+    TrainLogStart start = {.step = r->step,
+                           .device = r->be->name,
+                           .config = r->be->config,
+                           .B = o->B,
+                           .T = o->T,
+                           .accum = r->accum,
+                           .steps = o->steps,
+                           .seed = o->seed,
+                           .ranks = d->world,
+                           .zero = d->zero};
+    if (d->world > 1) {
+        size_t unsharded;
+        dist_moment_bytes(d, &start.moment_bytes, &unsharded);
+        if (d->zero && d->rank == 0)
+            warn("%d ranks, ZeRO-1: AdamW moments of %.1f MiB per rank instead of %.1f MiB",
+                 d->world, start.moment_bytes / 1048576.0, unsharded / 1048576.0);
+    }
+    trainlog_start(&r->log, &start);
 }
 
 int main(int argc, char **argv) {
@@ -770,8 +740,10 @@ int main(int argc, char **argv) {
     GPT2 host;
     TrainState st = {0};
     char *what = load_start(&o, &host, &st);
-    char *log_path = xasprintf("%s/log.jsonl", o.out);
-    int torn = 0, evaluated = o.resume && log_has_val(log_path, st.step, &torn);
+    char *log_path = rundir_log_path(o.out);
+    /* a resumed run's first step was evaluated before its checkpoint was written, unless a
+     * stop cut that evaluation short */
+    int evaluated = o.resume && trainlog_has_val(log_path, st.step);
     /* at -x or --stop-at (e.g. a cron job that reruns the command) only an evaluation of
      * this step that a stop cut short is left to do */
     int at_stop = o.stop_at && st.step >= (uint64_t)o.stop_at,
@@ -793,8 +765,7 @@ int main(int argc, char **argv) {
              .dist = &dist,
              .accum = (int)(o.total_batch / micro),
              .step = st.step,
-             .tokens = st.tokens,
-             .log_path = log_path};
+             .tokens = st.tokens};
     guard_init(&r.guard, o.skip_z, o.max_bad);
     r.val_batches = open_data(&o, dist.world, host.config.vocab_size, &st, &r.train, &r.val);
     r.losses =
@@ -813,36 +784,13 @@ int main(int argc, char **argv) {
     r.start_evaluated = evaluated;
     if (dist.rank == 0) {
         mkdir_p(o.out);
-        train_ckpt_lock(o.out);
-        r.log = xfopen(log_path, o.resume ? "a" : "w");
-        if (o.resume && torn) fputc('\n', r.log);
-        fseeko(r.log, 0, SEEK_END); /* where an append stream starts is the C library's choice */
-        r.log_whole = ftello(r.log);
+        rundir_lock(o.out);
+        trainlog_open(&r.log, log_path, o.resume);
     }
     catch_stop_signals(); /* before the start line: a stop seen there is one the loop sees */
-    const GPT2Config *c = &r.be->config;
-    if (r.log) {
-        fprintf(r.log,
-                "{\"type\":\"start\",\"step\":%llu,\"device\":\"%s\",\"params\":%zu,"
-                "\"layers\":%d,\"heads\":%d,\"channels\":%d,\"vocab\":%d,\"max_seq_len\":%d,"
-                "\"B\":%d,\"T\":%d,\"accum\":%d,\"steps\":%d,\"seed\":%llu",
-                (unsigned long long)r.step, r.be->name, gpt2_num_params(c), c->num_layers,
-                c->num_heads, c->channels, c->vocab_size, c->max_seq_len, o.B, o.T, r.accum,
-                o.steps, (unsigned long long)o.seed);
-        if (dist.world > 1) {
-            size_t held, unsharded;
-            dist_moment_bytes(&dist, &held, &unsharded);
-            fprintf(r.log, ",\"ranks\":%d,\"zero\":%d,\"moment_bytes\":%zu", dist.world, dist.zero,
-                    held);
-            if (dist.zero)
-                warn("%d ranks, ZeRO-1: AdamW moments of %.1f MiB per rank instead of %.1f MiB",
-                     dist.world, held / 1048576.0, unsharded / 1048576.0);
-        }
-        fputs("}\n", r.log);
-        log_end_line(&r);
-    }
+    log_start(&r);
     run_loop(&r);
-    if (r.log) xfclose(r.log, log_path);
+    trainlog_close(&r.log);
     r.be->free(r.be);
     free(r.losses);
     dataloader_free(&r.train);
