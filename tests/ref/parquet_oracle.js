@@ -14,13 +14,15 @@ const path = require('path');
 const mods = path.join(__dirname, '..', 'node_modules');
 
 // The texts: nulls, empty strings, non-ASCII, repeats (dictionaries), a long tail of distinct ones.
+// Nulls come alone and in runs of 20 (every 1000th row starts one): a run is one RLE run of
+// definition levels, so a reader that counted runs instead of values would be off.
 function texts(n, seed) {
     const words = ['the', 'cat', 'Grüße', 'naïve', '東京', 'emoji 😀', 'a\ttab', 'line\nbreak', '"quoted"', ''];
     const out = [];
     let x = seed;
     for (let i = 0; i < n; i++) {
         x = (x * 1103515245 + 12345) % 2147483648;
-        if (x % 11 === 0) out.push(null);
+        if (x % 11 === 0 || i % 1000 < 20) out.push(null);
         else if (x % 13 === 0) out.push('');
         else out.push(Array.from({ length: 1 + (x % 7) }, (_, k) => words[(x >> (k + 3)) % words.length]).join(' ') + ` ${i}`);
     }
