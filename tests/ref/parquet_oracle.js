@@ -46,7 +46,8 @@ async function duckdbFixtures(dir) {
         app.closeSync();
     };
     await table('mixed', texts(20000, 7));
-    await table('few', Array.from({ length: 5000 }, (_, i) => (i % 9 === 0 ? null : ['alpha', 'beta', 'gamma', 'δέλτα', ''][i % 5])));
+    // runs of 12 equal values: RLE runs of dictionary indices, not only bit-packed ones
+    await table('few', Array.from({ length: 5000 }, (_, i) => (i % 9 === 0 ? null : ['alpha', 'beta', 'gamma', 'δέλτα', ''][Math.floor(i / 12) % 5])));
     await table('req', texts(3000, 3).map((t) => t ?? 'was null'), true);
     const big = ['x'.repeat(2 << 20), 'small', 'é'.repeat(1 << 20) + 'end', null, 'y'.repeat(3 << 20)];
     await table('big', big);
