@@ -3,8 +3,8 @@
 # independent readers, DuckDB and hyparquet (npm, pinned in tests/package-lock.json): the
 # fixtures cover every codec (snappy, zstd, gzip, none), data pages v1 and v2, PLAIN,
 # dictionary, a dictionary chunk that falls back to PLAIN, DELTA_LENGTH_BYTE_ARRAY and
-# DELTA_BYTE_ARRAY, nulls, empty strings, multi-megabyte strings, many row groups and
-# non-ASCII text. The strings must equal both oracles', and --parquet must equal --jsonl on
+# DELTA_BYTE_ARRAY, nulls alone and in runs, empty strings, multi-megabyte strings, many row
+# groups and non-ASCII text. The strings must equal both oracles', and --parquet must equal --jsonl on
 # the same documents. Then files that lie, one error class each.
 . "$(dirname "$0")/../lib.sh"
 

@@ -14,13 +14,15 @@ const path = require('path');
 const mods = path.join(__dirname, '..', 'node_modules');
 
 // The texts: nulls, empty strings, non-ASCII, repeats (dictionaries), a long tail of distinct ones.
+// Nulls come alone and in runs of 20 (every 1000th row starts one): a run is one RLE run of
+// definition levels, so a reader that counted runs instead of values would be off.
 function texts(n, seed) {
     const words = ['the', 'cat', 'Grüße', 'naïve', '東京', 'emoji 😀', 'a\ttab', 'line\nbreak', '"quoted"', ''];
     const out = [];
     let x = seed;
     for (let i = 0; i < n; i++) {
         x = (x * 1103515245 + 12345) % 2147483648;
-        if (x % 11 === 0) out.push(null);
+        if (x % 11 === 0 || i % 1000 < 20) out.push(null);
         else if (x % 13 === 0) out.push('');
         else out.push(Array.from({ length: 1 + (x % 7) }, (_, k) => words[(x >> (k + 3)) % words.length]).join(' ') + ` ${i}`);
     }
@@ -44,7 +46,8 @@ async function duckdbFixtures(dir) {
         app.closeSync();
     };
     await table('mixed', texts(20000, 7));
-    await table('few', Array.from({ length: 5000 }, (_, i) => (i % 9 === 0 ? null : ['alpha', 'beta', 'gamma', 'δέλτα', ''][i % 5])));
+    // runs of 12 equal values: RLE runs of dictionary indices, not only bit-packed ones
+    await table('few', Array.from({ length: 5000 }, (_, i) => (i % 9 === 0 ? null : ['alpha', 'beta', 'gamma', 'δέλτα', ''][Math.floor(i / 12) % 5])));
     await table('req', texts(3000, 3).map((t) => t ?? 'was null'), true);
     const big = ['x'.repeat(2 << 20), 'small', 'é'.repeat(1 << 20) + 'end', null, 'y'.repeat(3 << 20)];
     await table('big', big);

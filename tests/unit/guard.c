@@ -26,8 +26,15 @@ int main(void) {
     ok(guard_check_loss(&g, INFINITY) == GUARD_NONFINITE, "nor an infinite one");
     ok(guard_check_loss(&g, 1e6) == GUARD_APPLIED, "no outlier before the warm-up");
     near(guard_norm_limit(&g), 0, 0, 0, "no norm limit before the warm-up");
-    for (int i = 0; i < GUARD_WARMUP; i++)
+    /* one step short of the warm-up the statistics already have spread: only the count
+     * holds the judging back */
+    for (int i = 0; i < GUARD_WARMUP - 1; i++)
         guard_record(&g, GUARD_APPLIED, 3 + 0.1 * (i % 2), 1 + 0.1 * (i % 2), 0);
+    ok(guard_check_loss(&g, 1e6) == GUARD_APPLIED && guard_norm_limit(&g) == 0,
+       "no outlier and no norm limit one step before the warm-up ends (%d steps)",
+       GUARD_WARMUP - 1);
+    guard_record(&g, GUARD_APPLIED, 3 + 0.1 * ((GUARD_WARMUP - 1) % 2),
+                 1 + 0.1 * ((GUARD_WARMUP - 1) % 2), 0);
     ok(guard_check_loss(&g, 3.1) == GUARD_APPLIED, "a usual loss is applied after warm-up");
     ok(guard_check_loss(&g, 2.0) == GUARD_APPLIED, "a low loss is no outlier (one-sided)");
     ok(guard_check_loss(&g, 3.5) == GUARD_LOSS_OUTLIER, "8 deviations above is one at z 4");
