@@ -337,4 +337,10 @@ if bad:
 sys.exit(bool(bad) or "skipped" not in seen or "version" not in seen)
 PY
 
+# -T is --seq-len, as in gpt2-eval; -t (llm.c's spelling) still means the same
+for o in T t; do train -o "$T/seq$o" -x 2 -$o 8 --no-progress 2>/dev/null; done
+train -o "$T/seq16" -x 2 --no-progress 2>/dev/null
+ok "-T 8 trains as -t 8 does, and not as T=16 does" eval 'cmp -s "$T/seqT/model_00000002.bin" "$T/seqt/model_00000002.bin" &&
+    ! cmp -s "$T/seqT/model_00000002.bin" "$T/seq16/model_00000002.bin"'
+
 done_testing

@@ -36,7 +36,7 @@ static const char usage[] =
     "  -j, --val GLOB          validation shards (no evaluation without)\n"
     "  -o, --out DIR           output directory (created if needed)\n"
     "  -b, --batch B           micro-batch size in sequences (default 4)\n"
-    "  -t, --seq-len T         sequence length (default 1024)\n"
+    "  -T, --seq-len T         sequence length (default 1024; -t, llm.c's spelling, too)\n"
     "  -d, --total-batch N     tokens per optimizer step, a multiple of B*T (default 524288)\n"
     "      --no-shuffle        keep shard and window order (default: shuffled per epoch)\n"
     "Model:\n"
@@ -112,7 +112,7 @@ static void parse_args(Options *o, int argc, char **argv) {
                                              {"val", 1, 0, 'j'},
                                              {"out", 1, 0, 'o'},
                                              {"batch", 1, 0, 'b'},
-                                             {"seq-len", 1, 0, 't'},
+                                             {"seq-len", 1, 0, 'T'},
                                              {"total-batch", 1, 0, 'd'},
                                              {"init", 1, 0, 'e'},
                                              {"vocab", 1, 0, OPT_VOCAB},
@@ -168,8 +168,8 @@ static void parse_args(Options *o, int argc, char **argv) {
         .opt = {
             .beta1 = 0.9f, .beta2 = 0.95f, .eps = 1e-8f, .weight_decay = 0.1f, .grad_clip = 1.0f}};
     int c;
-    while ((c = getopt_long(argc, argv, "i:j:o:b:t:d:e:rx:l:u:q:c:s:v:m:n:k:hV", longopts, NULL)) !=
-           -1) {
+    while ((c = getopt_long(argc, argv, "i:j:o:b:T:t:d:e:rx:l:u:q:c:s:v:m:n:k:hV", longopts,
+                            NULL)) != -1) {
         switch (c) {
         case 'i':
             o->train = optarg;
@@ -183,6 +183,7 @@ static void parse_args(Options *o, int argc, char **argv) {
         case 'b':
             o->B = (int)cli_int(optarg, "--batch", 1, 1 << 20);
             break;
+        case 'T':
         case 't':
             o->T = (int)cli_int(optarg, "--seq-len", 1, 1 << 20);
             break;
