@@ -225,11 +225,17 @@ for l in open(sys.argv[1]): json.loads(l, parse_constant=bad)" "$T/nan/log.jsonl
 # stopped_run DIR UNTIL CMD...: CMD -o DIR in the background, sent SIGTERM once the shell
 # condition UNTIL holds; its status in rc, stderr in $err. A stop inside a step or an
 # evaluation waits for gpt2-train to say it paused there (GPT2_TEST_PAUSE_STEPS,
-# GPT2_TEST_PAUSE_EVAL_STEPS), so that no machine is too fast for it.
+# GPT2_TEST_PAUSE_EVAL_STEPS), so that no machine is too fast for it. $err is emptied
+# first: UNTIL reading the last run's "paused" before the new run has opened $err sent the
+# signal to a shell that had not yet become gpt2-train, and it was lost (a paused run then
+# waited for ever: the timeout bounds such a hang, it never ends a passing run). timeout
+# runs in the foreground so that it passes the one signal on to gpt2-train alone; by
+# default it also signals its process group, and a second signal kills gpt2-train outright.
 stopped_run() {
     local dir=$1 until=$2 pid
     shift 2
-    "$@" -o "$dir" 2>"$err" &
+    : >"$err"
+    timeout --foreground 600 "$@" -o "$dir" 2>"$err" &
     pid=$!
     wait_for eval "$until"
     kill -TERM $pid
