@@ -6,6 +6,7 @@
 #ifndef GPT2_BACKEND_H
 #define GPT2_BACKEND_H
 
+#include "model/generate.h"
 #include "model/model.h"
 
 typedef struct Backend Backend;
@@ -46,6 +47,11 @@ struct Backend {
 
 /* The CPU backend takes over the model (frees it on be->free). */
 Backend *backend_cpu_create(GPT2 *model, int B, int T);
+/* For inference only (eval_losses, logits, decode): fp32 is backend_cpu_create; bf16
+ * converts the weights into a Generator (generate.h), frees the model's fp32 block and
+ * computes everything through the key/value cache, one row at a time (train_step, update,
+ * get_state, set_state, grad_memory and param_memory are NULL). */
+Backend *backend_cpu_infer_create(GPT2 *model, int B, int T, GenerateDtype dtype);
 #ifdef GPT2_CUDA
 /* NULL (with a message in err) when no CUDA device is usable. fp32: full-precision mode
  * for testing; otherwise bf16 compute with fp32 master weights and moments. */
