@@ -6,6 +6,7 @@
 #include "base/util.h"
 #include "model/backend.h"
 #include "model/device.h"
+#include "model/kernels/bf16.h"
 #include "model/modelfile.h"
 #include "sample/sampler.h"
 #include "text/bpe.h"
@@ -389,6 +390,11 @@ int main(int argc, char **argv) {
         if (o.tokens && (ended_eot || o.num_samples > 1)) id_write(GPT2_EOT, fmt_out);
         if (!o.tokens && (o.num_samples > 1 || is_tty(stdout))) xfwrite("\n", 1, stdout, "stdout");
     }
+    if (o.stats && !strcmp(e.be->name, "cpu"))
+        fprintf(stderr, "%s: cpu, %s weights%s%s\n", progname,
+                o.dtype == GENERATE_BF16 ? "bf16" : "fp32",
+                o.dtype == GENERATE_BF16 ? ", kernels " : "",
+                o.dtype == GENERATE_BF16 ? bf16_path_name(bf16_path()) : "");
     if (o.stats)
         fprintf(stderr,
                 "%s: prompt %d tokens in %.3f s; generated %ld tokens in %.3f s (%.2f tokens/s)\n",
