@@ -50,9 +50,15 @@ static void cpu_decode_drop(Backend *be) {
     if (g->capacity) generate_rewind(g, 0);
 }
 
-static void cpu_decode(Backend *be, const int *tokens, int pos, int n, float *out) {
+/* the generator, made on first use in an fp32 backend */
+static Generator *cpu_gen_ready(Backend *be) {
     Generator *g = cpu_gen(be);
     if (!g->capacity) generate_init(g, cpu_model(be), be->T, GENERATE_FP32);
+    return g;
+}
+
+static void cpu_decode(Backend *be, const int *tokens, int pos, int n, float *out) {
+    Generator *g = cpu_gen_ready(be);
     generate_rewind(g, pos);
     memcpy(out, generate_feed(g, tokens, n), sizeof(float) * be->config.padded_vocab_size);
 }
@@ -79,6 +85,19 @@ static void gen_logits(Backend *be, const int *inputs, int B, int T, int from, f
     for (int b = 0; b < B; b++) {
         generate_rewind(g, 0);
         generate_feed_logits(g, inputs + (size_t)b * T, T, from, out + b * row);
+    }
+}
+
+static void cpu_shared_losses(Backend *be, const int *prefix, int np, int rows,
+                              const int *const *tokens, const int *const *targets, const int *n,
+                              float *const *losses) {
+    Generator *g = cpu_gen_ready(be);
+    generate_rewind(g, 0);
+    if (np) generate_append(g, prefix, np);
+    for (int k = 0; k < rows; k++) {
+        if (!n[k]) continue;
+        generate_rewind(g, np);
+        generate_feed_losses(g, tokens[k], targets[k], n[k], losses[k]);
     }
 }
 
@@ -152,7 +171,8 @@ Backend *backend_cpu_create(GPT2 *model, int B, int T) {
                     .set_state = cpu_set_state,
                     .free = cpu_free,
                     .grad_memory = cpu_grad_memory,
-                    .param_memory = cpu_param_memory};
+                    .param_memory = cpu_param_memory,
+                    .shared_losses = cpu_shared_losses};
     return be;
 }
 

@@ -176,12 +176,12 @@ static void feed_chunk(Generator *g, const int *tokens, int n, int threads) {
 /* what to do with the logits of one position: i counts from the first token of the feed */
 typedef void HeadSink(void *ctx, int i, const float *logits);
 
-/* Feeds tokens[0..n) and hands the logits after each of tokens[from..n) to sink, computed
- * a few rows at a time while their chunk's residual stream is at hand. */
+/* Feeds tokens[0..n) and hands the logits after each of tokens[from..n) to sink (none when
+ * from == n), computed a few rows at a time while their chunk's residual stream is at hand. */
 static void feed(Generator *g, const int *tokens, int n, int from, HeadSink *sink, void *ctx) {
     const GPT2Config *cfg = &g->config;
     int C = cfg->channels, Vp = cfg->padded_vocab_size;
-    if (n < 1 || from < 0 || from >= n || g->pos + n > g->capacity) abort(); /* caller bug */
+    if (n < 1 || from < 0 || from > n || g->pos + n > g->capacity) abort(); /* caller bug */
     /* A team of OpenMP threads costs microseconds to wake, and far more on a busy
      * machine: the element-wise kernels on a few rows are cheaper than that, so they run
      * on one thread; the matrix products get all `threads`. */
@@ -233,6 +233,10 @@ const float *generate_feed(Generator *g, const int *tokens, int n) {
     const float *last = NULL;
     feed(g, tokens, n, n - 1, sink_last, &last);
     return last;
+}
+
+void generate_append(Generator *g, const int *tokens, int n) {
+    feed(g, tokens, n, n, NULL, NULL);
 }
 
 void generate_feed_logits(Generator *g, const int *tokens, int n, int from, float *out) {

@@ -46,6 +46,8 @@ void generate_rewind(Generator *g, int pos);
 /* Appends tokens[0..n) at positions pos.. (pos + n <= capacity, n >= 1) and returns the
  * logits [Vp] that follow the last of them (valid until the next call). */
 const float *generate_feed(Generator *g, const int *tokens, int n);
+/* Appends tokens[0..n) (n >= 1) without computing any logits: a prefix to build on. */
+void generate_append(Generator *g, const int *tokens, int n);
 /* Appends tokens[0..n) and writes the logits after each of tokens[from..n) to out
  * [n-from, Vp]. */
 void generate_feed_logits(Generator *g, const int *tokens, int n, int from, float *out);
