@@ -180,8 +180,7 @@ Backend *backend_cpu_infer_create(GPT2 *model, int B, int T, GenerateDtype dtype
     Backend *be = backend_cpu_create(model, B, T);
     if (dtype == GENERATE_FP32) return be;
     CpuBackend *c = be->impl;
-    generate_init(&c->gen, &c->model, T, dtype);
-    gpt2_free(&c->model); /* the generator holds its own copy */
+    generate_init_bf16_freeing(&c->gen, &c->model, T); /* it holds its own copy */
     be->eval_losses = gen_eval_losses;
     be->logits = gen_logits;
     be->train_step = NULL, be->update = NULL, be->get_state = NULL, be->set_state = NULL;

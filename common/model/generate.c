@@ -7,6 +7,8 @@
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 /* rows per pass through the layers, and per pass through the vocabulary projection (its
  * output, [rows, Vp] floats, is the largest buffer after the cache) */
@@ -18,9 +20,19 @@ int generate_dtype_parse(const char *s, GenerateDtype *dtype) {
     return -1;
 }
 
+/* Gives the whole pages inside [p, p + bytes) back to the system: their contents are
+ * never read again (the block they are in is freed after). */
+static void pages_release(const void *p, size_t bytes) {
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE), a = (uintptr_t)p;
+    uintptr_t lo = (a + page - 1) / page * page, hi = (a + bytes) / page * page;
+    if (hi > lo) madvise((void *)lo, hi - lo, MADV_DONTNEED);
+}
+
 /* bf16: the five matrices converted, the other tensors (vectors and wpe, ~3% of the model)
- * copied in fp32, so nothing of the model's fp32 block is needed afterwards */
-static void weights_bf16(Generator *g, const GPT2 *model) {
+ * copied in fp32, so nothing of the model's fp32 block is needed afterwards. release:
+ * each fp32 tensor's pages go back once converted, so that the peak memory is the fp32
+ * model plus one bf16 tensor rather than both models. */
+static void weights_bf16(Generator *g, const GPT2 *model, int release) {
     const GPT2Config *c = &model->config;
     size_t sizes[GPT2_NUM_PARAM_TENSORS], n16 = 0, n32 = 0;
     gpt2_param_sizes(c, sizes);
@@ -43,17 +55,18 @@ static void weights_bf16(Generator *g, const GPT2 *model) {
             memcpy(f, src[i], sizeof(float) * sizes[i]);
             dst[i] = f, f += sizes[i];
         }
+        if (release) pages_release(src[i], sizeof(float) * sizes[i]);
     }
 }
 
-void generate_init(Generator *g, const GPT2 *model, int capacity, GenerateDtype dtype) {
+static void init(Generator *g, const GPT2 *model, int capacity, GenerateDtype dtype, int release) {
     const GPT2Config *c = &model->config;
     size_t C = c->channels, chunk = capacity < GENERATE_CHUNK ? capacity : GENERATE_CHUNK;
     size_t cache = (size_t)c->num_layers * capacity * C;
     memset(g, 0, sizeof *g);
     g->config = *c, g->dtype = dtype, g->capacity = capacity, g->chunk = (int)chunk;
     if (dtype == GENERATE_BF16) {
-        weights_bf16(g, model);
+        weights_bf16(g, model, release);
     } else {
         const GPT2Params *p = &model->params;
         g->p = *p;
@@ -73,6 +86,15 @@ void generate_init(Generator *g, const GPT2 *model, int capacity, GenerateDtype 
     g->rstd = xmalloc(sizeof(float) * chunk);
     g->att = xmalloc(sizeof(float) * chunk * c->num_heads * capacity);
     g->logits = xmalloc(sizeof(float) * GENERATE_HEAD_ROWS * c->padded_vocab_size);
+}
+
+void generate_init(Generator *g, const GPT2 *model, int capacity, GenerateDtype dtype) {
+    init(g, model, capacity, dtype, 0);
+}
+
+void generate_init_bf16_freeing(Generator *g, GPT2 *model, int capacity) {
+    init(g, model, capacity, GENERATE_BF16, 1);
+    gpt2_free(model);
 }
 
 void generate_free(Generator *g) {

@@ -37,6 +37,9 @@ typedef struct {
 /* fp32 uses the model's parameters in place (keep the model while the generator lives);
  * bf16 copies what it needs, so the model may be freed after this call. */
 void generate_init(Generator *g, const GPT2 *model, int capacity, GenerateDtype dtype);
+/* bf16 from a model that is freed in the process (gpt2_free), tensor by tensor as they
+ * are converted: the peak memory is the fp32 model's and one bf16 tensor, not both models. */
+void generate_init_bf16_freeing(Generator *g, GPT2 *model, int capacity);
 void generate_free(Generator *g);
 /* "fp32" or "bf16" into *dtype; 0, or -1 for anything else */
 int generate_dtype_parse(const char *s, GenerateDtype *dtype);
