@@ -135,8 +135,10 @@ static int row_skip(int len, int T) {
     return len > T + 1 ? len - (T + 1) : 0;
 }
 
-void hellaswag_score(Backend *be, const HellaSwag *hs, size_t first, size_t count,
-                     HellaSwagScore *out) {
+/* The 4-row form: every row in full, examples [first, first+count) in one batch padded
+ * to the longest; sum and mean of each ending into out. */
+static void score_rows(Backend *be, const HellaSwag *hs, size_t first, size_t count,
+                       HellaSwagScore *out) {
     int B = (int)count * HELLASWAG_ENDINGS, T = 1;
     if (B > be->B) die("hellaswag: %d rows exceed the backend's batch of %d", B, be->B);
     for (size_t e = first; e < first + count; e++)
@@ -169,6 +171,43 @@ void hellaswag_score(Backend *be, const HellaSwag *hs, size_t first, size_t coun
         s->sum[i] = sum;
         s->mean[i] = n ? sum / n : 0;
     }
+    free(inputs);
+    free(targets);
+    free(losses);
+}
+
+/* The shared form: the context but its last token once, then each ending from that last
+ * token on, on the context's keys and values (about half the tokens of the 4-row form).
+ * The positions and losses are the 4-row form's, so are the sums, up to rounding. */
+static void score_shared(Backend *be, const HellaSwagExample *ex, HellaSwagScore *s) {
+    int np = ex->ctx_len > 0 ? ex->ctx_len - 1 : 0, n[HELLASWAG_ENDINGS];
+    const int *tokens[HELLASWAG_ENDINGS], *targets[HELLASWAG_ENDINGS];
+    float *losses[HELLASWAG_ENDINGS];
+    for (int i = 0; i < HELLASWAG_ENDINGS; i++) {
+        n[i] = ex->len[i] - 1 - np;
+        tokens[i] = ex->rows[i] + np;
+        targets[i] = ex->rows[i] + np + 1;
+        losses[i] = xmalloc(sizeof(float) * (n[i] > 0 ? n[i] : 1));
+    }
+    be->shared_losses(be, ex->rows[0], np, HELLASWAG_ENDINGS, tokens, targets, n, losses);
+    for (int i = 0; i < HELLASWAG_ENDINGS; i++) {
+        double sum = 0;
+        for (int t = 0; t < n[i]; t++) sum += losses[i][t];
+        s->sum[i] = sum;
+        s->mean[i] = n[i] > 0 ? sum / n[i] : 0;
+        free(losses[i]);
+    }
+}
+
+void hellaswag_score(Backend *be, const HellaSwag *hs, size_t first, size_t count,
+                     HellaSwagScore *out) {
+    /* rows cut to fit the window lose context tokens each its own way: no sharing there */
+    int fits = 1;
+    for (size_t e = first; e < first + count; e++) fits &= longest_row(&hs->ex[e]) - 1 <= be->T;
+    if (be->shared_losses && fits)
+        for (size_t e = 0; e < count; e++) score_shared(be, &hs->ex[first + e], &out[e]);
+    else
+        score_rows(be, hs, first, count, out);
     for (size_t e = 0; e < count; e++) {
         HellaSwagScore *s = &out[e];
         s->pred = s->pred_norm = 0;
@@ -177,7 +216,4 @@ void hellaswag_score(Backend *be, const HellaSwag *hs, size_t first, size_t coun
             if (s->mean[i] < s->mean[s->pred_norm]) s->pred_norm = i;
         }
     }
-    free(inputs);
-    free(targets);
-    free(losses);
 }

@@ -44,9 +44,11 @@ typedef struct {
     int pred, pred_norm;            /* argmin of sum, of mean (first on ties) */
 } HellaSwagScore;
 
-/* Scores examples [first, first+count) in one forward of 4*count rows padded to the
- * longest (be->B >= 4*count). A row longer than be->T + 1 tokens loses context tokens
- * from its start, so that it fits. */
+/* Scores examples [first, first+count). With a backend that has shared_losses, each
+ * example's context once and its 4 endings on the context's keys and values; otherwise
+ * (and when a row is longer than be->T + 1 tokens) in one forward of 4*count rows padded
+ * to the longest (be->B >= 4*count), where a row too long loses context tokens from its
+ * start, so that it fits. The two forms give the same losses up to rounding. */
 void hellaswag_score(Backend *be, const HellaSwag *hs, size_t first, size_t count,
                      HellaSwagScore *out);
 

@@ -6,6 +6,7 @@
 #ifndef GPT2_BACKEND_H
 #define GPT2_BACKEND_H
 
+#include "model/generate.h"
 #include "model/model.h"
 
 typedef struct Backend Backend;
@@ -42,10 +43,23 @@ struct Backend {
      * param_memory is NULL: no sharded update there). */
     float *(*grad_memory)(Backend *be);
     float *(*param_memory)(Backend *be);
+    /* Forward only, rows that share a prefix (HellaSwag's endings after their context):
+     * prefix[0..np) is computed once and each row k's tokens[k][0..n[k]) on its keys and
+     * values; losses[k][i] is the loss of targets[k][i] after tokens[k][i], as eval_losses
+     * would give for the row prefix + tokens[k]. np + n[k] <= T; n[k] may be 0. NULL
+     * where the backend keeps no such cache (callers use eval_losses). */
+    void (*shared_losses)(Backend *be, const int *prefix, int np, int rows,
+                          const int *const *tokens, const int *const *targets, const int *n,
+                          float *const *losses);
 };
 
 /* The CPU backend takes over the model (frees it on be->free). */
 Backend *backend_cpu_create(GPT2 *model, int B, int T);
+/* For inference only (eval_losses, logits, decode): fp32 is backend_cpu_create; bf16
+ * converts the weights into a Generator (generate.h), frees the model's fp32 block and
+ * computes everything through the key/value cache, one row at a time (train_step, update,
+ * get_state, set_state, grad_memory and param_memory are NULL). */
+Backend *backend_cpu_infer_create(GPT2 *model, int B, int T, GenerateDtype dtype);
 #ifdef GPT2_CUDA
 /* NULL (with a message in err) when no CUDA device is usable. fp32: full-precision mode
  * for testing; otherwise bf16 compute with fp32 master weights and moments. */

@@ -1,5 +1,5 @@
 /* backend_cpu: the Backend interface (backend.h) over the fp32 CPU model of model.c,
- * and generate.c's key/value cache for decode */
+ * and generate.c's key/value cache for decode; for inference in bf16, generate.c alone */
 #include <stdlib.h>
 #include <string.h>
 
@@ -8,9 +8,13 @@
 #include "model/generate.h"
 
 typedef struct {
-    GPT2 model;
-    Generator gen; /* made by the first decode */
+    GPT2 model;    /* fp32; freed in a bf16 backend */
+    Generator gen; /* made by the first decode (fp32), at once (bf16) */
 } CpuBackend;
+
+static Generator *cpu_gen(Backend *be) {
+    return &((CpuBackend *)be->impl)->gen;
+}
 
 static GPT2 *cpu_model(Backend *be) {
     return &((CpuBackend *)be->impl)->model;
@@ -42,15 +46,59 @@ static void cpu_logits(Backend *be, const int *inputs, int B, int T, int from, f
 
 /* the keys and values kept for decode belong to the old parameters */
 static void cpu_decode_drop(Backend *be) {
-    Generator *g = &((CpuBackend *)be->impl)->gen;
-    if (g->model) generate_rewind(g, 0);
+    Generator *g = cpu_gen(be);
+    if (g->capacity) generate_rewind(g, 0);
+}
+
+/* the generator, made on first use in an fp32 backend */
+static Generator *cpu_gen_ready(Backend *be) {
+    Generator *g = cpu_gen(be);
+    if (!g->capacity) generate_init(g, cpu_model(be), be->T, GENERATE_FP32);
+    return g;
 }
 
 static void cpu_decode(Backend *be, const int *tokens, int pos, int n, float *out) {
-    Generator *g = &((CpuBackend *)be->impl)->gen;
-    if (!g->model) generate_init(g, cpu_model(be), be->T);
+    Generator *g = cpu_gen_ready(be);
     generate_rewind(g, pos);
     memcpy(out, generate_feed(g, tokens, n), sizeof(float) * be->config.padded_vocab_size);
+}
+
+/* bf16: each row on its own through the cache, from position 0 */
+static float gen_eval_losses(Backend *be, const int *inputs, const int *targets, int B, int T,
+                             float *losses) {
+    Generator *g = cpu_gen(be);
+    float *row = xmalloc(sizeof(float) * T);
+    double sum = 0;
+    for (int b = 0; b < B; b++) {
+        generate_rewind(g, 0);
+        generate_feed_losses(g, inputs + (size_t)b * T, targets + (size_t)b * T, T, row);
+        for (int t = 0; t < T; t++) sum += row[t];
+        if (losses) memcpy(losses + (size_t)b * T, row, sizeof(float) * T);
+    }
+    free(row);
+    return (float)(sum / ((double)B * T));
+}
+
+static void gen_logits(Backend *be, const int *inputs, int B, int T, int from, float *out) {
+    Generator *g = cpu_gen(be);
+    size_t row = (size_t)(T - from) * be->config.padded_vocab_size;
+    for (int b = 0; b < B; b++) {
+        generate_rewind(g, 0);
+        generate_feed_logits(g, inputs + (size_t)b * T, T, from, out + b * row);
+    }
+}
+
+static void cpu_shared_losses(Backend *be, const int *prefix, int np, int rows,
+                              const int *const *tokens, const int *const *targets, const int *n,
+                              float *const *losses) {
+    Generator *g = cpu_gen_ready(be);
+    generate_rewind(g, 0);
+    if (np) generate_append(g, prefix, np);
+    for (int k = 0; k < rows; k++) {
+        if (!n[k]) continue;
+        generate_rewind(g, np);
+        generate_feed_losses(g, tokens[k], targets[k], n[k], losses[k]);
+    }
 }
 
 static float cpu_update(Backend *be, const AdamWConfig *opt, int t) {
@@ -96,7 +144,7 @@ static float *cpu_param_memory(Backend *be) {
 
 static void cpu_free(Backend *be) {
     CpuBackend *c = be->impl;
-    if (c->gen.model) generate_free(&c->gen);
+    if (c->gen.capacity) generate_free(&c->gen);
     gpt2_free(&c->model);
     free(be->impl);
     free(be);
@@ -123,6 +171,19 @@ Backend *backend_cpu_create(GPT2 *model, int B, int T) {
                     .set_state = cpu_set_state,
                     .free = cpu_free,
                     .grad_memory = cpu_grad_memory,
-                    .param_memory = cpu_param_memory};
+                    .param_memory = cpu_param_memory,
+                    .shared_losses = cpu_shared_losses};
+    return be;
+}
+
+Backend *backend_cpu_infer_create(GPT2 *model, int B, int T, GenerateDtype dtype) {
+    Backend *be = backend_cpu_create(model, B, T);
+    if (dtype == GENERATE_FP32) return be;
+    CpuBackend *c = be->impl;
+    generate_init_bf16_freeing(&c->gen, &c->model, T); /* it holds its own copy */
+    be->eval_losses = gen_eval_losses;
+    be->logits = gen_logits;
+    be->train_step = NULL, be->update = NULL, be->get_state = NULL, be->set_state = NULL;
+    be->grad_memory = NULL, be->param_memory = NULL;
     return be;
 }

@@ -10,7 +10,8 @@ Device device_parse(const char *arg) {
     die_usage("--device: '%s' is not auto, cpu or cuda", arg);
 }
 
-Backend *device_open(Device d, GPT2 *model, int B, int T, int fp32) {
+/* the GPU's backend when d asks for it and one is usable, else NULL */
+static Backend *open_cuda(Device d, GPT2 *model, int B, int T, int fp32) {
 #ifdef GPT2_CUDA
     if (d != DEVICE_CPU) {
         char err[256];
@@ -28,7 +29,18 @@ Backend *device_open(Device d, GPT2 *model, int B, int T, int fp32) {
     }
 #else
     (void)fp32;
+    (void)model, (void)B, (void)T;
     if (d == DEVICE_CUDA) die("--device cuda: not available in this build (built without CUDA)");
 #endif
-    return backend_cpu_create(model, B, T);
+    return NULL;
+}
+
+Backend *device_open(Device d, GPT2 *model, int B, int T, int fp32) {
+    Backend *be = open_cuda(d, model, B, T, fp32);
+    return be ? be : backend_cpu_create(model, B, T);
+}
+
+Backend *device_open_infer(Device d, GPT2 *model, int B, int T, int fp32, GenerateDtype cpu_dtype) {
+    Backend *be = open_cuda(d, model, B, T, fp32);
+    return be ? be : backend_cpu_infer_create(model, B, T, cpu_dtype);
 }

@@ -16,5 +16,8 @@ Device device_parse(const char *arg);
  * on stderr when a device exists but refuses the model. fp32: CUDA's full-precision
  * mode (for tests), else bf16. */
 Backend *device_open(Device d, GPT2 *model, int B, int T, int fp32);
+/* device_open for inference only (gpt2-sample, gpt2-eval): on the CPU, backend_cpu_infer_create
+ * with cpu_dtype. */
+Backend *device_open_infer(Device d, GPT2 *model, int B, int T, int fp32, GenerateDtype cpu_dtype);
 
 #endif

@@ -1,21 +1,78 @@
 #include "model/generate.h"
 #include "base/util.h"
+#include "model/kernels/bf16.h"
 #include "model/kernels/kernels.h"
 
-#include <cblas.h>
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
-enum { GENERATE_CHUNK = 128 };
+/* rows per pass through the layers, and per pass through the vocabulary projection (its
+ * output, [rows, Vp] floats, is the largest buffer after the cache) */
+enum { GENERATE_CHUNK = 128, GENERATE_HEAD_ROWS = 32 };
 
-void generate_init(Generator *g, const GPT2 *model, int capacity) {
+int generate_dtype_parse(const char *s, GenerateDtype *dtype) {
+    if (!strcmp(s, "fp32")) return *dtype = GENERATE_FP32, 0;
+    if (!strcmp(s, "bf16")) return *dtype = GENERATE_BF16, 0;
+    return -1;
+}
+
+/* Gives the whole pages inside [p, p + bytes) back to the system: their contents are
+ * never read again (the block they are in is freed after). */
+static void pages_release(const void *p, size_t bytes) {
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE), a = (uintptr_t)p;
+    uintptr_t lo = (a + page - 1) / page * page, hi = (a + bytes) / page * page;
+    if (hi > lo) madvise((void *)lo, hi - lo, MADV_DONTNEED);
+}
+
+/* bf16: the five matrices converted, the other tensors (vectors and wpe, ~3% of the model)
+ * copied in fp32, so nothing of the model's fp32 block is needed afterwards. release:
+ * each fp32 tensor's pages go back once converted, so that the peak memory is the fp32
+ * model plus one bf16 tensor rather than both models. */
+static void weights_bf16(Generator *g, const GPT2 *model, int release) {
+    const GPT2Config *c = &model->config;
+    size_t sizes[GPT2_NUM_PARAM_TENSORS], n16 = 0, n32 = 0;
+    gpt2_param_sizes(c, sizes);
+    float *const *src = &model->params.wte;
+    float **dst = &g->p.wte;
+    /* the matrices that go to bf16, in tensor order: wte qkvw attprojw fcw fcprojw */
+    GenerateMatrix *mats[GPT2_NUM_PARAM_TENSORS] = {
+        [0] = &g->wte, [4] = &g->qkvw, [6] = &g->attprojw, [10] = &g->fcw, [12] = &g->fcprojw};
+    for (int i = 0; i < GPT2_NUM_PARAM_TENSORS; i++) *(mats[i] ? &n16 : &n32) += sizes[i];
+    g->own_bf16 = xmalloc(sizeof(uint16_t) * n16);
+    g->own_f32 = xmalloc(sizeof(float) * n32);
+    uint16_t *h = g->own_bf16;
+    float *f = g->own_f32;
+    for (int i = 0; i < GPT2_NUM_PARAM_TENSORS; i++) {
+        if (mats[i]) {
+            bf16_from_floats(h, src[i], sizes[i]);
+            mats[i]->bf16 = h, h += sizes[i];
+            dst[i] = NULL;
+        } else {
+            memcpy(f, src[i], sizeof(float) * sizes[i]);
+            dst[i] = f, f += sizes[i];
+        }
+        if (release) pages_release(src[i], sizeof(float) * sizes[i]);
+    }
+}
+
+static void init(Generator *g, const GPT2 *model, int capacity, GenerateDtype dtype, int release) {
     const GPT2Config *c = &model->config;
     size_t C = c->channels, chunk = capacity < GENERATE_CHUNK ? capacity : GENERATE_CHUNK;
     size_t cache = (size_t)c->num_layers * capacity * C;
     memset(g, 0, sizeof *g);
-    g->model = model, g->capacity = capacity, g->chunk = (int)chunk;
+    g->config = *c, g->dtype = dtype, g->capacity = capacity, g->chunk = (int)chunk;
+    if (dtype == GENERATE_BF16) {
+        weights_bf16(g, model, release);
+    } else {
+        const GPT2Params *p = &model->params;
+        g->p = *p;
+        g->wte.f32 = p->wte, g->qkvw.f32 = p->qkvw, g->attprojw.f32 = p->attprojw;
+        g->fcw.f32 = p->fcw, g->fcprojw.f32 = p->fcprojw;
+    }
     g->kcache = xmalloc(sizeof(float) * cache);
     g->vcache = xmalloc(sizeof(float) * cache);
     g->x = xmalloc(sizeof(float) * chunk * C);
@@ -28,13 +85,24 @@ void generate_init(Generator *g, const GPT2 *model, int capacity) {
     g->mean = xmalloc(sizeof(float) * chunk);
     g->rstd = xmalloc(sizeof(float) * chunk);
     g->att = xmalloc(sizeof(float) * chunk * c->num_heads * capacity);
-    g->logits = xmalloc(sizeof(float) * c->padded_vocab_size);
+    g->logits = xmalloc(sizeof(float) * GENERATE_HEAD_ROWS * c->padded_vocab_size);
+}
+
+void generate_init(Generator *g, const GPT2 *model, int capacity, GenerateDtype dtype) {
+    init(g, model, capacity, dtype, 0);
+}
+
+void generate_init_bf16_freeing(Generator *g, GPT2 *model, int capacity) {
+    init(g, model, capacity, GENERATE_BF16, 1);
+    gpt2_free(model);
 }
 
 void generate_free(Generator *g) {
-    float *bufs[] = {g->kcache, g->vcache,   g->x,    g->ln,   g->qkv, g->atty,  g->proj,
-                     g->fch,    g->fch_gelu, g->mean, g->rstd, g->att, g->logits};
+    float *bufs[] = {g->kcache, g->vcache,   g->x,    g->ln,   g->qkv, g->atty,   g->proj,
+                     g->fch,    g->fch_gelu, g->mean, g->rstd, g->att, g->logits, g->own_f32};
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) free(bufs[i]);
+    free(g->own_bf16);
+    memset(g, 0, sizeof *g);
 }
 
 void generate_rewind(Generator *g, int pos) {
@@ -42,103 +110,191 @@ void generate_rewind(Generator *g, int pos) {
     g->pos = pos;
 }
 
+/* Attention's two inner loops, over a head's hs floats, in blocks of 16 with a fixed
+ * inner count, so that the compiler vectorises them without reassociating (at -O2, a
+ * plain float sum stays scalar: a 512-token prompt spent more time here than in the
+ * matrix products). */
+enum { LANES = 16 };
+
+static inline __attribute__((always_inline)) float dot(const float *a, const float *b, int n) {
+    float acc[LANES] = {0}, s = 0;
+    int d = 0;
+    for (; d + LANES <= n; d += LANES)
+        for (int j = 0; j < LANES; j++) acc[j] += a[d + j] * b[d + j];
+    for (; d < n; d++) s += a[d] * b[d];
+    for (int j = 0; j < LANES; j++) s += acc[j];
+    return s;
+}
+
+static inline __attribute__((always_inline)) void axpy(float *y, float a, const float *x, int n) {
+    int d = 0;
+    for (; d + LANES <= n; d += LANES)
+        for (int j = 0; j < LANES; j++) y[d + j] += a * x[d + j];
+    for (; d < n; d++) y[d] += a * x[d];
+}
+
+/* One head of one new row at position t: softmax(q.k / sqrt(hs)) over keys [0, t], then
+ * the weighted values into o. Built for AVX-512 and AVX2 beside the baseline, picked when
+ * the program loads (GCC's target_clones), as the build itself targets any x86-64. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+__attribute__((target_clones("avx512f", "avx2", "default")))
+#endif
+static void
+attend(float *o, float *a, const float *q, const float *kc, const float *vc, int t, int C, int hs) {
+    float scale = 1.0f / sqrtf((float)hs), max = -INFINITY;
+    for (int t2 = 0; t2 <= t; t2++) {
+        a[t2] = dot(q, kc + (size_t)t2 * C, hs) * scale;
+        if (a[t2] > max) max = a[t2];
+    }
+    float sum = 0;
+    for (int t2 = 0; t2 <= t; t2++) sum += a[t2] = expf(a[t2] - max);
+    for (int t2 = 0; t2 <= t; t2++) a[t2] /= sum;
+    memset(o, 0, sizeof(float) * hs);
+    for (int t2 = 0; t2 <= t; t2++) axpy(o, a[t2], vc + (size_t)t2 * C, hs);
+}
+
 /* The one new piece: causal attention of n new rows (positions pos..pos+n-1, their
- * q in qkv [n,3C]) over the cached keys and values [0, pos+i]; same arithmetic as
- * attention_forward, so results match it to rounding. */
+ * q in qkv [n,3C]) over the cached keys and values [0, pos+i]; attention_forward's
+ * arithmetic but for the order of sums, so results match it to rounding. */
 static void attention_cached(float *out, float *att, const float *qkv, const float *kc,
                              const float *vc, int pos, int n, int C, int NH, int capacity,
                              int threads) {
     int hs = C / NH;
-    float scale = 1.0f / sqrtf((float)hs);
 #pragma omp parallel for collapse(2)                                                               \
     num_threads(threads) if ((size_t)n * (pos + n) * C > KERNELS_PARALLEL_MIN)
     for (int i = 0; i < n; i++)
-        for (int h = 0; h < NH; h++) {
-            const float *q = qkv + (size_t)i * 3 * C + h * hs;
-            float *a = att + ((size_t)i * NH + h) * capacity, max = -INFINITY;
-            int t = pos + i;
-            for (int t2 = 0; t2 <= t; t2++) {
-                const float *k = kc + (size_t)t2 * C + h * hs;
-                float s = 0;
-                for (int d = 0; d < hs; d++) s += q[d] * k[d];
-                a[t2] = s * scale;
-                if (a[t2] > max) max = a[t2];
-            }
-            float sum = 0;
-            for (int t2 = 0; t2 <= t; t2++) sum += a[t2] = expf(a[t2] - max);
-            for (int t2 = 0; t2 <= t; t2++) a[t2] /= sum;
-            float *o = out + (size_t)i * C + h * hs;
-            memset(o, 0, sizeof(float) * hs);
-            for (int t2 = 0; t2 <= t; t2++) {
-                const float *v = vc + (size_t)t2 * C + h * hs;
-                for (int d = 0; d < hs; d++) o[d] += a[t2] * v[d];
-            }
-        }
+        for (int h = 0; h < NH; h++)
+            attend(out + (size_t)i * C + h * hs, att + ((size_t)i * NH + h) * capacity,
+                   qkv + (size_t)i * 3 * C + h * hs, kc + h * hs, vc + h * hs, pos + i, C, hs);
 }
 
-/* matmul_forward for a few rows: a GEMM packs the whole weight matrix before it
- * multiplies, which for one row costs more than the product itself, so rows up to 4 go
- * through the BLAS matrix-vector product (d12, one thread: 2.9 -> 8.4 tokens/s). */
-static void linear(float *out, const float *inp, const float *weight, const float *bias, int n,
-                   int C, int OC) {
-    if (n > 4) {
-        matmul_forward(out, inp, weight, bias, n, C, OC);
-        return;
-    }
-    for (int r = 0; r < n; r++) {
-        float *o = out + (size_t)r * OC;
-        if (bias) memcpy(o, bias, sizeof(float) * OC);
-        cblas_sgemv(CblasRowMajor, CblasNoTrans, OC, C, 1.0f, weight, C, inp + (size_t)r * C, 1,
-                    bias ? 1.0f : 0.0f, o, 1);
-    }
+/* out[n,OC] = inp[n,C] @ w^T + bias. fp32: a few rows as matrix-vector products split by
+ * output rows over the threads (a GEMM would pack the whole matrix first; d12, one
+ * thread: 2.9 -> 8.4 tokens/s), more through the GEMM; bf16: its own kernels. */
+static void linear(float *out, const float *inp, GenerateMatrix w, const float *bias, size_t off,
+                   int n, int C, int OC, int threads) {
+    if (w.bf16)
+        matmul_bf16_forward(out, inp, w.bf16 + off, bias, n, C, OC, threads);
+    else if (n > 4) {
+        int saved = omp_get_max_threads(); /* feed keeps few rows on one thread */
+        omp_set_num_threads(threads);
+        matmul_forward(out, inp, w.f32 + off, bias, n, C, OC);
+        omp_set_num_threads(saved);
+    } else
+        matvec_forward(out, inp, w.f32 + off, bias, n, C, OC, threads);
 }
 
 /* n <= chunk rows through every layer; the residual stream lives in g->x. */
 static void feed_chunk(Generator *g, const int *tokens, int n, int threads) {
-    const GPT2Config *cfg = &g->model->config;
-    const GPT2Params *p = &g->model->params;
+    const GPT2Config *cfg = &g->config;
+    const GPT2Params *p = &g->p;
     int C = cfg->channels, NH = cfg->num_heads, pos = g->pos;
-    size_t NC = (size_t)n * C;
-    encoder_forward(g->x, tokens, p->wte, p->wpe + (size_t)pos * C, 1, n, C);
+    size_t NC = (size_t)n * C, CC = (size_t)C * C;
+    if (g->wte.bf16) {
+        for (int i = 0; i < n; i++) {
+            const uint16_t *e = g->wte.bf16 + (size_t)tokens[i] * C;
+            const float *pe = p->wpe + (size_t)(pos + i) * C;
+            for (int k = 0; k < C; k++) g->x[(size_t)i * C + k] = bf16_to_float(e[k]) + pe[k];
+        }
+    } else {
+        encoder_forward(g->x, tokens, g->wte.f32, p->wpe + (size_t)pos * C, 1, n, C);
+    }
     for (int l = 0; l < cfg->num_layers; l++) {
         float *kc = g->kcache + (size_t)l * g->capacity * C;
         float *vc = g->vcache + (size_t)l * g->capacity * C;
         layernorm_forward(g->ln, g->mean, g->rstd, g->x, p->ln1w + l * C, p->ln1b + l * C, n, C);
-        linear(g->qkv, g->ln, p->qkvw + (size_t)l * 3 * C * C, p->qkvb + l * 3 * C, n, C, 3 * C);
+        linear(g->qkv, g->ln, g->qkvw, p->qkvb + l * 3 * C, l * 3 * CC, n, C, 3 * C, threads);
         for (int i = 0; i < n; i++) {
             const float *row = g->qkv + (size_t)i * 3 * C;
             memcpy(kc + (size_t)(pos + i) * C, row + C, sizeof(float) * C);
             memcpy(vc + (size_t)(pos + i) * C, row + 2 * C, sizeof(float) * C);
         }
         attention_cached(g->atty, g->att, g->qkv, kc, vc, pos, n, C, NH, g->capacity, threads);
-        linear(g->proj, g->atty, p->attprojw + (size_t)l * C * C, p->attprojb + l * C, n, C, C);
+        linear(g->proj, g->atty, g->attprojw, p->attprojb + l * C, l * CC, n, C, C, threads);
         residual_forward(g->x, g->x, g->proj, NC);
         layernorm_forward(g->ln, g->mean, g->rstd, g->x, p->ln2w + l * C, p->ln2b + l * C, n, C);
-        linear(g->fch, g->ln, p->fcw + (size_t)l * 4 * C * C, p->fcb + l * 4 * C, n, C, 4 * C);
+        linear(g->fch, g->ln, g->fcw, p->fcb + l * 4 * C, l * 4 * CC, n, C, 4 * C, threads);
         gelu_forward(g->fch_gelu, g->fch, 4 * NC);
-        linear(g->proj, g->fch_gelu, p->fcprojw + (size_t)l * C * 4 * C, p->fcprojb + l * C, n,
-               4 * C, C);
+        linear(g->proj, g->fch_gelu, g->fcprojw, p->fcprojb + l * C, l * 4 * CC, n, 4 * C, C,
+               threads);
         residual_forward(g->x, g->x, g->proj, NC);
     }
     g->pos += n;
 }
 
-const float *generate_feed(Generator *g, const int *tokens, int n) {
-    const GPT2Config *cfg = &g->model->config;
-    if (n < 1 || g->pos + n > g->capacity) abort(); /* caller bug */
+/* what to do with the logits of one position: i counts from the first token of the feed */
+typedef void HeadSink(void *ctx, int i, const float *logits);
+
+/* Feeds tokens[0..n) and hands the logits after each of tokens[from..n) to sink (none when
+ * from == n), computed a few rows at a time while their chunk's residual stream is at hand. */
+static void feed(Generator *g, const int *tokens, int n, int from, HeadSink *sink, void *ctx) {
+    const GPT2Config *cfg = &g->config;
+    int C = cfg->channels, Vp = cfg->padded_vocab_size;
+    if (n < 1 || from < 0 || from > n || g->pos + n > g->capacity) abort(); /* caller bug */
     /* A team of OpenMP threads costs microseconds to wake, and far more on a busy
      * machine: the element-wise kernels on a few rows are cheaper than that, so they run
-     * on one thread (the BLAS keeps its own threads; long attention gets them all). */
+     * on one thread; the matrix products get all `threads`. */
     int threads = omp_get_max_threads();
     if (n < 16) omp_set_num_threads(1);
-    for (int done = 0; done < n; done += g->chunk)
-        feed_chunk(g, tokens + done, n - done < g->chunk ? n - done : g->chunk, threads);
-    /* only the last position's logits are wanted: one row through the head */
-    int C = cfg->channels, last = (n - 1) % g->chunk; /* row in the last chunk */
-    float *x = g->x + (size_t)last * C;
-    layernorm_forward(g->ln, g->mean, g->rstd, x, g->model->params.lnfw, g->model->params.lnfb, 1,
-                      C);
-    linear(g->logits, g->ln, g->model->params.wte, NULL, 1, C, cfg->padded_vocab_size);
+    for (int done = 0; done < n; done += g->chunk) {
+        int rows = n - done < g->chunk ? n - done : g->chunk;
+        feed_chunk(g, tokens + done, rows, threads);
+        for (int r = from > done ? from - done : 0; r < rows; r += GENERATE_HEAD_ROWS) {
+            int h = rows - r < GENERATE_HEAD_ROWS ? rows - r : GENERATE_HEAD_ROWS;
+            layernorm_forward(g->ln, g->mean, g->rstd, g->x + (size_t)r * C, g->p.lnfw, g->p.lnfb,
+                              h, C);
+            linear(g->logits, g->ln, g->wte, NULL, 0, h, C, Vp, threads);
+            for (int i = 0; i < h; i++) sink(ctx, done + r + i, g->logits + (size_t)i * Vp);
+        }
+    }
     omp_set_num_threads(threads);
-    return g->logits;
+}
+
+typedef struct {
+    float *out;
+    int from, Vp, V;
+    const int *targets;
+} Sink;
+
+static void sink_copy(void *ctx, int i, const float *logits) {
+    Sink *s = ctx;
+    memcpy(s->out + (size_t)(i - s->from) * s->Vp, logits, sizeof(float) * s->Vp);
+}
+
+/* -log softmax(logits)[target] over the real vocabulary, in double as crossentropy.c */
+static void sink_loss(void *ctx, int i, const float *logits) {
+    Sink *s = ctx;
+    float max = logits[0];
+    for (int v = 1; v < s->V; v++)
+        if (logits[v] > max) max = logits[v];
+    double sum = 0;
+    for (int v = 0; v < s->V; v++) sum += exp((double)logits[v] - max);
+    s->out[i] = (float)(log(sum) + max - logits[s->targets[i]]);
+}
+
+/* keeps where the last position's logits are: in the head's buffer, valid until the next feed */
+static void sink_last(void *ctx, int i, const float *logits) {
+    (void)i;
+    *(const float **)ctx = logits;
+}
+
+const float *generate_feed(Generator *g, const int *tokens, int n) {
+    const float *last = NULL;
+    feed(g, tokens, n, n - 1, sink_last, &last);
+    return last;
+}
+
+void generate_append(Generator *g, const int *tokens, int n) {
+    feed(g, tokens, n, n, NULL, NULL);
+}
+
+void generate_feed_logits(Generator *g, const int *tokens, int n, int from, float *out) {
+    Sink s = {.out = out, .from = from, .Vp = g->config.padded_vocab_size};
+    feed(g, tokens, n, from, sink_copy, &s);
+}
+
+void generate_feed_losses(Generator *g, const int *tokens, const int *targets, int n,
+                          float *losses) {
+    Sink s = {.out = losses, .V = g->config.vocab_size, .targets = targets};
+    feed(g, tokens, n, 0, sink_loss, &s);
 }

@@ -1,11 +1,14 @@
 /* Unit tests for common/eval/hellaswag.c: parsing, row construction and which positions count,
  * against a stand-in backend whose loss at a position is a known function of its target
- * token, so every expected sum is computed here from the tokenizer alone. The real-model
- * comparison with PyTorch is tests/cli/eval-hellaswag.sh. */
+ * token, so every expected sum is computed here from the tokenizer alone. Then a small
+ * random model on the CPU, fp32 and bf16: the shared-context form (the context once, the
+ * endings on its cache) against the 4-row form. The real-model comparison with PyTorch is
+ * tests/cli/eval-hellaswag.sh. */
 #include "eval/hellaswag.h"
 #include "base/util.h"
 #include "tap.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -30,6 +33,41 @@ static Backend fake_backend(int B, int T) {
     Backend be = {.name = "fake", .B = B, .T = T, .eval_losses = fake_eval_losses};
     be.config.vocab_size = 50257;
     return be;
+}
+
+/* The shared form against the 4-row form on the same backend, every sum and mean. */
+static void check_shared(const HellaSwag *hs, GenerateDtype dtype, const char *what) {
+    GPT2Config cfg = {.max_seq_len = 64,
+                      .vocab_size = 50257,
+                      .padded_vocab_size = 50304,
+                      .num_layers = 2,
+                      .num_heads = 2,
+                      .channels = 32};
+    GPT2 m;
+    gpt2_create(&m, &cfg);
+    gpt2_init_params(m.params_memory, &cfg, 5);
+    for (size_t i = 0; i < m.num_params; i++) m.params_memory[i] *= 4; /* sharper than init */
+    Backend *be = backend_cpu_infer_create(&m, 4 * (int)hs->n, 64, dtype);
+    HellaSwagScore shared[8], rows[8];
+    hellaswag_score(be, hs, 0, hs->n, shared);
+    ok(be->shared_losses, "%s: the CPU backend shares contexts", what);
+    be->shared_losses = NULL;
+    hellaswag_score(be, hs, 0, hs->n, rows);
+    double worst = 0;
+    int same_pred = 1;
+    for (size_t e = 0; e < hs->n; e++) {
+        for (int i = 0; i < 4; i++) {
+            double d = fabs(shared[e].sum[i] - rows[e].sum[i]) / (1 + fabs(rows[e].sum[i]));
+            double dm = fabs(shared[e].mean[i] - rows[e].mean[i]) / (1 + fabs(rows[e].mean[i]));
+            if (d > worst) worst = d;
+            if (dm > worst) worst = dm;
+        }
+        same_pred &= shared[e].pred == rows[e].pred && shared[e].pred_norm == rows[e].pred_norm;
+    }
+    ok(worst < 1e-5, "%s: shared-context losses equal the 4-row form's (max rel diff %.2g)", what,
+       worst);
+    ok(same_pred, "%s: and so do the predictions", what);
+    be->free(be);
 }
 
 static const char *write_file(const char *dir, const char *name, const char *text) {
@@ -163,6 +201,8 @@ int main(void) {
         max_row = longest;
     }
     ok(sorted && hs.ex[0].index == 2 && hs.ex[2].index == 0, "sorted by longest row, index kept");
+    check_shared(&hs, GENERATE_FP32, "fp32");
+    check_shared(&hs, GENERATE_BF16, "bf16");
     memset(s, 0, sizeof s);
     be = fake_backend(12, 1024);
     hellaswag_score(&be, &hs, 0, 3, s);

@@ -33,13 +33,16 @@ static const char usage[] =
     "  -w, --windows=N       validation windows to score (default 20; 0: all)\n"
     "  -T, --seq-len=N       validation window length (default: the model's max)\n"
     "  -b, --batch=N         HellaSwag examples (x4 rows) or validation windows per\n"
-    "                        forward pass (default 4)\n"
+    "                        forward pass (default 4); on the CPU each HellaSwag\n"
+    "                        context is scored once, its endings on its cache\n"
     "  -l, --log=FILE        results log: evaluate only checkpoints and tasks it lacks,\n"
     "                        append a line for each (locked, so cron runs can overlap)\n"
     "      --no-wait         if another gpt2-eval holds the log, exit 0 at once\n"
     "  -d, --device=DEV      auto (default: CUDA when built with it and a GPU is\n"
     "                        present, else CPU), cpu or cuda\n"
-    "      --fp32            CUDA: compute in fp32 (default bf16)\n"
+    "      --dtype=T         bf16 (default: bf16 weights on the CPU, bf16 compute on\n"
+    "                        CUDA; fp32 sums) or fp32\n"
+    "      --fp32            the same as --dtype=fp32\n"
     "  -v, --verbose         per-example HellaSwag lines on stderr: index, ind, label,\n"
     "                        prediction (sum, mean), 4 summed and 4 mean losses (in\n"
     "                        batch order: examples are grouped by length when -b > 1)\n"
@@ -225,7 +228,8 @@ static int eval_checkpoint(const char *path, const int *tasks, Data *d, const Op
         if (d->vs.T > T) T = d->vs.T;
     }
     if (T < 1) T = 1;
-    Backend *be = device_open(o->device, &m, B, T, o->fp32);
+    Backend *be =
+        device_open_infer(o->device, &m, B, T, o->fp32, o->fp32 ? GENERATE_FP32 : GENERATE_BF16);
     if (o->verbose && o->device == DEVICE_AUTO && !strcmp(be->name, "cpu"))
         warn("--device auto: using the CPU");
     for (int t = 0; t < NUM_TASKS; t++) {
@@ -261,7 +265,15 @@ static int eval_checkpoint(const char *path, const int *tasks, Data *d, const Op
 
 int main(int argc, char **argv) {
     util_init("gpt2-eval");
-    enum { OPT_HELLASWAG = 256, OPT_VAL, OPT_NO_WAIT, OPT_FP32, OPT_PROGRESS, OPT_NO_PROGRESS };
+    enum {
+        OPT_HELLASWAG = 256,
+        OPT_VAL,
+        OPT_NO_WAIT,
+        OPT_FP32,
+        OPT_DTYPE,
+        OPT_PROGRESS,
+        OPT_NO_PROGRESS
+    };
     static const struct option longopts[] = {{"model", required_argument, 0, 'm'},
                                              {"hellaswag", required_argument, 0, OPT_HELLASWAG},
                                              {"limit", required_argument, 0, 'n'},
@@ -273,6 +285,7 @@ int main(int argc, char **argv) {
                                              {"no-wait", no_argument, 0, OPT_NO_WAIT},
                                              {"device", required_argument, 0, 'd'},
                                              {"fp32", no_argument, 0, OPT_FP32},
+                                             {"dtype", required_argument, 0, OPT_DTYPE},
                                              {"verbose", no_argument, 0, 'v'},
                                              {"progress", no_argument, 0, OPT_PROGRESS},
                                              {"no-progress", no_argument, 0, OPT_NO_PROGRESS},
@@ -317,6 +330,13 @@ int main(int argc, char **argv) {
         case OPT_FP32:
             o.fp32 = 1;
             break;
+        case OPT_DTYPE: {
+            GenerateDtype dt;
+            if (generate_dtype_parse(optarg, &dt))
+                die_usage("--dtype: '%s' is neither bf16 nor fp32", optarg);
+            o.fp32 = dt == GENERATE_FP32;
+            break;
+        }
         case 'v':
             o.verbose = 1;
             break;

@@ -6,6 +6,7 @@
 #include "base/util.h"
 #include "model/backend.h"
 #include "model/device.h"
+#include "model/kernels/bf16.h"
 #include "model/modelfile.h"
 #include "sample/sampler.h"
 #include "text/bpe.h"
@@ -41,6 +42,8 @@ static const char usage[] =
     "      --no-cache          recompute the whole context for each token (slow; compares\n"
     "                          against the key/value cache)\n"
     "      --device DEV        cpu (default) or cuda (fp32 on the GPU)\n"
+    "      --dtype T           CPU weights: bf16 (default; half the memory, fp32 sums)\n"
+    "                          or fp32\n"
     "      --stats             timings and tokens/s on standard error\n"
     "  -h, --help              show this help and exit\n"
     "  -V, --version           show the version and exit\n"
@@ -50,6 +53,7 @@ static const char usage[] =
 typedef struct {
     const char *model, *prompt, *prompt_file, *format;
     Device device;
+    GenerateDtype dtype;
     const char **stops;
     int nstops, length, top_k, num_samples, ignore_eot, echo, tokens, no_cache, stats;
     float temperature, top_p;
@@ -66,7 +70,8 @@ enum {
     OPT_FORMAT,
     OPT_NO_CACHE,
     OPT_STATS,
-    OPT_DEVICE
+    OPT_DEVICE,
+    OPT_DTYPE
 };
 
 static void options_parse(Options *o, int argc, char **argv) {
@@ -86,6 +91,7 @@ static void options_parse(Options *o, int argc, char **argv) {
                                           {"no-cache", no_argument, 0, OPT_NO_CACHE},
                                           {"stats", no_argument, 0, OPT_STATS},
                                           {"device", required_argument, 0, OPT_DEVICE},
+                                          {"dtype", required_argument, 0, OPT_DTYPE},
                                           {"help", no_argument, 0, 'h'},
                                           {"version", no_argument, 0, 'V'},
                                           {0, 0, 0, 0}};
@@ -94,7 +100,8 @@ static void options_parse(Options *o, int argc, char **argv) {
                    .temperature = 1,
                    .top_p = 1,
                    .seed = 1337,
-                   .device = DEVICE_CPU};
+                   .device = DEVICE_CPU,
+                   .dtype = GENERATE_BF16};
     o->stops = xmalloc(sizeof(char *) * argc);
     int c;
     while ((c = getopt_long(argc, argv, "m:p:n:t:k:s:hV", longs, NULL)) != -1) {
@@ -152,6 +159,10 @@ static void options_parse(Options *o, int argc, char **argv) {
             o->device = device_parse(optarg);
             if (o->device == DEVICE_AUTO)
                 die_usage("--device: '%s' is neither cpu nor cuda", optarg);
+            break;
+        case OPT_DTYPE:
+            if (generate_dtype_parse(optarg, &o->dtype))
+                die_usage("--dtype: '%s' is neither bf16 nor fp32", optarg);
             break;
         default:
             cli_standard_option(c, usage);
@@ -325,7 +336,7 @@ int main(int argc, char **argv) {
 
     /* the backend's window: the model's, or less when the whole sample fits */
     int window = np + o.length < maxT ? np + o.length : maxT;
-    Engine e = {.be = device_open(o.device, model, 1, window, 1), /* takes over the model */
+    Engine e = {.be = device_open_infer(o.device, model, 1, window, 1, o.dtype), /* takes it over */
                 .cache = !o.no_cache,
                 .out = xmalloc(sizeof(float) * Vp)};
     Sampler sampler;
@@ -379,6 +390,11 @@ int main(int argc, char **argv) {
         if (o.tokens && (ended_eot || o.num_samples > 1)) id_write(GPT2_EOT, fmt_out);
         if (!o.tokens && (o.num_samples > 1 || is_tty(stdout))) xfwrite("\n", 1, stdout, "stdout");
     }
+    if (o.stats && !strcmp(e.be->name, "cpu"))
+        fprintf(stderr, "%s: cpu, %s weights%s%s\n", progname,
+                o.dtype == GENERATE_BF16 ? "bf16" : "fp32",
+                o.dtype == GENERATE_BF16 ? ", kernels " : "",
+                o.dtype == GENERATE_BF16 ? bf16_path_name(bf16_path()) : "");
     if (o.stats)
         fprintf(stderr,
                 "%s: prompt %d tokens in %.3f s; generated %ld tokens in %.3f s (%.2f tokens/s)\n",

@@ -36,6 +36,9 @@ void matmul_forward(float *out, const float *inp, const float *weight, const flo
                     int C, int OC);
 void matmul_backward(float *dinp, float *dweight, float *dbias, const float *dout, const float *inp,
                      const float *weight, int N, int C, int OC);
+/* matmul_forward for few rows (decode): sgemv per row, output rows split over threads */
+void matvec_forward(float *out, const float *inp, const float *weight, const float *bias, int N,
+                    int C, int OC, int threads);
 /* the plain triple loop the BLAS path is tested against */
 void matmul_forward_reference(float *out, const float *inp, const float *weight, const float *bias,
                               int N, int C, int OC);

@@ -44,6 +44,25 @@ void matmul_forward(float *out, const float *inp, const float *weight, const flo
     }
 }
 
+/* A GEMM packs the whole weight matrix before it multiplies, which for a row or two costs
+ * more than the product: such rows go through sgemv, each thread its block of output rows
+ * (the weights are read once, by all threads together). */
+void matvec_forward(float *out, const float *inp, const float *weight, const float *bias, int N,
+                    int C, int OC, int threads) {
+    blas_single_threaded();
+#pragma omp parallel num_threads(threads)
+    {
+        int lo, hi;
+        thread_cols(OC, &lo, &hi);
+        for (int r = 0; r < N && hi > lo; r++) {
+            float *o = out + (size_t)r * OC + lo;
+            if (bias) memcpy(o, bias + lo, sizeof(float) * (hi - lo));
+            cblas_sgemv(CblasRowMajor, CblasNoTrans, hi - lo, C, 1.0f, weight + (size_t)lo * C, C,
+                        inp + (size_t)r * C, 1, bias ? 1.0f : 0.0f, o, 1);
+        }
+    }
+}
+
 /* dinp += dout @ weight,  dweight += dout^T @ inp,  dbias += column sums of dout */
 void matmul_backward(float *dinp, float *dweight, float *dbias, const float *dout, const float *inp,
                      const float *weight, int N, int C, int OC) {
