@@ -1,4 +1,4 @@
-/* checkpoint: model files. llm.c's format is a 256 x int32 header (magic 20240326,
+/* modelfile: model files. llm.c's format is a 256 x int32 header (magic 20240326,
  * version 3 fp32 / 5 bf16, maxT, V, L, NH, C, Vp) and the 16 tensors of model.h in
  * order. Hugging Face safetensors is an 8-byte header length, a JSON header naming each
  * tensor's dtype, shape and byte range, then the data. See gpt2-checkpoint(5).
@@ -143,7 +143,7 @@ short_read:
     return fail(err, errlen, path, "read error: %s", ferror(f) ? strerror(errno) : "truncated");
 }
 
-void checkpoint_save(const GPT2 *m, const char *path, int bf16) {
+void modelfile_save(const GPT2 *m, const char *path, int bf16) {
     const GPT2Config *c = &m->config;
     unsigned char hb[LLMC_HEADER_INTS * 4] = {0};
     int32_t h[8] = {LLMC_MAGIC,    bf16 ? 5 : 3, c->max_seq_len, c->vocab_size,
@@ -452,8 +452,8 @@ static int load_safetensors(GPT2 *m, FILE *f, long long fsize, const char *path,
 
 /* Bit tests (all-ones exponent; sign bit set on a non-zero) vectorise; isfinite in an
  * early-exit loop does not: the slow search for the tensor runs only after a find. */
-int checkpoint_check_values(const GPT2Config *cfg, const float *params, int nonneg, char *what,
-                            size_t whatlen) {
+int modelfile_check_values(const GPT2Config *cfg, const float *params, int nonneg, char *what,
+                           size_t whatlen) {
     size_t n = gpt2_num_params(cfg);
     uint32_t bad = 0, neg = nonneg ? 0x80000000u : 0xffffffffu;
     for (size_t i = 0; i < n; i++) {
@@ -480,12 +480,12 @@ int checkpoint_check_values(const GPT2Config *cfg, const float *params, int nonn
  * than sampled from or evaluated. */
 static int check_finite(GPT2 *m, const char *path, char *err, size_t errlen) {
     char what[128];
-    if (!checkpoint_check_values(&m->config, m->params_memory, 0, what, sizeof what)) return 0;
+    if (!modelfile_check_values(&m->config, m->params_memory, 0, what, sizeof what)) return 0;
     gpt2_free(m);
     return fail(err, errlen, path, "%s: the file is corrupt or its training diverged", what);
 }
 
-int checkpoint_load(GPT2 *m, const char *path, char *err, size_t errlen) {
+int modelfile_load(GPT2 *m, const char *path, char *err, size_t errlen) {
     memset(m, 0, sizeof *m);
     const char *why;
     FILE *f = fopen_regular(path, &why);

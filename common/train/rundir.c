@@ -100,7 +100,7 @@ static void sync_dir(const char *dir) {
 
 void rundir_save_checkpoint(const char *dir, const GPT2 *model, const TrainState *state) {
     char *path = rundir_path(dir, RUNDIR_MODEL, state->step);
-    checkpoint_save(model, path, 0);
+    modelfile_save(model, path, 0);
     free(path);
     path = rundir_path(dir, RUNDIR_STATE, state->step);
     train_state_save(state, path);

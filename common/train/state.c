@@ -208,7 +208,7 @@ int train_state_load(TrainState *s, const char *path, char *err, size_t errlen) 
     /* moments that diverged would make every later step NaN: refused, not resumed from */
     for (int k = 0; s->m && k < 2; k++) {
         char bad[96];
-        if (checkpoint_check_values(&s->config, k ? s->v : s->m, k, bad, sizeof bad)) {
+        if (modelfile_check_values(&s->config, k ? s->v : s->m, k, bad, sizeof bad)) {
             snprintf(what, sizeof what, "%s of %s: the file is corrupt or its training diverged",
                      k ? "v" : "m", bad);
             train_state_free(s);

@@ -28,7 +28,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (ftruncate(fd, 0) != 0 || pwrite(fd, data, size, 0) != (ssize_t)size) return 0;
     char err[512];
     GPT2 m;
-    if (checkpoint_load(&m, path, err, sizeof err) == 0) gpt2_free(&m);
+    if (modelfile_load(&m, path, err, sizeof err) == 0) gpt2_free(&m);
     TrainState st;
     if (train_state_load(&st, path, err, sizeof err) == 0) train_state_free(&st);
     HellaSwag hs;

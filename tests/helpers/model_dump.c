@@ -17,7 +17,7 @@ int main(int argc, char **argv) {
         die_usage("usage: model_dump MODEL TOKENS B T STEPS LR WD CLIP OUT [OUT_MODEL]");
     GPT2 m;
     char err[512];
-    if (checkpoint_load(&m, argv[1], err, sizeof err)) die("%s", err);
+    if (modelfile_load(&m, argv[1], err, sizeof err)) die("%s", err);
     int B = atoi(argv[3]), T = atoi(argv[4]), steps = atoi(argv[5]);
     AdamWConfig opt = {.lr = strtof(argv[6], NULL),
                        .beta1 = 0.9f,
@@ -45,7 +45,7 @@ int main(int argc, char **argv) {
         xfwrite(rec, sizeof rec, out, argv[9]);
     }
     xfclose(out, argv[9]);
-    if (argc == 11) checkpoint_save(&m, argv[10], 0);
+    if (argc == 11) modelfile_save(&m, argv[10], 0);
     free(tok);
     gpt2_free(&m);
     return 0;

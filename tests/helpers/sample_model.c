@@ -22,7 +22,7 @@ int main(int argc, char **argv) {
     gpt2_create(&m, &cfg);
     gpt2_init_params(m.params_memory, &cfg,
                      argc > 6 ? (uint64_t)cli_int(argv[6], "SEED", 0, INT64_MAX) : 1);
-    checkpoint_save(&m, argv[1], 0);
+    modelfile_save(&m, argv[1], 0);
     gpt2_free(&m);
     return 0;
 }

@@ -96,7 +96,7 @@ def main():
             got, want = np.delete(got, np.s_[C:2 * C], axis=1), np.delete(want, np.s_[C:2 * C], axis=1)
         d = np.abs(got - want) / (LR * STEPS)
         emax, erms = float(d.max()), float(np.sqrt(np.mean(d * d)))
-        ok(emax <= 1e-2 and erms <= 1e-4, f"{name} after 10 steps (written by checkpoint_save)",
+        ok(emax <= 1e-2 and erms <= 1e-4, f"{name} after 10 steps (written by modelfile_save)",
            f"err / (lr * steps): max {emax:.2e} (tolerance 1e-02), rms {erms:.2e} (1e-04)")
 
     # 2. the same weights as bf16 (version 5): compare with the reference on the rounded weights

@@ -46,7 +46,7 @@ int main(void) {
     current = "model file";
     GPT2 m;
     strcpy(err, "");
-    refuses("model file", checkpoint_load(&m, fifo, err, sizeof err), err, fifo);
+    refuses("model file", modelfile_load(&m, fifo, err, sizeof err), err, fifo);
 
     current = "shard";
     strcpy(err, "");

@@ -36,7 +36,7 @@ static void write_bytes(const char *path, const void *p, size_t n) {
 static void expect_error(const char *path, const char *want, const char *name) {
     GPT2 m;
     char err[512] = "";
-    int rc = checkpoint_load(&m, path, err, sizeof err);
+    int rc = modelfile_load(&m, path, err, sizeof err);
     ok(rc == -1 && strstr(err, want) && m.params_memory == NULL, "%s: error names it", name);
     if (rc != -1 || !strstr(err, want)) diag("     rc %d, message: %s (want '%s')", rc, err, want);
     if (rc == 0) gpt2_free(&m);
@@ -44,8 +44,8 @@ static void expect_error(const char *path, const char *want, const char *name) {
 
 static void test_llmc(GPT2 *src) {
     char *p32 = tmp("m32.bin"), *p16 = tmp("m16.bin"), err[512];
-    checkpoint_save(src, p32, 0);
-    checkpoint_save(src, p16, 1);
+    modelfile_save(src, p32, 0);
+    modelfile_save(src, p16, 1);
     size_t len;
     unsigned char *raw = (unsigned char *)xread_file(p32, &len);
     ok(len == 1024 + 4 * src->num_params, "fp32 file: 1024-byte header + 4 bytes per parameter");
@@ -66,12 +66,12 @@ static void test_llmc(GPT2 *src) {
         free(c);
     }
     GPT2 m;
-    ok(checkpoint_load(&m, p32, err, sizeof err) == 0, "fp32 file loads");
+    ok(modelfile_load(&m, p32, err, sizeof err) == 0, "fp32 file loads");
     ok(!memcmp(&m.config, &src->config, sizeof m.config) &&
            !memcmp(m.params_memory, src->params_memory, src->num_params * sizeof(float)),
        "fp32 round trip is exact");
     gpt2_free(&m);
-    ok(checkpoint_load(&m, p16, err, sizeof err) == 0, "bf16 file loads");
+    ok(modelfile_load(&m, p16, err, sizeof err) == 0, "bf16 file loads");
     int rounded = 1, exact16 = 1;
     for (size_t i = 0; i < src->num_params; i++) {
         float a = src->params_memory[i], b = m.params_memory[i];
@@ -83,9 +83,9 @@ static void test_llmc(GPT2 *src) {
     ok(rounded && exact16, "bf16 round trip: top 16 bits, within 2^-8 relative");
     /* the classic tie: 1 + 2^-8 lies halfway between two bf16 values; nearest even is 1 */
     src->params_memory[0] = 1.0f + 1.0f / 256;
-    checkpoint_save(src, p16, 1);
+    modelfile_save(src, p16, 1);
     gpt2_free(&m);
-    checkpoint_load(&m, p16, err, sizeof err);
+    modelfile_load(&m, p16, err, sizeof err);
     ok(m.params_memory[0] == 1.0f, "bf16 rounds to nearest even");
     gpt2_free(&m);
     free(raw);
@@ -94,7 +94,7 @@ static void test_llmc(GPT2 *src) {
 
 static void test_llmc_bad(GPT2 *src) {
     char *good = tmp("good.bin"), *bad = tmp("bad.bin");
-    checkpoint_save(src, good, 0);
+    modelfile_save(src, good, 0);
     size_t len;
     unsigned char *raw = (unsigned char *)xread_file(good, &len);
     unsigned char *copy = malloc(len + 8);
@@ -146,7 +146,7 @@ static void test_llmc_bad(GPT2 *src) {
         write_bytes(bad, copy, len);
         GPT2 m;
         char err[512];
-        int rc = checkpoint_load(&m, bad, err, sizeof err);
+        int rc = modelfile_load(&m, bad, err, sizeof err);
         if (rc == 0) gpt2_free(&m);
         fine &= rc == 0 || (rc == -1 && strstr(err, bad));
     }
@@ -174,11 +174,11 @@ static void test_llmc_bad(GPT2 *src) {
     write_bytes(bad, copy, len);
     GPT2 m;
     char err[512];
-    ok(checkpoint_load(&m, bad, err, sizeof err) == 0, "llm.c's file without checksum loads: %s",
+    ok(modelfile_load(&m, bad, err, sizeof err) == 0, "llm.c's file without checksum loads: %s",
        err);
     gpt2_free(&m);
     char *b16 = tmp("b16.bin");
-    checkpoint_save(src, b16, 1);
+    modelfile_save(src, b16, 1);
     size_t len16;
     unsigned char *raw16 = (unsigned char *)xread_file(b16, &len16);
     raw16[len16 - 5] ^= 0x40;
@@ -281,7 +281,7 @@ static void test_safetensors_16bit(GPT2 *src) {
         st_retype(&st, "ln_f.weight", k ? "BF16" : "F16", k ? bf16 : f16, 8);
         st_write(&st, path, NULL);
         GPT2 m;
-        int rc = checkpoint_load(&m, path, err, sizeof err);
+        int rc = modelfile_load(&m, path, err, sizeof err);
         ok(rc == 0 && !memcmp(m.params.lnfw, want[k], sizeof want[k]) &&
                !memcmp(m.params.wte, src->params.wte, 50 * 8 * sizeof(float)),
            "safetensors %s tensor converts to fp32", k ? "BF16" : "F16");
@@ -301,7 +301,7 @@ static void test_safetensors(GPT2 *src) {
         st_build(&st, src, prefixed ? "transformer." : "");
         st_write(&st, path, NULL);
         GPT2 m;
-        int rc = checkpoint_load(&m, path, err, sizeof err);
+        int rc = modelfile_load(&m, path, err, sizeof err);
         ok(rc == 0, "safetensors loads%s", prefixed ? " (transformer. prefix)" : "");
         if (rc) {
             diag("%s", err);
@@ -438,7 +438,7 @@ static void test_safetensors_layers(GPT2 *src) {
         snprintf(what, sizeof what, "safetensors: n_head \"%s\"", heads[i][0]);
         GPT2 m;
         char err[512] = "";
-        int rc = checkpoint_load(&m, path, err, sizeof err);
+        int rc = modelfile_load(&m, path, err, sizeof err);
         ok(rc && strstr(err, heads[i][1]) && !strstr(err, "multiple of 64") &&
                !strstr(err, "no n_head"),
            "%s: refused, and the message is true (%s)", what, err);
@@ -456,12 +456,12 @@ static void test_nonfinite(GPT2 *src) {
     char *path = tmp("nan.bin");
     float keep = src->params.lnfw[3];
     src->params.lnfw[3] = NAN;
-    checkpoint_save(src, path, 0);
+    modelfile_save(src, path, 0);
     expect_error(path, "lnfw[3] is NaN", "fp32 file with a NaN");
     src->params.lnfw[3] = keep;
     keep = src->params.fcw[100];
     src->params.fcw[100] = -INFINITY;
-    checkpoint_save(src, path, 1);
+    modelfile_save(src, path, 1);
     expect_error(path, "fcw[100] is infinite", "bf16 file with an infinity");
     src->params.fcw[100] = keep;
     St st;

@@ -93,7 +93,7 @@ int main(void) {
     char *model40 = at("model_00000040.bin"), *done40 = at("DONE_00000040");
     char err[512];
     GPT2 back;
-    ok(!checkpoint_load(&back, model40, err, sizeof err) &&
+    ok(!modelfile_load(&back, model40, err, sizeof err) &&
            !memcmp(back.params_memory, model.params_memory, model.num_params * sizeof(float)),
        "its model file loads back");
     gpt2_free(&back);

@@ -194,7 +194,7 @@ static int eval_checkpoint(const char *path, const int *tasks, Data *d, const Op
     rundir_describe(path, &info);
     if (pruned(path, o)) return 0;
     GPT2 m;
-    if (checkpoint_load(&m, path, err, sizeof err)) {
+    if (modelfile_load(&m, path, err, sizeof err)) {
         if (pruned(path, o)) return 0;
         warn("%s", err);
         return -1;

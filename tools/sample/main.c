@@ -315,7 +315,7 @@ int main(int argc, char **argv) {
 
     GPT2 *model = xmalloc(sizeof *model);
     char err[512];
-    if (checkpoint_load(model, o.model, err, sizeof err)) die("%s", err);
+    if (modelfile_load(model, o.model, err, sizeof err)) die("%s", err);
     const GPT2Config *cfg = &model->config;
     int V = cfg->vocab_size, Vp = cfg->padded_vocab_size, maxT = cfg->max_seq_len;
     if (bpe && bpe_vocab_size(bpe) != V)

@@ -334,7 +334,7 @@ static int parse_config(const char *spec, const Options *o, GPT2Config *cfg) {
  * Returns 0, or -1 with err. A config that is not one is a usage error (exit 2); a
  * name with a '/' or a '.' was meant as a file, so its absence is a runtime one. */
 static int init_model(GPT2 *m, const Options *o, char *err, size_t errlen) {
-    if (file_exists(o->init)) return checkpoint_load(m, o->init, err, errlen);
+    if (file_exists(o->init)) return modelfile_load(m, o->init, err, errlen);
     int missing = errno;
     GPT2Config cfg;
     if (parse_config(o->init, o, &cfg)) {
@@ -391,7 +391,7 @@ static int state_not_finite(const GPT2 *host, const TrainState *st, char *what, 
     char bad[128];
     for (int i = 0; i < 3; i++)
         if (arrays[i] &&
-            checkpoint_check_values(&host->config, arrays[i], i == 2, bad, sizeof bad)) {
+            modelfile_check_values(&host->config, arrays[i], i == 2, bad, sizeof bad)) {
             snprintf(what, len, "%s %s: no checkpoint written, none pruned", names[i], bad);
             return -1;
         }
@@ -445,7 +445,7 @@ static char *load_start(Options *o, GPT2 *host, TrainState *st) {
         return xstrdup(o->init);
     }
     char *what = rundir_path(o->out, RUNDIR_MODEL, (uint64_t)latest);
-    if (checkpoint_load(host, what, err, sizeof err)) die("%s", err);
+    if (modelfile_load(host, what, err, sizeof err)) die("%s", err);
     char *state_path = rundir_path(o->out, RUNDIR_STATE, (uint64_t)latest);
     if (train_state_load(st, state_path, err, sizeof err)) die("%s", err);
     if (!same_config(&st->config, &host->config) || st->step != (uint64_t)latest)
