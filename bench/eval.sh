@@ -43,15 +43,15 @@ rate() { awk -v n="$N" -v s="$1" 'BEGIN {printf "%.3f", n / s}'; }
 printf '  %-28s %8s ex/s  (%.2f s)  acc_norm %s\n' "PyTorch 1.13 (baseline)" "$(rate "$base")" "$base" \
     "$(awk '{print $8}' "$T/torch.out")"
 for b in 1 4; do
-    "$BIN/gpt2-eval" -m "$T/d12.bin" --hellaswag "$T/hs.jsonl" -d cpu -b $b >"$T/c$b.out"
+    "$BIN/gpt2-eval" -m "$T/d12.bin" --hellaswag "$T/hs.jsonl" --device cpu -b $b >"$T/c$b.out"
     s=$(secs "$T/c$b.out")
-    printf '  %-28s %8s ex/s  (%.2f s)  acc_norm %s  x%s vs PyTorch\n' "gpt2-eval -d cpu -b $b" \
+    printf '  %-28s %8s ex/s  (%.2f s)  acc_norm %s  x%s vs PyTorch\n' "gpt2-eval --device cpu -b $b" \
         "$(rate "$s")" "$s" "$(norm "$T/c$b.out")" "$(awk -v a="$base" -v b="$s" 'BEGIN {printf "%.2f", a / b}')"
 done
-if "$BIN/gpt2-eval" -m "$T/d12.bin" --hellaswag "$T/hs.jsonl" -d cuda -b 16 >"$T/g.out" 2>/dev/null; then
+if "$BIN/gpt2-eval" -m "$T/d12.bin" --hellaswag "$T/hs.jsonl" --device cuda -b 16 >"$T/g.out" 2>/dev/null; then
     s=$(secs "$T/g.out")
-    printf '  %-28s %8s ex/s  (%.2f s)  acc_norm %s  x%s vs PyTorch CPU\n' "gpt2-eval -d cuda -b 16" \
+    printf '  %-28s %8s ex/s  (%.2f s)  acc_norm %s  x%s vs PyTorch CPU\n' "gpt2-eval --device cuda -b 16" \
         "$(rate "$s")" "$s" "$(norm "$T/g.out")" "$(awk -v a="$base" -v b="$s" 'BEGIN {printf "%.2f", a / b}')"
 else
-    echo "  gpt2-eval -d cuda: no CUDA device (skipped)"
+    echo "  gpt2-eval --device cuda: no CUDA device (skipped)"
 fi

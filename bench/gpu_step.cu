@@ -67,8 +67,8 @@ static void bench_step(const char *model, int B, int T, int iters, int warmup, i
     float *params = (float *)xmalloc(gpt2_num_params(&cfg) * sizeof(float));
     gpt2_init_params(params, &cfg, 1);
     char err[256];
-    Backend *be = backend_cuda_create(&cfg, params, B, T, fp32, err, sizeof err);
-    if (!be) die("%s", err);
+    Backend *be;
+    if (backend_cuda_create(&cfg, params, B, T, fp32, &be, err, sizeof err)) die("%s", err);
     int *tok = (int *)xmalloc(((size_t)B * T + 1) * sizeof(int));
     uint64_t x = 88172645463325252ull;
     for (size_t i = 0; i <= (size_t)B * T; i++) {

@@ -1,13 +1,13 @@
-/* backend: one interface over the places a GPT-2 can run — the CPU model (model.h) and
- * the CUDA model — so gpt2-train, gpt2-eval and gpt2-sample drive either the same way.
- * Parameters cross the interface as fp32 host arrays in the model.h layout. Token ids
+/* backend: one interface over the places a GPT-2 can run — the CPU model (backend_cpu.h)
+ * and the CUDA model (backend_cuda.h) — so gpt2-train, gpt2-eval and gpt2-sample drive
+ * either the same way; device.h opens the one asked for. Parameters cross the interface
+ * as fp32 host arrays in config.h's layout. Token ids
  * (inputs, targets, tokens) must lie in [0, vocab_size): callers check them, as the CUDA
  * kernels index with them unchecked. */
 #ifndef GPT2_BACKEND_H
 #define GPT2_BACKEND_H
 
-#include "model/generate.h"
-#include "model/model.h"
+#include "model/config.h"
 
 typedef struct Backend Backend;
 struct Backend {
@@ -52,19 +52,5 @@ struct Backend {
                           const int *const *tokens, const int *const *targets, const int *n,
                           float *const *losses);
 };
-
-/* The CPU backend takes over the model (frees it on be->free). */
-Backend *backend_cpu_create(GPT2 *model, int B, int T);
-/* For inference only (eval_losses, logits, decode): fp32 is backend_cpu_create; bf16
- * converts the weights into a Generator (generate.h), frees the model's fp32 block and
- * computes everything through the key/value cache, one row at a time (train_step, update,
- * get_state, set_state, grad_memory and param_memory are NULL). */
-Backend *backend_cpu_infer_create(GPT2 *model, int B, int T, GenerateDtype dtype);
-#ifdef GPT2_CUDA
-/* NULL (with a message in err) when no CUDA device is usable. fp32: full-precision mode
- * for testing; otherwise bf16 compute with fp32 master weights and moments. */
-Backend *backend_cuda_create(const GPT2Config *cfg, const float *params, int B, int T, int fp32,
-                             char *err, size_t errlen);
-#endif
 
 #endif

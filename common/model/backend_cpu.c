@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "base/util.h"
-#include "model/backend.h"
+#include "model/backend_cpu.h"
 #include "model/generate.h"
 
 typedef struct {

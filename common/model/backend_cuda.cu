@@ -421,24 +421,26 @@ static Backend *create(const GPT2Config *cfg, const float *params, int B, int Tn
     return be;
 }
 
-extern "C" Backend *backend_cuda_create(const GPT2Config *cfg, const float *params, int B, int T,
-                                        int fp32, char *err, size_t errlen) {
+extern "C" CudaOpen backend_cuda_create(const GPT2Config *cfg, const float *params, int B, int T,
+                                        int fp32, Backend **be, char *err, size_t errlen) {
     int devices = cuda_device_count();
-    if (devices < 1) {
-        if (devices == 0)
-            snprintf(err, errlen, "no CUDA device");
-        else
-            snprintf(err, errlen, "CUDA is installed but unusable: %s", cuda_setup_error());
-        return NULL;
+    if (devices == 0) {
+        snprintf(err, errlen, "no CUDA device");
+        return CUDA_NO_DEVICE;
+    }
+    if (devices < 0) {
+        snprintf(err, errlen, "CUDA is installed but unusable: %s", cuda_setup_error());
+        return CUDA_UNUSABLE;
     }
     const char *bad = gpt2_config_check(cfg);
     if (!bad && cfg->channels != 64 * cfg->num_heads) bad = "the CUDA attention needs head size 64";
     if (!bad && (B < 1 || T < 1 || T > cfg->max_seq_len)) bad = "batch shape out of range";
     if (bad) {
         snprintf(err, errlen, "%s", bad);
-        return NULL;
+        return CUDA_REFUSED;
     }
-    return fp32 ? create<float>(cfg, params, B, T) : create<bf16>(cfg, params, B, T);
+    *be = fp32 ? create<float>(cfg, params, B, T) : create<bf16>(cfg, params, B, T);
+    return CUDA_OPENED;
 }
 
 void backend_cuda_grads(Backend *be, float *grads) {

@@ -1,4 +1,5 @@
-/* backend_cuda: what the CUDA backend offers beyond backend.h, for tests and benchmarks. */
+/* backend_cuda: the Backend on an NVIDIA GPU (bf16 compute, or fp32 for tests), and what
+ * it offers beyond backend.h for tests and benchmarks. Defined only in builds with CUDA. */
 #ifndef GPT2_BACKEND_CUDA_H
 #define GPT2_BACKEND_CUDA_H
 
@@ -9,6 +10,22 @@ extern "C" {
 #endif
 
 #include "model/backend.h"
+
+/* Why backend_cuda_create opened nothing: callers choose on the code (--device auto falls
+ * back to the CPU quietly only on CUDA_NO_DEVICE) and show the message. */
+typedef enum {
+    CUDA_OPENED = 0,
+    CUDA_NO_DEVICE, /* no GPU on this machine */
+    CUDA_UNUSABLE,  /* a GPU or driver that CUDA cannot use */
+    CUDA_REFUSED,   /* this model or batch shape is beyond the CUDA kernels */
+} CudaOpen;
+
+/* The backend on the process's GPU, sized for batches up to [B,T], with a copy of params
+ * (the caller keeps them). fp32: full-precision mode for testing; otherwise bf16 compute
+ * with fp32 master weights and moments. Returns CUDA_OPENED with *be set, or another code
+ * with a message in err. */
+CudaOpen backend_cuda_create(const GPT2Config *cfg, const float *params, int B, int T, int fp32,
+                             Backend **be, char *err, size_t errlen);
 
 /* fp32 copy of the accumulated parameter gradients [num_params] to the host */
 void backend_cuda_grads(Backend *be, float *grads);

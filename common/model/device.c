@@ -1,5 +1,8 @@
 #include "model/device.h"
 #include "base/util.h"
+#ifdef GPT2_CUDA
+#include "model/backend_cuda.h"
+#endif
 
 #include <string.h>
 
@@ -15,16 +18,17 @@ static Backend *open_cuda(Device d, GPT2 *model, int B, int T, int fp32) {
 #ifdef GPT2_CUDA
     if (d != DEVICE_CPU) {
         char err[256];
-        Backend *be =
-            backend_cuda_create(&model->config, model->params_memory, B, T, fp32, err, sizeof err);
-        if (be) {
+        Backend *be;
+        CudaOpen got = backend_cuda_create(&model->config, model->params_memory, B, T, fp32, &be,
+                                           err, sizeof err);
+        if (got == CUDA_OPENED) {
             gpt2_free(model);
             return be;
         }
         if (d == DEVICE_CUDA) die("--device cuda: %s", err);
-        /* backend_cuda_create's one message for a missing device; any other (a refusal
-         * of this model, a broken CUDA setup) the user of a GPU box wants to hear about */
-        if (strcmp(err, "no CUDA device"))
+        /* a machine without a GPU is the plain CPU case; anything else (a refusal of this
+         * model, a broken CUDA setup) the user of a GPU box wants to hear about */
+        if (got != CUDA_NO_DEVICE)
             warn("--device auto: using the CPU: the CUDA backend cannot run this model (%s)", err);
     }
 #else

@@ -3,7 +3,7 @@
 #ifndef GPT2_DEVICE_H
 #define GPT2_DEVICE_H
 
-#include "model/backend.h"
+#include "model/backend_cpu.h"
 
 typedef enum { DEVICE_AUTO, DEVICE_CPU, DEVICE_CUDA } Device;
 

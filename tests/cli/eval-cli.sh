@@ -23,6 +23,10 @@ run gpt2-eval -m "$M" --hellaswag "$T/hs.jsonl" --device cpu -v -b 2
 ok "-b 2: examples grouped by length, shortest first" eval 'exits 0 && [ "$(indices)" = "1 2 0 " ]'
 preds >"$T/p2"
 ok "-b 2: the same predictions as -b 1" eval 'test -s "$T/p1" && cmp -s "$T/p1" "$T/p2"'
+run gpt2-eval -m "$M" --hellaswag "$T/hs.jsonl" -d cpu -v -b 2
+ok "-d, --device's old spelling, still works" eval 'exits 0 && preds | cmp -s - "$T/p2"'
+run gpt2-eval -m "$M" --hellaswag "$T/hs.jsonl" -d gpu
+ok "-d checks its value as --device does" eval "exits 2 && grep -q \"'gpu' is not auto, cpu or cuda\" \"\$err\""
 
 # a model of 256 tokens (llm.c header, zero weights): HellaSwag's ids do not fit it
 python3 - "$T/small.bin" <<'PY'

@@ -11,7 +11,7 @@ r.write_llmc(sys.argv[1], cfg, r.random_params(cfg, seed=5))' "$T/m.bin"
 for i in 0 1 2 3 4 5 6 7; do
     printf '{"ind": %d, "ctx": "Story %d. A woman is in a kitchen and she", "label": %d, "endings": ["cuts the onions.", "flies over the moon with a spoon in her hand.", "is", "opens the oven and takes out a tray of cookies."]}\n' $i $i $((i % 4))
 done >"$T/hs.jsonl"
-run gpt2-eval -m "$T/m.bin" --hellaswag "$T/hs.jsonl" -d cuda --fp32 -n 1
+run gpt2-eval -m "$T/m.bin" --hellaswag "$T/hs.jsonl" --device cuda --fp32 -n 1
 if ! exits 0; then
     # only a missing device or a build without CUDA skips; a broken setup ("CUDA is
     # installed but unusable") fails below
@@ -21,7 +21,7 @@ ok "cuda fp32 runs" exits 0
 gpt2-eval -m "$T/m.bin" --hellaswag "$T/hs.jsonl" -d cpu -b 8 -v >"$T/cpu.out" 2>"$T/cpu.v"
 for mode in fp32 bf16; do
     flag=$([ $mode = fp32 ] && echo --fp32)
-    run gpt2-eval -m "$T/m.bin" --hellaswag "$T/hs.jsonl" -d cuda $flag -b 8 -v
+    run gpt2-eval -m "$T/m.bin" --hellaswag "$T/hs.jsonl" --device cuda $flag -b 8 -v
     ok "cuda $mode: exit 0" exits 0
     cp "$err" "$T/$mode.v"
     # fp32: rounding order only; bf16: 8-bit mantissas through 2 layers

@@ -14,12 +14,7 @@ extern "C" {
 int main(void) {
     util_init("dist_nccl");
     require_device();
-    GPT2Config cfg = {.max_seq_len = 32,
-                      .vocab_size = 500,
-                      .padded_vocab_size = 512,
-                      .num_layers = 1,
-                      .num_heads = 2,
-                      .channels = 128};
+    GPT2Config cfg = gpt2_config_make(32, 500, 1, 2, 128);
     size_t np = gpt2_num_params(&cfg);
     float *params = (float *)xmalloc(np * sizeof(float));
     gpt2_init_params(params, &cfg, 7);
@@ -39,8 +34,10 @@ int main(void) {
     void *comm = dist_nccl_init(id, 1, 0);
     ok(comm != NULL, "NCCL communicator of a world of one");
     char err[256];
-    Backend *plain = backend_cuda_create(&cfg, params, 2, 32, 1, err, sizeof err);
-    Backend *dp = backend_cuda_create(&cfg, params, 2, 32, 1, err, sizeof err);
+    Backend *plain, *dp;
+    if (backend_cuda_create(&cfg, params, 2, 32, 1, &plain, err, sizeof err) ||
+        backend_cuda_create(&cfg, params, 2, 32, 1, &dp, err, sizeof err))
+        die("backend_cuda_create: %s", err);
     float *before = (float *)xmalloc(np * sizeof(float)),
           *after = (float *)xmalloc(np * sizeof(float));
     float *p1 = (float *)xmalloc(np * sizeof(float)), *p2 = (float *)xmalloc(np * sizeof(float));

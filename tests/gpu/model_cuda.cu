@@ -10,12 +10,7 @@
 #define TT 40
 #define STEPS 10
 
-static const GPT2Config cfg = {.max_seq_len = 64,
-                               .vocab_size = 500,
-                               .padded_vocab_size = 512,
-                               .num_layers = 2,
-                               .num_heads = 2,
-                               .channels = 128};
+static const GPT2Config cfg = gpt2_config_make(64, 500, 2, 2, 128);
 static const AdamWConfig opt = {.lr = 1e-3f,
                                 .beta1 = 0.9f,
                                 .beta2 = 0.95f,
@@ -50,8 +45,9 @@ static int compare_scaled(const char *name, const float *got, const float *want,
 
 static Backend *gpu(const float *params, int fp32) {
     char err[256];
-    Backend *be = backend_cuda_create(&cfg, params, B, TT, fp32, err, sizeof err);
-    if (!be) die("backend_cuda_create: %s", err);
+    Backend *be;
+    if (backend_cuda_create(&cfg, params, B, TT, fp32, &be, err, sizeof err))
+        die("backend_cuda_create: %s", err);
     return be;
 }
 

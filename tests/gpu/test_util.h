@@ -13,7 +13,7 @@
 extern "C" {
 #define _Noreturn [[noreturn]] /* the C11 headers, from C++ */
 #include "base/util.h"
-#include "model/backend.h"
+#include "model/backend_cpu.h"
 #include "model/kernels/kernels.h"
 #include "model/model.h"
 #undef _Noreturn

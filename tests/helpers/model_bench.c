@@ -24,12 +24,7 @@ int main(int argc, char **argv) {
     if (gpt2_config_by_name(argv[1], 1024, &cfg)) {
         if (sscanf(argv[1], "%d:%d:%d:%d", &L, &NH, &C, &V) != 4)
             die_usage("bad config %s", argv[1]);
-        cfg = (GPT2Config){.max_seq_len = 1024,
-                           .vocab_size = V,
-                           .padded_vocab_size = (V + 127) / 128 * 128,
-                           .num_layers = L,
-                           .num_heads = NH,
-                           .channels = C};
+        cfg = gpt2_config_make(1024, V, L, NH, C);
     }
     const char *bad = gpt2_config_check(&cfg);
     if (bad) die("%s", bad);

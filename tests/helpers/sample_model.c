@@ -11,11 +11,9 @@ int main(int argc, char **argv) {
     util_init("sample_model");
     if (argc < 6 || argc > 7)
         die_usage("usage: sample_model OUT LAYERS HEADS CHANNELS MAXT [SEED]");
-    GPT2Config cfg = {.vocab_size = 50257, .padded_vocab_size = 50304};
-    cfg.num_layers = (int)cli_int(argv[2], "LAYERS", 1, 4096);
-    cfg.num_heads = (int)cli_int(argv[3], "HEADS", 1, 4096);
-    cfg.channels = (int)cli_int(argv[4], "CHANNELS", 1, 1 << 16);
-    cfg.max_seq_len = (int)cli_int(argv[5], "MAXT", 1, 1 << 20);
+    GPT2Config cfg = gpt2_config_make(
+        (int)cli_int(argv[5], "MAXT", 1, 1 << 20), 50257, (int)cli_int(argv[2], "LAYERS", 1, 4096),
+        (int)cli_int(argv[3], "HEADS", 1, 4096), (int)cli_int(argv[4], "CHANNELS", 1, 1 << 16));
     const char *bad = gpt2_config_check(&cfg);
     if (bad) die("bad config: %s", bad);
     GPT2 m;

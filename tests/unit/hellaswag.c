@@ -5,6 +5,7 @@
  * endings on its cache) against the 4-row form. The real-model comparison with PyTorch is
  * tests/cli/eval-hellaswag.sh. */
 #include "eval/hellaswag.h"
+#include "model/backend_cpu.h"
 #include "base/util.h"
 #include "tap.h"
 
@@ -37,12 +38,7 @@ static Backend fake_backend(int B, int T) {
 
 /* The shared form against the 4-row form on the same backend, every sum and mean. */
 static void check_shared(const HellaSwag *hs, GenerateDtype dtype, const char *what) {
-    GPT2Config cfg = {.max_seq_len = 64,
-                      .vocab_size = 50257,
-                      .padded_vocab_size = 50304,
-                      .num_layers = 2,
-                      .num_heads = 2,
-                      .channels = 32};
+    GPT2Config cfg = gpt2_config_make(64, 50257, 2, 2, 32);
     GPT2 m;
     gpt2_create(&m, &cfg);
     gpt2_init_params(m.params_memory, &cfg, 5);

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "model/backend.h"
+#include "model/backend_cpu.h"
 #include "tap.h"
 
 static const GPT2Config tiny = {.max_seq_len = 16,

@@ -72,12 +72,7 @@ int main(void) {
     ok(!strcmp(p, "run/DONE_00000000"), "marker name: %s", p);
     free(p);
 
-    GPT2Config cfg = {.max_seq_len = 16,
-                      .vocab_size = 100,
-                      .padded_vocab_size = 128,
-                      .num_layers = 2,
-                      .num_heads = 2,
-                      .channels = 8};
+    GPT2Config cfg = gpt2_config_make(16, 100, 2, 2, 8);
     GPT2 model;
     gpt2_create(&model, &cfg);
     gpt2_init_params(model.params_memory, &cfg, 1);

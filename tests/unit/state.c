@@ -39,12 +39,7 @@ static void flipped(const char *path, const unsigned char *b, size_t len, size_t
 int main(void) {
     util_init("test-train-state");
     ok(mkdtemp(dir) != NULL, "temp dir");
-    GPT2Config cfg = {.max_seq_len = 16,
-                      .vocab_size = 100,
-                      .padded_vocab_size = 128,
-                      .num_layers = 2,
-                      .num_heads = 2,
-                      .channels = 8};
+    GPT2Config cfg = gpt2_config_make(16, 100, 2, 2, 8);
     size_t n = gpt2_num_params(&cfg);
     TrainState st = {.config = cfg,
                      .T = 8,

@@ -321,12 +321,12 @@ static void catch_stop_signals(void) {
 static int parse_config(const char *spec, const Options *o, GPT2Config *cfg) {
     int L, NH, C, n = 0;
     if (sscanf(spec, "%d:%d:%d%n", &L, &NH, &C, &n) == 3 && !spec[n])
-        *cfg = (GPT2Config){
-            .max_seq_len = o->max_seq_len, .num_layers = L, .num_heads = NH, .channels = C};
+        *cfg = gpt2_config_make(o->max_seq_len, o->vocab, L, NH, C);
     else if (gpt2_config_by_name(spec, o->max_seq_len, cfg))
         return -1;
-    cfg->vocab_size = o->vocab;
-    cfg->padded_vocab_size = (o->vocab + 127) / 128 * 128;
+    else
+        *cfg = gpt2_config_make(o->max_seq_len, o->vocab, cfg->num_layers, cfg->num_heads,
+                                cfg->channels);
     return 0;
 }
 
