@@ -2,7 +2,8 @@
 # suite under prove; `make check` adds the sanitizer run and the man-page lint.
 # CUDA objects are built whenever nvcc is found (override with CUDA=0); MPI (data-parallel
 # training) whenever pkg-config knows OpenMPI (MPI=0 to leave it out), and NCCL with it
-# when the CUDA toolkit has nccl.h (NCCL=0).
+# when the CUDA toolkit has nccl.h (NCCL=0); oneDNN (bf16 inference products) whenever
+# its header is installed (ONEDNN=0 to leave it out).
 
 VERSION  := 0.1.0
 PREFIX   ?= /usr/local
@@ -34,6 +35,11 @@ endif
 ifeq ($(NCCL),1)
 ALL_CFLAGS  += -DGPT2_NCCL
 LDLIBS      += -lnccl
+endif
+ONEDNN   ?= $(if $(wildcard /usr/include/oneapi/dnnl/dnnl.h),1,0)
+ifeq ($(ONEDNN),1)
+ALL_CFLAGS  += -DGPT2_ONEDNN
+LDLIBS      += -ldnnl
 endif
 
 ifeq ($(CUDA),1)

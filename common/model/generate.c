@@ -3,6 +3,7 @@
 #include "model/kernels/bf16.h"
 #include "model/kernels/kernels.h"
 
+#include <cblas.h>
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
@@ -153,13 +154,46 @@ attend(float *o, float *a, const float *q, const float *kc, const float *vc, int
     for (int t2 = 0; t2 <= t; t2++) axpy(o, a[t2], vc + (size_t)t2 * C, hs);
 }
 
+/* Several new rows of one head at once as two matrix products: scores [n, L] = q k^T
+ * (L = pos + n keys), the causal softmax row by row, then out = scores v. The products
+ * compute the masked corner too (at most n*n/2 wasted), yet run ~10x the per-row loop of
+ * attend on long prompts. */
+static void attend_rows(float *out, float *s, const float *q, const float *kc, const float *vc,
+                        int pos, int n, int C, int hs) {
+    int L = pos + n;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, L, hs, 1.0f / sqrtf((float)hs), q,
+                3 * C, kc, C, 0.0f, s, L);
+    for (int i = 0; i < n; i++) {
+        float *a = s + (size_t)i * L, max = -INFINITY, sum = 0;
+        int last = pos + i;
+        for (int t2 = 0; t2 <= last; t2++) max = a[t2] > max ? a[t2] : max;
+        for (int t2 = 0; t2 <= last; t2++) sum += a[t2] = expf(a[t2] - max);
+        for (int t2 = 0; t2 <= last; t2++) a[t2] /= sum;
+        memset(a + last + 1, 0, sizeof(float) * (size_t)(L - last - 1));
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, hs, L, 1.0f, s, L, vc, C, 0.0f, out,
+                C);
+}
+
+/* rows fed at once from which the matrix-product form pays */
+enum { ATTEND_ROWS_MIN = 4 };
+
 /* The one new piece: causal attention of n new rows (positions pos..pos+n-1, their
  * q in qkv [n,3C]) over the cached keys and values [0, pos+i]; attention_forward's
- * arithmetic but for the order of sums, so results match it to rounding. */
+ * arithmetic but for the order of sums, so results match it to rounding. att holds
+ * [n, NH, capacity] floats. */
 static void attention_cached(float *out, float *att, const float *qkv, const float *kc,
                              const float *vc, int pos, int n, int C, int NH, int capacity,
                              int threads) {
     int hs = C / NH;
+    if (n >= ATTEND_ROWS_MIN) {
+        blas_single_threaded();
+#pragma omp parallel for num_threads(threads) if ((size_t)n * (pos + n) * C > KERNELS_PARALLEL_MIN)
+        for (int h = 0; h < NH; h++)
+            attend_rows(out + h * hs, att + (size_t)h * n * capacity, qkv + h * hs, kc + h * hs,
+                        vc + h * hs, pos, n, C, hs);
+        return;
+    }
 #pragma omp parallel for collapse(2)                                                               \
     num_threads(threads) if ((size_t)n * (pos + n) * C > KERNELS_PARALLEL_MIN)
     for (int i = 0; i < n; i++)

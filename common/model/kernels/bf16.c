@@ -39,11 +39,14 @@ void bf16_rows_portable(float *out, const uint16_t *x, const uint16_t *weight, c
 
 static Bf16Path path_in_use = BF16_NUM_PATHS; /* not chosen yet */
 
+static const char *const path_names[BF16_NUM_PATHS] = {"portable", "avx512bf16", "onednn"};
+
 int bf16_path_supported(Bf16Path p) {
     if (p == BF16_PATH_PORTABLE) return 1;
+    if (p == BF16_PATH_ONEDNN && !bf16_onednn_built()) return 0;
 #if defined(__x86_64__) && defined(__GNUC__)
     __builtin_cpu_init();
-    return p == BF16_PATH_AVX512 && __builtin_cpu_supports("avx512bf16") &&
+    return p < BF16_NUM_PATHS && __builtin_cpu_supports("avx512bf16") &&
            __builtin_cpu_supports("avx512bw");
 #else
     return 0;
@@ -53,15 +56,24 @@ int bf16_path_supported(Bf16Path p) {
 Bf16Path bf16_path(void) {
     if (path_in_use == BF16_NUM_PATHS) {
         const char *env = getenv("GPT2_BF16_PATH");
-        int portable = env && !strcmp(env, "portable");
-        path_in_use = !portable && bf16_path_supported(BF16_PATH_AVX512) ? BF16_PATH_AVX512
-                                                                         : BF16_PATH_PORTABLE;
+        if (env && *env) {
+            Bf16Path p = 0;
+            while (p < BF16_NUM_PATHS && strcmp(env, path_names[p])) p++;
+            if (p == BF16_NUM_PATHS || !bf16_path_supported(p))
+                die("GPT2_BF16_PATH=%s: not a path this machine and build can run (portable, "
+                    "avx512bf16, onednn)",
+                    env);
+            path_in_use = p;
+        } else {
+            path_in_use = BF16_NUM_PATHS - 1;
+            while (!bf16_path_supported(path_in_use)) path_in_use--;
+        }
     }
     return path_in_use;
 }
 
 const char *bf16_path_name(Bf16Path p) {
-    return p == BF16_PATH_AVX512 ? "avx512bf16" : "portable";
+    return p < BF16_NUM_PATHS ? path_names[p] : "?";
 }
 
 int bf16_path_set(Bf16Path p) {
@@ -75,9 +87,15 @@ enum { BF16_ROW_BLOCK = 64 };
 
 void matmul_bf16_forward(float *out, const float *inp, const uint16_t *weight, const float *bias,
                          int N, int C, int OC, int threads) {
-    Bf16RowsFn *rows = bf16_path() == BF16_PATH_AVX512 ? bf16_rows_avx512 : bf16_rows_portable;
+    Bf16Path path = bf16_path();
     uint16_t *x = xmalloc(sizeof *x * (size_t)N * C);
     bf16_from_floats(x, inp, (size_t)N * C);
+    if (path == BF16_PATH_ONEDNN && N > 1) {
+        bf16_gemm_onednn(out, x, weight, bias, N, C, OC, threads);
+        free(x);
+        return;
+    }
+    Bf16RowsFn *rows = path == BF16_PATH_PORTABLE ? bf16_rows_portable : bf16_rows_avx512;
     int blocks = (OC + BF16_ROW_BLOCK - 1) / BF16_ROW_BLOCK;
 #pragma omp parallel for schedule(static) num_threads(threads)
     for (int b = 0; b < blocks; b++) {

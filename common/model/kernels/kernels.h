@@ -31,6 +31,9 @@ void layernorm_backward(float *dinp, float *dweight, float *dbias, const float *
                         const float *inp, const float *weight, const float *mean, const float *rstd,
                         int N, int C);
 
+/* Sets OpenBLAS to one thread (once): every caller of sgemm splits work over OpenMP's
+ * threads, so OpenBLAS's own pool would only spin beside them. */
+void blas_single_threaded(void);
 /* out[N,OC] = inp[N,C] @ weight[OC,C]^T + bias[OC] (bias may be NULL) */
 void matmul_forward(float *out, const float *inp, const float *weight, const float *bias, int N,
                     int C, int OC);

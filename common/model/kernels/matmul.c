@@ -22,7 +22,7 @@ static void thread_cols(int n, int *lo, int *hi) {
     if (*hi > n) *hi = n;
 }
 
-static void blas_single_threaded(void) {
+void blas_single_threaded(void) {
     static int done;
     if (!done) openblas_set_num_threads(1), done = 1;
 }
