@@ -1,7 +1,8 @@
 /* gpt2-sample: continue a prompt with a GPT-2 model, streaming text (or token ids) to
  * stdout as it is generated. Argument parsing and the generation loop; the forward with
- * its key/value cache is the backend's decode (common/model/generate.c on the CPU), the choice
- * of token common/sample/sampler.c. */
+ * its key/value cache is the backend's decode (common/model/generate.c on the CPU), the
+ * context within the model's window common/sample/window.c, the choice of token
+ * common/sample/sampler.c. */
 #include "base/cli.h"
 #include "base/util.h"
 #include "model/backend.h"
@@ -9,6 +10,7 @@
 #include "model/kernels/bf16.h"
 #include "model/modelfile.h"
 #include "sample/sampler.h"
+#include "sample/window.h"
 #include "text/bpe.h"
 #include "text/textstream.h"
 #include "text/tokens.h"
@@ -199,46 +201,6 @@ static void id_write(int id, TokensFormat fmt) {
     xfflush(stdout, "stdout");
 }
 
-/* ---- where logits come from: the key/value cache, or a full re-run per token ---- */
-
-typedef struct {
-    Backend *be;
-    int cache;  /* decode with the kept keys and values, else a forward per token */
-    int start;  /* the context is ctx[start..n) */
-    int fed;    /* with the cache: positions of the context it holds */
-    float *out; /* [Vp] */
-} Engine;
-
-/* Logits after the context ctx[0..n), whose last token is new. When the context outgrows
- * the backend's window it restarts from its last half, recomputed: the cache cannot
- * slide, since every position would move. Both ways of computing follow this one rule,
- * so they sample the same text. */
-static const float *engine_logits(Engine *e, const int *ctx, int n) {
-    int W = e->be->T;
-    if (n - e->start > W) {
-        e->start = n - (W / 2 > 0 ? W / 2 : 1);
-        e->fed = 0;
-    }
-    int T = n - e->start;
-    if (e->cache) {
-        e->be->decode(e->be, ctx + e->start + e->fed, e->fed, T - e->fed, e->out);
-        e->fed = T;
-    } else {
-        e->be->logits(e->be, ctx + e->start, 1, T, T - 1, e->out);
-    }
-    return e->out;
-}
-
-/* Back to the context of the prompt (np tokens), keeping its cached positions unless the
- * window has moved since. */
-static void engine_restart(Engine *e, int np) {
-    if (e->start)
-        e->fed = 0; /* the cache holds another window */
-    else if (e->fed > np)
-        e->fed = np;
-    e->start = 0;
-}
-
 /* --tokens with --stop: an id is written once the text it decodes to cannot become part
  * of a stop string (the TextStream says how much is safe); the ids of the token where a
  * stop string starts, and after it, are dropped. */
@@ -336,9 +298,9 @@ int main(int argc, char **argv) {
 
     /* the backend's window: the model's, or less when the whole sample fits */
     int window = np + o.length < maxT ? np + o.length : maxT;
-    Engine e = {.be = device_open_infer(o.device, model, 1, window, 1, o.dtype), /* takes it over */
-                .cache = !o.no_cache,
-                .out = xmalloc(sizeof(float) * Vp)};
+    SampleWindow w;
+    window_init(&w, device_open_infer(o.device, model, 1, window, 1, o.dtype), /* takes it over */
+                !o.no_cache);
     Sampler sampler;
     sampler_init(&sampler, V, o.temperature, o.top_k, o.top_p, o.seed);
     TextStream ts;
@@ -349,7 +311,7 @@ int main(int argc, char **argv) {
 
     double t0 = now_seconds();
     float *prompt_logits = xmalloc(sizeof(float) * Vp);
-    memcpy(prompt_logits, engine_logits(&e, ctx, np), sizeof(float) * Vp);
+    memcpy(prompt_logits, window_logits(&w, ctx, np), sizeof(float) * Vp);
     double t_prompt = now_seconds() - t0, t_gen = 0;
     long generated = 0;
 
@@ -358,7 +320,7 @@ int main(int argc, char **argv) {
         if (o.echo) echo_prompt(bpe, ctx, np, o.tokens, fmt_out);
         t0 = now_seconds();
         const float *logits = prompt_logits;
-        engine_restart(&e, np);
+        window_restart(&w, np);
         int n = np, ended_eot = 0;
         size_t text_len = 0;
         for (int i = 0; i < o.length; i++) {
@@ -381,7 +343,7 @@ int main(int argc, char **argv) {
                 }
             }
             if (stop || i + 1 == o.length) break;
-            logits = engine_logits(&e, ctx, n);
+            logits = window_logits(&w, ctx, n);
         }
         t_gen += now_seconds() - t0;
         held_release(&held, ts.len, fmt_out); /* all, unless a stop string ended the sample */
@@ -390,7 +352,7 @@ int main(int argc, char **argv) {
         if (o.tokens && (ended_eot || o.num_samples > 1)) id_write(GPT2_EOT, fmt_out);
         if (!o.tokens && (o.num_samples > 1 || is_tty(stdout))) xfwrite("\n", 1, stdout, "stdout");
     }
-    if (o.stats && !strcmp(e.be->name, "cpu"))
+    if (o.stats && !strcmp(w.be->name, "cpu"))
         fprintf(stderr, "%s: cpu, %s weights%s%s\n", progname,
                 o.dtype == GENERATE_BF16 ? "bf16" : "fp32",
                 o.dtype == GENERATE_BF16 ? ", kernels " : "",
@@ -407,8 +369,8 @@ int main(int argc, char **argv) {
     free(held.ids);
     free(held.ends);
     sampler_free(&sampler);
-    e.be->free(e.be);
-    free(e.out);
+    w.be->free(w.be);
+    window_free(&w);
     free(model);
     free(o.stops);
     if (bpe) bpe_free(bpe);
