@@ -2,6 +2,7 @@
 #include "base/util.h"
 #include "model/kernels/bf16.h"
 #include "model/kernels/kernels.h"
+#include "model/modelfile.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -29,51 +30,65 @@ static void pages_release(const void *p, size_t bytes) {
     if (hi > lo) madvise((void *)lo, hi - lo, MADV_DONTNEED);
 }
 
-/* bf16: the five matrices converted, the other tensors (vectors and wpe, ~3% of the model)
- * copied in fp32, so nothing of the model's fp32 block is needed afterwards. release:
- * each fp32 tensor's pages go back once converted, so that the peak memory is the fp32
- * model plus one bf16 tensor rather than both models. */
-static void weights_bf16(Generator *g, const GPT2 *model, int release) {
-    const GPT2Config *c = &model->config;
-    size_t sizes[GPT2_NUM_PARAM_TENSORS], n16 = 0, n32 = 0;
-    gpt2_param_sizes(c, sizes);
-    float *const *src = &model->params.wte;
-    float **dst = &g->p.wte;
-    /* the matrices that go to bf16, in tensor order: wte qkvw attprojw fcw fcprojw */
+/* the matrices that go to bf16, by tensor (model.h's order): wte qkvw attprojw fcw fcprojw */
+static GenerateMatrix *bf16_matrix(Generator *g, int tensor) {
     GenerateMatrix *mats[GPT2_NUM_PARAM_TENSORS] = {
         [0] = &g->wte, [4] = &g->qkvw, [6] = &g->attprojw, [10] = &g->fcw, [12] = &g->fcprojw};
-    for (int i = 0; i < GPT2_NUM_PARAM_TENSORS; i++) *(mats[i] ? &n16 : &n32) += sizes[i];
+    return mats[tensor];
+}
+
+/* bf16: room for the five matrices (converted) and the other tensors (vectors and wpe, ~3%
+ * of the model, copied in fp32), so that nothing of a fp32 model is needed afterwards. */
+static void weights_bf16_alloc(Generator *g, const GPT2Config *c) {
+    size_t sizes[GPT2_NUM_PARAM_TENSORS], n16 = 0, n32 = 0;
+    gpt2_param_sizes(c, sizes);
+    for (int i = 0; i < GPT2_NUM_PARAM_TENSORS; i++) *(bf16_matrix(g, i) ? &n16 : &n32) += sizes[i];
+    g->config = *c, g->dtype = GENERATE_BF16;
     g->own_bf16 = xmalloc(sizeof(uint16_t) * n16);
     g->own_f32 = xmalloc(sizeof(float) * n32);
     uint16_t *h = g->own_bf16;
-    float *f = g->own_f32;
-    for (int i = 0; i < GPT2_NUM_PARAM_TENSORS; i++) {
-        if (mats[i]) {
-            bf16_from_floats(h, src[i], sizes[i]);
-            mats[i]->bf16 = h, h += sizes[i];
-            dst[i] = NULL;
-        } else {
-            memcpy(f, src[i], sizeof(float) * sizes[i]);
+    float *f = g->own_f32, **dst = &g->p.wte;
+    for (int i = 0; i < GPT2_NUM_PARAM_TENSORS; i++)
+        if (bf16_matrix(g, i))
+            bf16_matrix(g, i)->bf16 = h, h += sizes[i];
+        else
             dst[i] = f, f += sizes[i];
-        }
-        if (release) pages_release(src[i], sizeof(float) * sizes[i]);
+}
+
+/* values [at, at + n) of the parameter vector into their places (weights_bf16_alloc) */
+static void weights_bf16_store(Generator *g, size_t at, const float *v, size_t n) {
+    size_t sizes[GPT2_NUM_PARAM_TENSORS], start = 0;
+    gpt2_param_sizes(&g->config, sizes);
+    float **dst = &g->p.wte;
+    for (int i = 0; i < GPT2_NUM_PARAM_TENSORS && n; start += sizes[i++]) {
+        if (at >= start + sizes[i]) continue;
+        size_t off = at - start, k = sizes[i] - off < n ? sizes[i] - off : n;
+        GenerateMatrix *mat = bf16_matrix(g, i);
+        if (mat)
+            bf16_from_floats((uint16_t *)mat->bf16 + off, v, k);
+        else
+            memcpy(dst[i] + off, v, sizeof(float) * k);
+        at += k, v += k, n -= k;
     }
 }
 
-static void init(Generator *g, const GPT2 *model, int capacity, GenerateDtype dtype, int release) {
-    const GPT2Config *c = &model->config;
+/* bf16 from a model in memory. release: each fp32 tensor's pages go back once converted,
+ * so that the peak memory is the fp32 model plus one bf16 tensor rather than both models. */
+static void weights_bf16(Generator *g, const GPT2 *model, int release) {
+    size_t sizes[GPT2_NUM_PARAM_TENSORS], at = 0;
+    gpt2_param_sizes(&model->config, sizes);
+    weights_bf16_alloc(g, &model->config);
+    for (int i = 0; i < GPT2_NUM_PARAM_TENSORS; at += sizes[i++]) {
+        weights_bf16_store(g, at, model->params_memory + at, sizes[i]);
+        if (release) pages_release(model->params_memory + at, sizeof(float) * sizes[i]);
+    }
+}
+
+void generate_reserve(Generator *g, int capacity) {
+    const GPT2Config *c = &g->config;
     size_t C = c->channels, chunk = capacity < GENERATE_CHUNK ? capacity : GENERATE_CHUNK;
     size_t cache = (size_t)c->num_layers * capacity * C;
-    memset(g, 0, sizeof *g);
-    g->config = *c, g->dtype = dtype, g->capacity = capacity, g->chunk = (int)chunk;
-    if (dtype == GENERATE_BF16) {
-        weights_bf16(g, model, release);
-    } else {
-        const GPT2Params *p = &model->params;
-        g->p = *p;
-        g->wte.f32 = p->wte, g->qkvw.f32 = p->qkvw, g->attprojw.f32 = p->attprojw;
-        g->fcw.f32 = p->fcw, g->fcprojw.f32 = p->fcprojw;
-    }
+    g->capacity = capacity, g->chunk = (int)chunk;
     g->kcache = xmalloc(sizeof(float) * cache);
     g->vcache = xmalloc(sizeof(float) * cache);
     g->x = xmalloc(sizeof(float) * chunk * C);
@@ -89,6 +104,19 @@ static void init(Generator *g, const GPT2 *model, int capacity, GenerateDtype dt
     g->logits = xmalloc(sizeof(float) * GENERATE_HEAD_ROWS * c->padded_vocab_size);
 }
 
+static void init(Generator *g, const GPT2 *model, int capacity, GenerateDtype dtype, int release) {
+    memset(g, 0, sizeof *g);
+    if (dtype == GENERATE_BF16) {
+        weights_bf16(g, model, release);
+    } else {
+        const GPT2Params *p = &model->params;
+        g->config = model->config, g->dtype = dtype, g->p = *p;
+        g->wte.f32 = p->wte, g->qkvw.f32 = p->qkvw, g->attprojw.f32 = p->attprojw;
+        g->fcw.f32 = p->fcw, g->fcprojw.f32 = p->fcprojw;
+    }
+    generate_reserve(g, capacity);
+}
+
 void generate_init(Generator *g, const GPT2 *model, int capacity, GenerateDtype dtype) {
     init(g, model, capacity, dtype, 0);
 }
@@ -96,6 +124,45 @@ void generate_init(Generator *g, const GPT2 *model, int capacity, GenerateDtype 
 void generate_init_bf16_freeing(Generator *g, GPT2 *model, int capacity) {
     init(g, model, capacity, GENERATE_BF16, 1);
     gpt2_free(model);
+}
+
+/* the sink of generate_load_bf16: each range of values through a scratch buffer of its size */
+typedef struct {
+    ModelSink sink;
+    Generator *g;
+    float *scratch;
+    size_t scratch_n;
+} ToBf16;
+
+static void to_bf16_begin(ModelSink *s, const GPT2Config *cfg) {
+    weights_bf16_alloc(((ToBf16 *)s)->g, cfg);
+}
+
+static float *to_bf16_buffer(ModelSink *s, size_t at, size_t n) {
+    ToBf16 *t = (ToBf16 *)s;
+    (void)at;
+    if (n > t->scratch_n) {
+        free(t->scratch);
+        t->scratch = xmalloc(sizeof(float) * n), t->scratch_n = n;
+    }
+    return t->scratch;
+}
+
+static void to_bf16_put(ModelSink *s, size_t at, size_t n) {
+    ToBf16 *t = (ToBf16 *)s;
+    weights_bf16_store(t->g, at, t->scratch, n);
+}
+
+static void to_bf16_cancel(ModelSink *s) {
+    generate_free(((ToBf16 *)s)->g);
+}
+
+int generate_load_bf16(Generator *g, const char *path, char *err, size_t errlen) {
+    memset(g, 0, sizeof *g);
+    ToBf16 t = {{to_bf16_begin, to_bf16_buffer, to_bf16_put, to_bf16_cancel}, g, NULL, 0};
+    int rc = modelfile_read(path, &t.sink, err, errlen);
+    free(t.scratch);
+    return rc;
 }
 
 void generate_free(Generator *g) {

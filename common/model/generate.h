@@ -40,6 +40,13 @@ void generate_init(Generator *g, const GPT2 *model, int capacity, GenerateDtype 
 /* bf16 from a model that is freed in the process (gpt2_free), tensor by tensor as they
  * are converted: the peak memory is the fp32 model's and one bf16 tensor, not both models. */
 void generate_init_bf16_freeing(Generator *g, GPT2 *model, int capacity);
+/* bf16 straight from a model file (modelfile_read), each range of values converted as it
+ * is read: the fp32 model is never held whole. The weights only: generate_reserve makes
+ * the cache. 0, or -1 with modelfile_read's message. */
+int generate_load_bf16(Generator *g, const char *path, char *err, size_t errlen);
+/* The key/value cache for capacity positions (at most max_seq_len) and the buffers of a
+ * forward, for a generator that has none. */
+void generate_reserve(Generator *g, int capacity);
 void generate_free(Generator *g);
 /* "fp32" or "bf16" into *dtype; 0, or -1 for anything else */
 int generate_dtype_parse(const char *s, GenerateDtype *dtype);

@@ -76,9 +76,44 @@ static float f16_to_f32(uint16_t h) {
     return f;
 }
 
+/* ---- the values' way to the sink ---- */
+
+/* values per range handed to the sink when the format leaves the choice to the reader */
+enum { LOAD_CHUNK = 1 << 16 };
+
+/* A load in progress: the sink, and the first value that is not finite (by position in
+ * the parameter vector), kept to report once the whole file has passed its other checks. */
+typedef struct {
+    ModelSink *sink;
+    GPT2Config cfg;
+    size_t bad_at; /* SIZE_MAX: none yet */
+    char bad[128];
+} Load;
+
+static int check_range(const GPT2Config *cfg, size_t at, const float *v, size_t n, int nonneg,
+                       size_t *where, char *what, size_t whatlen);
+
+/* values [at, at + n), now in the sink's buffer, checked and handed over */
+static void deliver(Load *ld, size_t at, const float *v, size_t n) {
+    size_t where;
+    char what[sizeof ld->bad];
+    if (at < ld->bad_at && check_range(&ld->cfg, at, v, n, 0, &where, what, sizeof what) &&
+        where < ld->bad_at) {
+        ld->bad_at = where;
+        snprintf(ld->bad, sizeof ld->bad, "%s", what);
+    }
+    ld->sink->put(ld->sink, at, n);
+}
+
+static void load_begin(Load *ld, const GPT2Config *cfg) {
+    ld->cfg = *cfg;
+    ld->bad_at = SIZE_MAX;
+    ld->sink->begin(ld->sink, cfg);
+}
+
 /* ---- llm.c model files ---- */
 
-static int load_llmc(GPT2 *m, FILE *f, long long fsize, const char *path, char *err,
+static int load_llmc(Load *ld, FILE *f, long long fsize, const char *path, char *err,
                      size_t errlen) {
     unsigned char hb[LLMC_HEADER_INTS * 4];
     if (fsize < (long long)sizeof hb || fread(hb, 1, sizeof hb, f) != sizeof hb)
@@ -113,34 +148,31 @@ static int load_llmc(GPT2 *m, FILE *f, long long fsize, const char *path, char *
     uint32_t stored = load_le32(hb + 4 * LLMC_W_CHECKSUM);
     store_le32(hb + 4 * LLMC_W_CHECKSUM, 0);
     uint32_t crc = crc32c(0, hb, sizeof hb);
-    gpt2_create(m, &cfg);
-    if (elem == 4) {
-        if (fread(m->params_memory, 4, n, f) != n) goto short_read;
-        crc = crc32c(crc, m->params_memory, 4 * n);
-    } else {
-        enum { CHUNK = 1 << 16 };
-        uint16_t *buf = xmalloc(CHUNK * sizeof *buf);
-        for (size_t i = 0; i < n; i += CHUNK) {
-            size_t k = n - i < CHUNK ? n - i : CHUNK;
-            if (fread(buf, 2, k, f) != k) {
-                free(buf);
-                goto short_read;
-            }
-            crc = crc32c(crc, buf, 2 * k);
-            for (size_t j = 0; j < k; j++) m->params_memory[i + j] = bf16_to_f32(buf[j]);
+    load_begin(ld, &cfg);
+    uint16_t *half = elem == 2 ? xmalloc(LOAD_CHUNK * sizeof *half) : NULL;
+    for (size_t i = 0; i < n; i += LOAD_CHUNK) {
+        size_t k = n - i < LOAD_CHUNK ? n - i : LOAD_CHUNK;
+        float *buf = ld->sink->buffer(ld->sink, i, k);
+        void *raw = half ? (void *)half : (void *)buf;
+        if (fread(raw, elem, k, f) != k) {
+            free(half);
+            ld->sink->cancel(ld->sink);
+            return fail(err, errlen, path, "read error: %s",
+                        ferror(f) ? strerror(errno) : "truncated");
         }
-        free(buf);
+        crc = crc32c(crc, raw, elem * k);
+        if (half)
+            for (size_t j = 0; j < k; j++) buf[j] = bf16_to_f32(half[j]);
+        deliver(ld, i, buf, k);
     }
+    free(half);
     if (tag && crc != stored) {
-        gpt2_free(m);
+        ld->sink->cancel(ld->sink);
         return fail(err, errlen, path,
                     "checksum mismatch (header %08x, contents %08x): the file is corrupt", stored,
                     crc);
     }
     return 0;
-short_read:
-    gpt2_free(m);
-    return fail(err, errlen, path, "read error: %s", ferror(f) ? strerror(errno) : "truncated");
 }
 
 void modelfile_save(const GPT2 *m, const char *path, int bf16) {
@@ -186,14 +218,16 @@ typedef struct {
     const char *prefix;  /* "" or "transformer." */
     long long data_off;  /* where the data section starts */
     long long data_size; /* its length */
+    Load *ld;
     char *err;
     size_t errlen;
 } SafeTensors;
 
-/* Reads tensor `name` of the given shape into dst (fp32), transposing a 2-D tensor when
- * asked (HF's Conv1D keeps weights as (in, out); ours are (out, in)). Copies at most
- * `rows` rows of a 2-D tensor's first dimension (for the padded wte). */
-static int st_read(SafeTensors *st, const char *name, int ndim, const long long *dims, float *dst,
+/* Reads tensor `name` of the given shape to the sink as values [at, at + numel) of the
+ * parameter vector, transposing a 2-D tensor when asked (HF's Conv1D keeps weights as
+ * (in, out); ours are (out, in)). A transposed tensor (one layer's matrix) goes in one
+ * range, any other in ranges of whole rows. */
+static int st_read(SafeTensors *st, const char *name, int ndim, const long long *dims, size_t at,
                    int transpose) {
     char full[128];
     snprintf(full, sizeof full, "%s%s", st->prefix, name);
@@ -229,26 +263,30 @@ static int st_read(SafeTensors *st, const char *name, int ndim, const long long 
         return fail(st->err, st->errlen, st->path,
                     "tensor %s: data_offsets [%lld,%lld] do not fit its shape or the file", full,
                     begin, end);
-    unsigned char *raw = malloc(numel * esize);
-    if (!raw) return fail(st->err, st->errlen, st->path, "out of memory");
-    if (fseeko(st->f, st->data_off + begin, SEEK_SET) || fread(raw, esize, numel, st->f) != numel) {
-        free(raw);
-        return fail(st->err, st->errlen, st->path, "tensor %s: read error", full);
-    }
     size_t cols = ndim == 2 ? (size_t)dims[1] : numel, rows = cols ? numel / cols : 0;
-    for (size_t i = 0; i < numel; i++) {
-        float v;
-        if (esize == 4) {
-            uint32_t u = load_le32(raw + 4 * i);
-            memcpy(&v, &u, 4);
-        } else {
-            uint16_t h = (uint16_t)(raw[2 * i] | raw[2 * i + 1] << 8);
-            v = dt[0] == 'B' ? bf16_to_f32(h) : f16_to_f32(h);
+    size_t step = transpose ? numel : cols >= LOAD_CHUNK ? cols : LOAD_CHUNK / cols * cols;
+    unsigned char *raw = malloc(step * esize);
+    if (!raw) return fail(st->err, st->errlen, st->path, "out of memory");
+    int bad = fseeko(st->f, st->data_off + begin, SEEK_SET) != 0;
+    for (size_t done = 0; !bad && done < numel; done += step) {
+        size_t k = numel - done < step ? numel - done : step;
+        if ((bad = fread(raw, esize, k, st->f) != k)) break;
+        float *dst = st->ld->sink->buffer(st->ld->sink, at + done, k);
+        for (size_t i = 0; i < k; i++) {
+            float v;
+            if (esize == 4) {
+                uint32_t u = load_le32(raw + 4 * i);
+                memcpy(&v, &u, 4);
+            } else {
+                uint16_t h = (uint16_t)(raw[2 * i] | raw[2 * i + 1] << 8);
+                v = dt[0] == 'B' ? bf16_to_f32(h) : f16_to_f32(h);
+            }
+            dst[transpose ? i % cols * rows + i / cols : i] = v;
         }
-        dst[transpose ? i % cols * rows + i / cols : i] = v;
+        deliver(st->ld, at + done, dst, k);
     }
     free(raw);
-    return 0;
+    return bad ? fail(st->err, st->errlen, st->path, "tensor %s: read error", full) : 0;
 }
 
 static int st_dims(SafeTensors *st, const char *name, long long *d0, long long *d1) {
@@ -357,47 +395,47 @@ static int st_config(SafeTensors *st, GPT2Config *cfg) {
     return bad ? fail(st->err, st->errlen, st->path, "bad config: %s", bad) : 0;
 }
 
-static int st_load_params(SafeTensors *st, GPT2 *m) {
-    const GPT2Config *c = &m->config;
+/* The tensors in the file's order (layer by layer), each to its place in the parameter
+ * vector; wte's padding rows get zeros. */
+static int st_load_params(SafeTensors *st, const GPT2Config *c) {
     long long C = c->channels, V = c->vocab_size, T = c->max_seq_len;
-    GPT2Params *p = &m->params;
-    memset(p->wte, 0, (size_t)c->padded_vocab_size * C * sizeof(float));
-    if (st_read(st, "wte.weight", 2, (long long[]){V, C}, p->wte, 0) ||
-        st_read(st, "wpe.weight", 2, (long long[]){T, C}, p->wpe, 0) ||
-        st_read(st, "ln_f.weight", 1, (long long[]){C}, p->lnfw, 0) ||
-        st_read(st, "ln_f.bias", 1, (long long[]){C}, p->lnfb, 0))
+    size_t sizes[GPT2_NUM_PARAM_TENSORS], at[GPT2_NUM_PARAM_TENSORS + 1] = {0};
+    gpt2_param_sizes(c, sizes);
+    for (int t = 0; t < GPT2_NUM_PARAM_TENSORS; t++) at[t + 1] = at[t] + sizes[t];
+    size_t pad = (size_t)(c->padded_vocab_size - V) * C;
+    if (pad) {
+        float *zeros = st->ld->sink->buffer(st->ld->sink, (size_t)V * C, pad);
+        memset(zeros, 0, pad * sizeof *zeros);
+        deliver(st->ld, (size_t)V * C, zeros, pad);
+    }
+    if (st_read(st, "wte.weight", 2, (long long[]){V, C}, at[0], 0) ||
+        st_read(st, "wpe.weight", 2, (long long[]){T, C}, at[1], 0) ||
+        st_read(st, "ln_f.weight", 1, (long long[]){C}, at[14], 0) ||
+        st_read(st, "ln_f.bias", 1, (long long[]){C}, at[15], 0))
         return -1;
     for (long long l = 0; l < c->num_layers; l++) {
-        struct { /* LAYER_TENSORS[i] goes to map[i] */
-            float *dst;
-            int ndim;
+        struct { /* LAYER_TENSORS[i] is tensor `tensor` (model.h's order) of layer l */
+            int tensor, ndim;
             long long d0, d1;
         } map[LAYER_TENSOR_COUNT] = {
-            {p->ln1w + l * C, 1, C, 0},
-            {p->ln1b + l * C, 1, C, 0},
-            {p->qkvw + l * 3 * C * C, 2, C, 3 * C},
-            {p->qkvb + l * 3 * C, 1, 3 * C, 0},
-            {p->attprojw + l * C * C, 2, C, C},
-            {p->attprojb + l * C, 1, C, 0},
-            {p->ln2w + l * C, 1, C, 0},
-            {p->ln2b + l * C, 1, C, 0},
-            {p->fcw + l * 4 * C * C, 2, C, 4 * C},
-            {p->fcb + l * 4 * C, 1, 4 * C, 0},
-            {p->fcprojw + l * 4 * C * C, 2, 4 * C, C},
-            {p->fcprojb + l * C, 1, C, 0},
+            {2, 1, C, 0},      {3, 1, C, 0},      {4, 2, C, 3 * C},  {5, 1, 3 * C, 0},
+            {6, 2, C, C},      {7, 1, C, 0},      {8, 1, C, 0},      {9, 1, C, 0},
+            {10, 2, C, 4 * C}, {11, 1, 4 * C, 0}, {12, 2, 4 * C, C}, {13, 1, C, 0},
         };
         for (size_t i = 0; i < LAYER_TENSOR_COUNT; i++) {
             char name[96];
             snprintf(name, sizeof name, "h.%lld.%s", l, LAYER_TENSORS[i]);
-            if (st_read(st, name, map[i].ndim, (long long[]){map[i].d0, map[i].d1}, map[i].dst,
-                        map[i].ndim == 2))
+            int t = map[i].tensor;
+            size_t per_layer = sizes[t] / c->num_layers;
+            if (st_read(st, name, map[i].ndim, (long long[]){map[i].d0, map[i].d1},
+                        at[t] + l * per_layer, map[i].ndim == 2))
                 return -1;
         }
     }
     return 0;
 }
 
-static int load_safetensors(GPT2 *m, FILE *f, long long fsize, const char *path, char *err,
+static int load_safetensors(Load *ld, FILE *f, long long fsize, const char *path, char *err,
                             size_t errlen) {
     unsigned char lb[8];
     if (fsize < 8 || fread(lb, 1, 8, f) != 8)
@@ -425,6 +463,7 @@ static int load_safetensors(GPT2 *m, FILE *f, long long fsize, const char *path,
                       .header = root,
                       .data_off = 8 + (long long)hlen,
                       .data_size = fsize - 8 - (long long)hlen,
+                      .ld = ld,
                       .err = err,
                       .errlen = errlen};
     st.prefix = json_object_get(root, "transformer.wte.weight") ? "transformer." : "";
@@ -442,51 +481,48 @@ static int load_safetensors(GPT2 *m, FILE *f, long long fsize, const char *path,
                       need / 2, st.data_size);
     }
     if (!rc) {
-        gpt2_create(m, &cfg);
-        rc = st_load_params(&st, m);
-        if (rc) gpt2_free(m);
+        load_begin(ld, &cfg);
+        rc = st_load_params(&st, &cfg);
+        if (rc) ld->sink->cancel(ld->sink);
     }
     json_decref(root);
     return rc;
 }
 
-/* Bit tests (all-ones exponent; sign bit set on a non-zero) vectorise; isfinite in an
+/* Values [at, at + n) of the parameter vector: 0 when all are finite (and, with nonneg,
+ * not negative), else -1 with the first bad one's position in *where and its name in what.
+ * Bit tests (all-ones exponent; sign bit set on a non-zero) vectorise; isfinite in an
  * early-exit loop does not: the slow search for the tensor runs only after a find. */
-int modelfile_check_values(const GPT2Config *cfg, const float *params, int nonneg, char *what,
-                           size_t whatlen) {
-    size_t n = gpt2_num_params(cfg);
+static int check_range(const GPT2Config *cfg, size_t at, const float *v, size_t n, int nonneg,
+                       size_t *where, char *what, size_t whatlen) {
     uint32_t bad = 0, neg = nonneg ? 0x80000000u : 0xffffffffu;
     for (size_t i = 0; i < n; i++) {
         uint32_t u;
-        memcpy(&u, params + i, 4);
+        memcpy(&u, v + i, 4);
         bad |= ((u & 0x7f800000u) == 0x7f800000u) | (u > neg);
     }
     if (!bad) return 0;
-    size_t sizes[GPT2_NUM_PARAM_TENSORS], at = 0;
+    size_t i = 0;
+    while (isfinite(v[i]) && !(nonneg && v[i] < 0)) i++;
+    size_t sizes[GPT2_NUM_PARAM_TENSORS], start = 0;
     gpt2_param_sizes(cfg, sizes);
-    for (int t = 0; t < GPT2_NUM_PARAM_TENSORS; at += sizes[t++])
-        for (size_t i = 0; i < sizes[t]; i++) {
-            float v = params[at + i];
-            if (!isfinite(v) || (nonneg && v < 0))
-                return err_fail(what, whatlen, "%s[%zu] is %s", gpt2_param_names[t], i,
-                                isnan(v)   ? "NaN"
-                                : isinf(v) ? "infinite"
-                                           : "negative");
-        }
-    return 0; /* not reached */
+    int t = 0;
+    while (at + i >= start + sizes[t]) start += sizes[t++];
+    *where = at + i;
+    return err_fail(what, whatlen, "%s[%zu] is %s", gpt2_param_names[t], at + i - start,
+                    isnan(v[i])   ? "NaN"
+                    : isinf(v[i]) ? "infinite"
+                                  : "negative");
 }
 
-/* A NaN or an infinity makes every output of the model garbage: refused at once rather
- * than sampled from or evaluated. */
-static int check_finite(GPT2 *m, const char *path, char *err, size_t errlen) {
-    char what[128];
-    if (!modelfile_check_values(&m->config, m->params_memory, 0, what, sizeof what)) return 0;
-    gpt2_free(m);
-    return fail(err, errlen, path, "%s: the file is corrupt or its training diverged", what);
+int modelfile_check_values(const GPT2Config *cfg, const float *params, int nonneg, char *what,
+                           size_t whatlen) {
+    size_t where;
+    return check_range(cfg, 0, params, gpt2_num_params(cfg), nonneg, &where, what, whatlen);
 }
 
-int modelfile_load(GPT2 *m, const char *path, char *err, size_t errlen) {
-    memset(m, 0, sizeof *m);
+int modelfile_read(const char *path, ModelSink *sink, char *err, size_t errlen) {
+    Load ld = {.sink = sink};
     const char *why;
     FILE *f = fopen_regular(path, &why);
     if (!f) return fail(err, errlen, path, "%s", why);
@@ -498,14 +534,49 @@ int modelfile_load(GPT2 *m, const char *path, char *err, size_t errlen) {
         rc = fail(err, errlen, path, "%s", strerror(errno));
     } else if ((got = fread(head, 1, sizeof head, f)) >= 4 && load_le32(head) == LLMC_MAGIC) {
         rewind(f);
-        rc = load_llmc(m, f, (long long)sb.st_size, path, err, errlen);
+        rc = load_llmc(&ld, f, (long long)sb.st_size, path, err, errlen);
     } else if (got == 9 && head[8] == '{') {
         rewind(f);
-        rc = load_safetensors(m, f, (long long)sb.st_size, path, err, errlen);
+        rc = load_safetensors(&ld, f, (long long)sb.st_size, path, err, errlen);
     } else {
         rc =
             fail(err, errlen, path, "unknown format (neither an llm.c model file nor safetensors)");
     }
     fclose(f);
-    return rc ? rc : check_finite(m, path, err, errlen);
+    /* A NaN or an infinity makes every output of the model garbage: refused at once rather
+     * than sampled from or evaluated. */
+    if (!rc && ld.bad[0]) {
+        sink->cancel(sink);
+        rc = fail(err, errlen, path, "%s: the file is corrupt or its training diverged", ld.bad);
+    }
+    return rc;
+}
+
+/* the sink of modelfile_load: the values straight into the model's parameters */
+typedef struct {
+    ModelSink sink;
+    GPT2 *m;
+} ModelToGPT2;
+
+static void gpt2_begin(ModelSink *s, const GPT2Config *cfg) {
+    gpt2_create(((ModelToGPT2 *)s)->m, cfg);
+}
+
+static float *gpt2_buffer(ModelSink *s, size_t at, size_t n) {
+    (void)n;
+    return ((ModelToGPT2 *)s)->m->params_memory + at;
+}
+
+static void gpt2_put(ModelSink *s, size_t at, size_t n) {
+    (void)s, (void)at, (void)n;
+}
+
+static void gpt2_cancel(ModelSink *s) {
+    gpt2_free(((ModelToGPT2 *)s)->m);
+}
+
+int modelfile_load(GPT2 *m, const char *path, char *err, size_t errlen) {
+    memset(m, 0, sizeof *m);
+    ModelToGPT2 to = {{gpt2_begin, gpt2_buffer, gpt2_put, gpt2_cancel}, m};
+    return modelfile_read(path, &to.sink, err, errlen);
 }

@@ -7,6 +7,26 @@
 
 #include "model/model.h"
 
+/* Where modelfile_read puts a model's parameters: fp32 values, range by range of the
+ * parameter vector (model.h's order, each value once, in any order of ranges), so that a
+ * reader converting them never holds the whole fp32 model. */
+typedef struct ModelSink ModelSink;
+struct ModelSink {
+    /* the file's config, once, before any value */
+    void (*begin)(ModelSink *s, const GPT2Config *cfg);
+    /* room for values [at, at + n), valid until the next call: the loader fills it, then
+     * calls put */
+    float *(*buffer)(ModelSink *s, size_t at, size_t n);
+    void (*put)(ModelSink *s, size_t at, size_t n);
+    /* the load failed after begin: free what it made */
+    void (*cancel)(ModelSink *s);
+};
+
+/* Reads any supported model file (kind told by its first bytes) into sink. Returns 0, or
+ * -1 with a message naming the file and the problem in err: wrong magic/version, sizes
+ * that disagree, truncation, a checksum mismatch, a value that is not finite (named
+ * after every other check has passed). */
+int modelfile_read(const char *path, ModelSink *sink, char *err, size_t errlen);
 /* Loads any supported model file (kind told by its first bytes) into a fresh model
  * (gpt2_create with the file's config). Returns 0, or -1 with a message naming the file
  * and the problem in err: wrong magic/version, sizes that disagree, truncation. */
