@@ -8,7 +8,7 @@
 #include "model/generate.h"
 
 typedef struct {
-    GPT2 model;    /* fp32; freed in a bf16 backend */
+    GPT2 model;    /* fp32; none in a bf16 backend */
     Generator gen; /* made by the first decode (fp32), at once (bf16) */
 } CpuBackend;
 
@@ -176,14 +176,23 @@ Backend *backend_cpu_create(GPT2 *model, int B, int T) {
     return be;
 }
 
-Backend *backend_cpu_infer_create(GPT2 *model, int B, int T, GenerateDtype dtype) {
-    Backend *be = backend_cpu_create(model, B, T);
-    if (dtype == GENERATE_FP32) return be;
+Backend *backend_cpu_bf16_create(Generator *gen, int B, int T) {
+    GPT2 none = {.config = gen->config}; /* no fp32 parameters */
+    Backend *be = backend_cpu_create(&none, B, T);
     CpuBackend *c = be->impl;
-    generate_init_bf16_freeing(&c->gen, &c->model, T); /* it holds its own copy */
+    c->gen = *gen; /* take over its allocations */
+    memset(gen, 0, sizeof *gen);
+    if (!c->gen.capacity) generate_reserve(&c->gen, T);
     be->eval_losses = gen_eval_losses;
     be->logits = gen_logits;
     be->train_step = NULL, be->update = NULL, be->get_state = NULL, be->set_state = NULL;
     be->grad_memory = NULL, be->param_memory = NULL;
     return be;
+}
+
+Backend *backend_cpu_infer_create(GPT2 *model, int B, int T, GenerateDtype dtype) {
+    if (dtype == GENERATE_FP32) return backend_cpu_create(model, B, T);
+    Generator gen;
+    generate_init_bf16_freeing(&gen, model, T); /* it holds its own copy */
+    return backend_cpu_bf16_create(&gen, B, T);
 }

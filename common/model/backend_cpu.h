@@ -15,5 +15,9 @@ Backend *backend_cpu_create(GPT2 *model, int B, int T);
  * computes everything through the key/value cache, one row at a time (train_step, update,
  * get_state, set_state, grad_memory and param_memory are NULL). */
 Backend *backend_cpu_infer_create(GPT2 *model, int B, int T, GenerateDtype dtype);
+/* The bf16 backend of backend_cpu_infer_create on a generator that holds the weights
+ * (generate_load_bf16: no fp32 model ever); takes it over, and makes its cache for T
+ * positions if it has none. */
+Backend *backend_cpu_bf16_create(Generator *gen, int B, int T);
 
 #endif

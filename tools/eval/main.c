@@ -15,6 +15,7 @@
 #include "eval/evallog.h"
 #include "eval/hellaswag.h"
 #include "eval/valloss.h"
+#include "model/backend_cpu.h"
 #include "model/device.h"
 #include "model/modelfile.h"
 #include "train/rundir.h"
@@ -194,43 +195,50 @@ static int eval_checkpoint(const char *path, const int *tasks, Data *d, const Op
     RunDirCheckpoint info;
     rundir_describe(path, &info);
     if (pruned(path, o)) return 0;
-    GPT2 m;
-    if (modelfile_load(&m, path, err, sizeof err)) {
+    /* bf16 on the CPU reads the weights straight into its generator, never holding the
+     * fp32 model whole (half the memory) */
+    int direct = o->device == DEVICE_CPU && !o->fp32;
+    GPT2 m = {0};
+    Generator gen = {0};
+    if (direct ? generate_load_bf16(&gen, path, err, sizeof err)
+               : modelfile_load(&m, path, err, sizeof err)) {
         if (pruned(path, o)) return 0;
         warn("%s", err);
         return -1;
     }
-    load_data(d, tasks, &m.config, o);
-    if (tasks[TASK_HELLASWAG] && m.config.vocab_size < bpe_vocab_size(d->bpe)) {
+    const GPT2Config *cfg = direct ? &gen.config : &m.config;
+    load_data(d, tasks, cfg, o);
+    if (tasks[TASK_HELLASWAG] && cfg->vocab_size < bpe_vocab_size(d->bpe)) {
         warn("%s: HellaSwag is tokenized with GPT-2's %d tokens, the model knows %d", path,
-             bpe_vocab_size(d->bpe), m.config.vocab_size);
-        gpt2_free(&m);
+             bpe_vocab_size(d->bpe), cfg->vocab_size);
+        gpt2_free(&m), generate_free(&gen);
         return -1;
     }
-    if (tasks[TASK_VAL] && d->vs.max_id >= m.config.vocab_size) {
+    if (tasks[TASK_VAL] && d->vs.max_id >= cfg->vocab_size) {
         warn("%s: the validation shards hold token %d (%s), outside the model's %d tokens", path,
-             d->vs.max_id, d->vs.max_where, m.config.vocab_size);
-        gpt2_free(&m);
+             d->vs.max_id, d->vs.max_where, cfg->vocab_size);
+        gpt2_free(&m), generate_free(&gen);
         return -1;
     }
-    if (tasks[TASK_VAL] && d->vs.T > m.config.max_seq_len) {
+    if (tasks[TASK_VAL] && d->vs.T > cfg->max_seq_len) {
         warn("%s: windows of %d tokens exceed the model's %d (use --seq-len)", path, d->vs.T,
-             m.config.max_seq_len);
-        gpt2_free(&m);
+             cfg->max_seq_len);
+        gpt2_free(&m), generate_free(&gen);
         return -1;
     }
     int B = 1, T = 1;
     if (tasks[TASK_HELLASWAG]) {
         B = o->batch * HELLASWAG_ENDINGS;
-        T = d->hs.max_len - 1 < m.config.max_seq_len ? d->hs.max_len - 1 : m.config.max_seq_len;
+        T = d->hs.max_len - 1 < cfg->max_seq_len ? d->hs.max_len - 1 : cfg->max_seq_len;
     }
     if (tasks[TASK_VAL]) {
         if (o->batch > B) B = o->batch;
         if (d->vs.T > T) T = d->vs.T;
     }
     if (T < 1) T = 1;
-    Backend *be =
-        device_open_infer(o->device, &m, B, T, o->fp32, o->fp32 ? GENERATE_FP32 : GENERATE_BF16);
+    Backend *be = direct ? backend_cpu_bf16_create(&gen, B, T)
+                         : device_open_infer(o->device, &m, B, T, o->fp32,
+                                             o->fp32 ? GENERATE_FP32 : GENERATE_BF16);
     if (o->verbose && o->device == DEVICE_AUTO && !strcmp(be->name, "cpu"))
         warn("--device auto: using the CPU");
     for (int t = 0; t < NUM_TASKS; t++) {

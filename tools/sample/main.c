@@ -6,6 +6,7 @@
 #include "base/cli.h"
 #include "base/util.h"
 #include "model/backend.h"
+#include "model/backend_cpu.h"
 #include "model/device.h"
 #include "model/kernels/bf16.h"
 #include "model/modelfile.h"
@@ -275,10 +276,16 @@ int main(int argc, char **argv) {
     size_t n_prompt;
     int *prompt = prompt_read(&o, bpe, fmt_in, src, &n_prompt);
 
-    GPT2 *model = xmalloc(sizeof *model);
+    /* bf16 on the CPU reads the weights straight into its generator, never holding the
+     * fp32 model whole (half the memory) */
+    int direct = o.device == DEVICE_CPU && o.dtype == GENERATE_BF16;
+    GPT2 *model = xcalloc(1, sizeof *model);
+    Generator gen = {0};
     char err[512];
-    if (modelfile_load(model, o.model, err, sizeof err)) die("%s", err);
-    const GPT2Config *cfg = &model->config;
+    if (direct ? generate_load_bf16(&gen, o.model, err, sizeof err)
+               : modelfile_load(model, o.model, err, sizeof err))
+        die("%s", err);
+    const GPT2Config *cfg = direct ? &gen.config : &model->config;
     int V = cfg->vocab_size, Vp = cfg->padded_vocab_size, maxT = cfg->max_seq_len;
     if (bpe && bpe_vocab_size(bpe) != V)
         die("%s: the model's vocabulary has %d tokens, GPT-2's %d: %s", o.model, V,
@@ -299,7 +306,9 @@ int main(int argc, char **argv) {
     /* the backend's window: the model's, or less when the whole sample fits */
     int window = np + o.length < maxT ? np + o.length : maxT;
     SampleWindow w;
-    window_init(&w, device_open_infer(o.device, model, 1, window, 1, o.dtype), /* takes it over */
+    window_init(&w,
+                direct ? backend_cpu_bf16_create(&gen, 1, window) /* take them over */
+                       : device_open_infer(o.device, model, 1, window, 1, o.dtype),
                 !o.no_cache);
     Sampler sampler;
     sampler_init(&sampler, V, o.temperature, o.top_k, o.top_p, o.seed);
