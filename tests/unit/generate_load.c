@@ -26,13 +26,14 @@ static char *tmp(const char *name) {
     return p;
 }
 
-static size_t weight_bytes(const Generator *g, size_t *f32) {
-    size_t sizes[GPT2_NUM_PARAM_TENSORS], n = 0;
+/* the number of values kept in bf16 (the five matrices), and in fp32 in *f32 */
+static size_t weight_counts(const Generator *g, size_t *f32) {
+    size_t sizes[GPT2_NUM_PARAM_TENSORS], all = 0;
     gpt2_param_sizes(&g->config, sizes);
-    *f32 = 0;
-    for (int i = 0; i < GPT2_NUM_PARAM_TENSORS; i++) n += sizes[i];
-    *f32 = n - sizes[0] - sizes[4] - sizes[6] - sizes[10] - sizes[12];
-    return n - *f32;
+    for (int i = 0; i < GPT2_NUM_PARAM_TENSORS; i++) all += sizes[i];
+    size_t bf16 = sizes[0] + sizes[4] + sizes[6] + sizes[10] + sizes[12];
+    *f32 = all - bf16;
+    return bf16;
 }
 
 /* loaded from path, against g converted in memory: same bytes, same logits */
@@ -44,7 +45,7 @@ static void check_same(const Generator *want, const char *path, const int *token
         ok(0, "%s: loads: %s", what, err);
         return;
     }
-    size_t n32, n16 = weight_bytes(&g, &n32);
+    size_t n32, n16 = weight_counts(&g, &n32);
     ok(!memcmp(g.own_bf16, want->own_bf16, 2 * n16) && !memcmp(g.own_f32, want->own_f32, 4 * n32),
        "%s: the same bf16 and fp32 weights as converted from the loaded model", what);
     generate_reserve(&g, T);
