@@ -94,11 +94,7 @@ static void cpu_shared_losses(Backend *be, const int *prefix, int np, int rows,
     Generator *g = cpu_gen_ready(be);
     generate_rewind(g, 0);
     if (np) generate_append(g, prefix, np);
-    for (int k = 0; k < rows; k++) {
-        if (!n[k]) continue;
-        generate_rewind(g, np);
-        generate_feed_losses(g, tokens[k], targets[k], n[k], losses[k]);
-    }
+    generate_feed_branches(g, rows, tokens, targets, n, losses);
 }
 
 static float cpu_update(Backend *be, const AdamWConfig *opt, int t) {

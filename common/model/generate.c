@@ -221,21 +221,38 @@ attend(float *o, float *a, const float *q, const float *kc, const float *vc, int
     for (int t2 = 0; t2 <= t; t2++) axpy(o, a[t2], vc + (size_t)t2 * C, hs);
 }
 
+/* Which cache slots row i of a feed attends to: [0, base) and [first, last]. A plain
+ * feed is causal (first = base = the slot of its first row); branches fed together each
+ * see the prefix [0, base) and their own slots from first. */
+typedef struct {
+    int base;
+    const int *first; /* per row of the feed; NULL: all rows first = base */
+} Keys;
+
+/* the slot after t among a row's keys: past the prefix, its branch's first */
+static inline int next_key(int t, int base, int first) {
+    return t + 1 == base ? first : t + 1;
+}
+
 /* Several new rows of one head at once as two matrix products: scores [n, L] = q k^T
- * (L = pos + n keys), the causal softmax row by row, then out = scores v. The products
- * compute the masked corner too (at most n*n/2 wasted), yet run ~10x the per-row loop of
- * attend on long prompts. */
+ * (L = pos + n slots), the softmax over each row's keys, then out = scores v. The products
+ * compute the masked slots too (at most n*n/2 wasted in a plain feed), yet run ~10x the
+ * per-row loop of attend on long prompts. */
 static void attend_rows(float *out, float *s, const float *q, const float *kc, const float *vc,
-                        int pos, int n, int C, int hs) {
+                        int pos, int n, Keys keys, int C, int hs) {
     int L = pos + n;
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, L, hs, 1.0f / sqrtf((float)hs), q,
                 3 * C, kc, C, 0.0f, s, L);
     for (int i = 0; i < n; i++) {
         float *a = s + (size_t)i * L, max = -INFINITY, sum = 0;
-        int last = pos + i;
-        for (int t2 = 0; t2 <= last; t2++) max = a[t2] > max ? a[t2] : max;
-        for (int t2 = 0; t2 <= last; t2++) sum += a[t2] = expf(a[t2] - max);
-        for (int t2 = 0; t2 <= last; t2++) a[t2] /= sum;
+        int last = pos + i, first = keys.first ? keys.first[pos - keys.base + i] : keys.base;
+        int start = keys.base > 0 ? 0 : first;
+        for (int t = start; t <= last; t = next_key(t, keys.base, first))
+            max = a[t] > max ? a[t] : max;
+        for (int t = start; t <= last; t = next_key(t, keys.base, first))
+            sum += a[t] = expf(a[t] - max);
+        for (int t = start; t <= last; t = next_key(t, keys.base, first)) a[t] /= sum;
+        memset(a + keys.base, 0, sizeof(float) * (size_t)(first - keys.base));
         memset(a + last + 1, 0, sizeof(float) * (size_t)(L - last - 1));
     }
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, hs, L, 1.0f, s, L, vc, C, 0.0f, out,
@@ -245,20 +262,20 @@ static void attend_rows(float *out, float *s, const float *q, const float *kc, c
 /* rows fed at once from which the matrix-product form pays */
 enum { ATTEND_ROWS_MIN = 4 };
 
-/* The one new piece: causal attention of n new rows (positions pos..pos+n-1, their
- * q in qkv [n,3C]) over the cached keys and values [0, pos+i]; attention_forward's
+/* The one new piece: attention of n new rows (slots pos..pos+n-1, their q in qkv
+ * [n,3C]) over the cached keys and values of keys; for a plain feed, attention_forward's
  * arithmetic but for the order of sums, so results match it to rounding. att holds
  * [n, NH, capacity] floats. */
 static void attention_cached(float *out, float *att, const float *qkv, const float *kc,
-                             const float *vc, int pos, int n, int C, int NH, int capacity,
-                             int threads) {
+                             const float *vc, int pos, int n, Keys keys, int C, int NH,
+                             int capacity, int threads) {
     int hs = C / NH;
-    if (n >= ATTEND_ROWS_MIN) {
+    if (n >= ATTEND_ROWS_MIN || keys.first) {
         blas_single_threaded();
 #pragma omp parallel for num_threads(threads) if ((size_t)n * (pos + n) * C > KERNELS_PARALLEL_MIN)
         for (int h = 0; h < NH; h++)
             attend_rows(out + h * hs, att + (size_t)h * n * capacity, qkv + h * hs, kc + h * hs,
-                        vc + h * hs, pos, n, C, hs);
+                        vc + h * hs, pos, n, keys, C, hs);
         return;
     }
 #pragma omp parallel for collapse(2)                                                               \
@@ -285,20 +302,25 @@ static void linear(float *out, const float *inp, GenerateMatrix w, const float *
         matvec_forward(out, inp, w.f32 + off, bias, n, C, OC, threads);
 }
 
-/* n <= chunk rows through every layer; the residual stream lives in g->x. */
-static void feed_chunk(Generator *g, const int *tokens, int n, int threads) {
+/* n <= chunk rows through every layer; the residual stream lives in g->x. A row's
+ * position is its slot's, or in a branch, the prefix's length plus its place in the
+ * branch. */
+static void feed_chunk(Generator *g, const int *tokens, int n, Keys keys, int threads) {
     const GPT2Config *cfg = &g->config;
     const GPT2Params *p = &g->p;
     int C = cfg->channels, NH = cfg->num_heads, pos = g->pos;
     size_t NC = (size_t)n * C, CC = (size_t)C * C;
-    if (g->wte.bf16) {
-        for (int i = 0; i < n; i++) {
+    for (int i = 0; i < n; i++) {
+        int first = keys.first ? keys.first[pos - keys.base + i] : keys.base;
+        const float *pe = p->wpe + (size_t)(keys.base + pos + i - first) * C;
+        float *x = g->x + (size_t)i * C;
+        if (g->wte.bf16) {
             const uint16_t *e = g->wte.bf16 + (size_t)tokens[i] * C;
-            const float *pe = p->wpe + (size_t)(pos + i) * C;
-            for (int k = 0; k < C; k++) g->x[(size_t)i * C + k] = bf16_to_float(e[k]) + pe[k];
+            for (int k = 0; k < C; k++) x[k] = bf16_to_float(e[k]) + pe[k];
+        } else {
+            const float *e = g->wte.f32 + (size_t)tokens[i] * C;
+            for (int k = 0; k < C; k++) x[k] = e[k] + pe[k];
         }
-    } else {
-        encoder_forward(g->x, tokens, g->wte.f32, p->wpe + (size_t)pos * C, 1, n, C);
     }
     for (int l = 0; l < cfg->num_layers; l++) {
         float *kc = g->kcache + (size_t)l * g->capacity * C;
@@ -310,7 +332,8 @@ static void feed_chunk(Generator *g, const int *tokens, int n, int threads) {
             memcpy(kc + (size_t)(pos + i) * C, row + C, sizeof(float) * C);
             memcpy(vc + (size_t)(pos + i) * C, row + 2 * C, sizeof(float) * C);
         }
-        attention_cached(g->atty, g->att, g->qkv, kc, vc, pos, n, C, NH, g->capacity, threads);
+        attention_cached(g->atty, g->att, g->qkv, kc, vc, pos, n, keys, C, NH, g->capacity,
+                         threads);
         linear(g->proj, g->atty, g->attprojw, p->attprojb + l * C, l * CC, n, C, C, threads);
         residual_forward(g->x, g->x, g->proj, NC);
         layernorm_forward(g->ln, g->mean, g->rstd, g->x, p->ln2w + l * C, p->ln2b + l * C, n, C);
@@ -327,8 +350,10 @@ static void feed_chunk(Generator *g, const int *tokens, int n, int threads) {
 typedef void HeadSink(void *ctx, int i, const float *logits);
 
 /* Feeds tokens[0..n) and hands the logits after each of tokens[from..n) to sink (none when
- * from == n), computed a few rows at a time while their chunk's residual stream is at hand. */
-static void feed(Generator *g, const int *tokens, int n, int from, HeadSink *sink, void *ctx) {
+ * from == n), computed a few rows at a time while their chunk's residual stream is at hand.
+ * first: NULL for a plain feed, else per row the slot its branch starts at (keys). */
+static void feed(Generator *g, const int *tokens, const int *first, int n, int from, HeadSink *sink,
+                 void *ctx) {
     const GPT2Config *cfg = &g->config;
     int C = cfg->channels, Vp = cfg->padded_vocab_size;
     if (n < 1 || from < 0 || from > n || g->pos + n > g->capacity) abort(); /* caller bug */
@@ -337,9 +362,10 @@ static void feed(Generator *g, const int *tokens, int n, int from, HeadSink *sin
      * on one thread; the matrix products get all `threads`. */
     int threads = omp_get_max_threads();
     if (n < 16) omp_set_num_threads(1);
+    Keys keys = {.base = g->pos, .first = first};
     for (int done = 0; done < n; done += g->chunk) {
         int rows = n - done < g->chunk ? n - done : g->chunk;
-        feed_chunk(g, tokens + done, rows, threads);
+        feed_chunk(g, tokens + done, rows, keys, threads);
         for (int r = from > done ? from - done : 0; r < rows; r += GENERATE_HEAD_ROWS) {
             int h = rows - r < GENERATE_HEAD_ROWS ? rows - r : GENERATE_HEAD_ROWS;
             layernorm_forward(g->ln, g->mean, g->rstd, g->x + (size_t)r * C, g->p.lnfw, g->p.lnfb,
@@ -381,21 +407,47 @@ static void sink_last(void *ctx, int i, const float *logits) {
 
 const float *generate_feed(Generator *g, const int *tokens, int n) {
     const float *last = NULL;
-    feed(g, tokens, n, n - 1, sink_last, &last);
+    feed(g, tokens, NULL, n, n - 1, sink_last, &last);
     return last;
 }
 
 void generate_append(Generator *g, const int *tokens, int n) {
-    feed(g, tokens, n, n, NULL, NULL);
+    feed(g, tokens, NULL, n, n, NULL, NULL);
 }
 
 void generate_feed_logits(Generator *g, const int *tokens, int n, int from, float *out) {
     Sink s = {.out = out, .from = from, .Vp = g->config.padded_vocab_size};
-    feed(g, tokens, n, from, sink_copy, &s);
+    feed(g, tokens, NULL, n, from, sink_copy, &s);
 }
 
 void generate_feed_losses(Generator *g, const int *tokens, const int *targets, int n,
                           float *losses) {
     Sink s = {.out = losses, .V = g->config.vocab_size, .targets = targets};
-    feed(g, tokens, n, 0, sink_loss, &s);
+    feed(g, tokens, NULL, n, 0, sink_loss, &s);
+}
+
+void generate_feed_branches(Generator *g, int rows, const int *const *tokens,
+                            const int *const *targets, const int *n, float *const *losses) {
+    int base = g->pos, total = 0;
+    for (int k = 0; k < rows; k++) total += n[k];
+    if (base + total > g->capacity) { /* one branch at a time fits (callers' bound) */
+        for (int k = 0; k < rows; k++) {
+            if (!n[k]) continue;
+            generate_rewind(g, base);
+            generate_feed_losses(g, tokens[k], targets[k], n[k], losses[k]);
+        }
+        return;
+    }
+    if (!total) return;
+    int *tok = xmalloc(sizeof(int) * total * 3), *tgt = tok + total, *first = tgt + total;
+    float *loss = xmalloc(sizeof(float) * total);
+    for (int k = 0, at = 0; k < rows; at += n[k], k++)
+        for (int i = 0; i < n[k]; i++)
+            tok[at + i] = tokens[k][i], tgt[at + i] = targets[k][i], first[at + i] = base + at;
+    Sink s = {.out = loss, .V = g->config.vocab_size, .targets = tgt};
+    feed(g, tok, first, total, 0, sink_loss, &s);
+    for (int k = 0, at = 0; k < rows; at += n[k], k++)
+        memcpy(losses[k], loss + at, sizeof(float) * n[k]);
+    free(tok);
+    free(loss);
 }

@@ -65,5 +65,12 @@ void generate_feed_logits(Generator *g, const int *tokens, int n, int from, floa
  * (the training loss at that position) to losses[i], for every i in [0, n). */
 void generate_feed_losses(Generator *g, const int *tokens, const int *targets, int n,
                           float *losses);
+/* After a prefix of pos positions: branches k = 0..rows-1, each scored as if it alone
+ * followed the prefix (generate_feed_losses after a rewind to pos), losses[k][i] for
+ * targets[k][i] after tokens[k][i], pos + n[k] <= capacity; n[k] may be 0. All in one
+ * feed when they fit the cache together (each attends to the prefix and to itself),
+ * which reads the weights once for all. The cache then holds the branches: rewind. */
+void generate_feed_branches(Generator *g, int rows, const int *const *tokens,
+                            const int *const *targets, const int *n, float *const *losses);
 
 #endif

@@ -71,6 +71,38 @@ static void check_bf16(const GPT2 *m, const int *tokens, const float *full, cons
     generate_free(&g);
 }
 
+/* Branches after a prefix of np tokens, fed together, against each fed alone after a
+ * rewind: the losses agree to rounding. Branch k is tokens[off_k..] with targets the
+ * next tokens. */
+static void check_branches(Generator *g, const int *tokens, int np, const int *len, int rows,
+                           const char *what) {
+    const int *tok[8], *tgt[8];
+    float *got[8], *want[8];
+    for (int k = 0, off = 17; k < rows; off += 11, k++) {
+        tok[k] = tokens + off, tgt[k] = tokens + off + 1;
+        got[k] = xmalloc(sizeof(float) * (len[k] + 1));
+        want[k] = xmalloc(sizeof(float) * (len[k] + 1));
+    }
+    generate_rewind(g, 0);
+    if (np) generate_append(g, tokens, np);
+    for (int k = 0; k < rows; k++) {
+        if (!len[k]) continue;
+        generate_rewind(g, np);
+        generate_feed_losses(g, tok[k], tgt[k], len[k], want[k]);
+    }
+    generate_rewind(g, np);
+    generate_feed_branches(g, rows, tok, tgt, len, got);
+    double worst = 0;
+    for (int k = 0; k < rows; k++)
+        for (int i = 0; i < len[k]; i++) {
+            double d = fabs(got[k][i] - want[k][i]) / (1 + fabs(want[k][i]));
+            if (d > worst) worst = d;
+        }
+    ok(worst < 1e-5, "branches %s: each branch's losses as if fed alone (max rel diff %.2g)", what,
+       worst);
+    for (int k = 0; k < rows; k++) free(got[k]), free(want[k]);
+}
+
 int main(void) {
     util_init("test-generate");
     /* 150 positions: more than one 128-row chunk, so a single feed crosses a chunk edge */
@@ -140,6 +172,10 @@ int main(void) {
     for (int t = 0; t < T - 1; t++)
         if (fabs(losses[t] - ref_losses[t]) > lw) lw = fabs(losses[t] - ref_losses[t]);
     ok(lw < 1e-4, "losses of one feed equal gpt2_forward's (max abs diff %.2g)", lw);
+    check_branches(&g, tokens, 5, (int[]){3, 0, 7, 1}, 4, "after 5 tokens, one empty");
+    check_branches(&g, tokens, 0, (int[]){4, 6}, 2, "with no prefix");
+    check_branches(&g, tokens, 1, (int[]){50, 50, 40}, 3, "of 140 rows (two chunks)");
+    check_branches(&g, tokens, 5, (int[]){70, 70, 10}, 3, "too many for the cache together");
     generate_free(&g);
 
     for (Bf16Path p = 0; p < BF16_NUM_PATHS; p++) {
