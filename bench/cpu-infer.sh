@@ -67,7 +67,7 @@ for dt in fp32 bf16; do
     done
     th=${THREADS##* } h= rss=
     for _ in $(seq "$REPS"); do
-        OMP_NUM_THREADS=$th timed "$BIN/gpt2-eval" -m "$MODEL" --dtype "$dt" -d cpu \
+        OMP_NUM_THREADS=$th timed "$BIN/gpt2-eval" -m "$MODEL" --dtype "$dt" --device cpu \
             --hellaswag "$T/hs.jsonl" >"$T/hs.out"
         h+="$(awk -F'\t' 'NR == 2 {print $9}' "$T/hs.out") " rss+="$(cat "$T/rss") "
     done
@@ -127,7 +127,7 @@ print(ts.get("p", 0), ts.get("g", 0))' "$T/lb.json")
     for _ in $(seq "$REPS"); do
         t0=$(date +%s.%N)
         timed "$LLAMA_CPP_BIN/llama-perplexity" -m "$gguf" -f "$T/hs-llama.txt" --hellaswag \
-            --hellaswag-tasks "$HS_TASKS" -t "$th"
+            --hellaswag-tasks "$HS_TASKS" -t "$th" >/dev/null
         s+="$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN {print b - a}') " rss+="$(cat "$T/rss") "
     done
     s=$(tr ' ' '\n' <<<"$s" | sed '/^$/d' | median) rss=$(tr ' ' '\n' <<<"$rss" | sed '/^$/d' | median)
