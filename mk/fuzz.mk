@@ -15,7 +15,7 @@ FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -Icommon -Wno-unknown-attributes \
 
 FUZZ_SRC_shard := common/data/shard.c common/base/util.c common/base/crc32c.c
 FUZZ_LIBS_shard := -lzstd -lpthread
-FUZZ_SRC_files := common/model/modelfile.c common/model/model.c common/train/state.c common/base/util.c \
+FUZZ_SRC_files := common/model/modelfile.c common/model/config.c common/model/model.c common/train/state.c common/base/util.c \
                   common/base/crc32c.c \
                   common/eval/hellaswag.c common/eval/evallog.c common/text/bpe.c common/text/bpe_gpt2.c \
                   data/gpt2-vocab/vocab.bpe $(wildcard common/model/kernels/*.c)
