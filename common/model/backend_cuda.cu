@@ -443,6 +443,10 @@ extern "C" CudaOpen backend_cuda_create(const GPT2Config *cfg, const float *para
     return CUDA_OPENED;
 }
 
+int backend_cuda_devices(void) {
+    return cuda_device_count();
+}
+
 void backend_cuda_grads(Backend *be, float *grads) {
     CudaBase *cm = (CudaBase *)be->impl;
     if (!cm->grads) { /* never trained */

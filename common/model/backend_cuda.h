@@ -27,6 +27,8 @@ typedef enum {
 CudaOpen backend_cuda_create(const GPT2Config *cfg, const float *params, int B, int T, int fp32,
                              Backend **be, char *err, size_t errlen);
 
+/* GPUs this process can use: 0 when there is none, -1 when the CUDA setup is broken */
+int backend_cuda_devices(void);
 /* fp32 copy of the accumulated parameter gradients [num_params] to the host */
 void backend_cuda_grads(Backend *be, float *grads);
 /* bytes of device memory this process has allocated through the backend and kernels */

@@ -13,6 +13,15 @@ Device device_parse(const char *arg) {
     die_usage("--device: '%s' is not auto, cpu or cuda", arg);
 }
 
+int device_is_cpu(Device d) {
+    if (d != DEVICE_AUTO) return d == DEVICE_CPU;
+#ifdef GPT2_CUDA
+    return backend_cuda_devices() == 0;
+#else
+    return 1;
+#endif
+}
+
 /* the GPU's backend when d asks for it and one is usable, else NULL */
 static Backend *open_cuda(Device d, GPT2 *model, int B, int T, int fp32) {
 #ifdef GPT2_CUDA

@@ -10,6 +10,11 @@ typedef enum { DEVICE_AUTO, DEVICE_CPU, DEVICE_CUDA } Device;
 /* "auto", "cpu" or "cuda"; anything else is a usage error. */
 Device device_parse(const char *arg);
 
+/* Whether d runs on the CPU: cpu, or auto where no GPU can be used (a broken CUDA setup
+ * counts as a GPU, so that opening it explains the problem). Callers then load the
+ * model for the CPU directly. */
+int device_is_cpu(Device d);
+
 /* The backend on device d, sized for batches up to [B,T]; takes over the model (the CPU
  * backend keeps its allocations, CUDA copies the parameters and frees them). cuda dies
  * when no device is usable or the build has no CUDA; auto then uses the CPU, with a note

@@ -197,7 +197,7 @@ static int eval_checkpoint(const char *path, const int *tasks, Data *d, const Op
     if (pruned(path, o)) return 0;
     /* bf16 on the CPU reads the weights straight into its generator, never holding the
      * fp32 model whole (half the memory) */
-    int direct = o->device == DEVICE_CPU && !o->fp32;
+    int direct = device_is_cpu(o->device) && !o->fp32;
     GPT2 m = {0};
     Generator gen = {0};
     if (direct ? generate_load_bf16(&gen, path, err, sizeof err)

@@ -278,7 +278,7 @@ int main(int argc, char **argv) {
 
     /* bf16 on the CPU reads the weights straight into its generator, never holding the
      * fp32 model whole (half the memory) */
-    int direct = o.device == DEVICE_CPU && o.dtype == GENERATE_BF16;
+    int direct = device_is_cpu(o.device) && o.dtype == GENERATE_BF16;
     GPT2 *model = xcalloc(1, sizeof *model);
     Generator gen = {0};
     char err[512];
