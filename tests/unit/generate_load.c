@@ -90,12 +90,7 @@ static long load_peak_kib(const char *path) {
 /* a model whose fp32 block (64 MiB) is mostly wte, written by a child so that this
  * process never reaches that size itself */
 static void write_big(const char *path, size_t *params) {
-    GPT2Config cfg = {.max_seq_len = 64,
-                      .vocab_size = 32768,
-                      .padded_vocab_size = 32768,
-                      .num_layers = 1,
-                      .num_heads = 4,
-                      .channels = 512};
+    GPT2Config cfg = gpt2_config_make(64, 32768, 1, 4, 512);
     *params = gpt2_num_params(&cfg);
     pid_t pid = fork();
     if (pid < 0) die("fork:");
@@ -112,12 +107,7 @@ static void write_big(const char *path, size_t *params) {
 int main(void) {
     util_init("test-generate-load");
     if (!mkdtemp(dir)) die("mkdtemp:");
-    GPT2Config cfg = {.max_seq_len = 40,
-                      .vocab_size = 100,
-                      .padded_vocab_size = 128,
-                      .num_layers = 2,
-                      .num_heads = 4,
-                      .channels = 32};
+    GPT2Config cfg = gpt2_config_make(40, 100, 2, 4, 32);
     GPT2 m;
     gpt2_create(&m, &cfg);
     gpt2_init_params(m.params_memory, &cfg, 42);
