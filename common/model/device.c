@@ -1,5 +1,6 @@
 #include "model/device.h"
 #include "base/util.h"
+#include "model/modelfile.h"
 #ifdef GPT2_CUDA
 #include "model/backend_cuda.h"
 #endif
@@ -13,7 +14,9 @@ Device device_parse(const char *arg) {
     die_usage("--device: '%s' is not auto, cpu or cuda", arg);
 }
 
-int device_is_cpu(Device d) {
+/* Whether d runs on the CPU: cpu, or auto where no GPU can be used (a broken CUDA setup
+ * counts as a GPU, so that opening it explains the problem). */
+static int device_is_cpu(Device d) {
     if (d != DEVICE_AUTO) return d == DEVICE_CPU;
 #ifdef GPT2_CUDA
     return backend_cuda_devices() == 0;
@@ -53,7 +56,22 @@ Backend *device_open(Device d, GPT2 *model, int B, int T, int fp32) {
     return be ? be : backend_cpu_create(model, B, T);
 }
 
-Backend *device_open_infer(Device d, GPT2 *model, int B, int T, int fp32, GenerateDtype cpu_dtype) {
-    Backend *be = open_cuda(d, model, B, T, fp32);
-    return be ? be : backend_cpu_infer_create(model, B, T, cpu_dtype);
+int infer_load(InferModel *im, const char *path, char *err, size_t errlen) {
+    im->direct = im->dtype == GENERATE_BF16 && device_is_cpu(im->device);
+    return im->direct ? generate_load_bf16(&im->gen, path, err, errlen)
+                      : modelfile_load(&im->model, path, err, errlen);
+}
+
+const GPT2Config *infer_config(const InferModel *im) {
+    return im->direct ? &im->gen.config : &im->model.config;
+}
+
+Backend *infer_open(InferModel *im, int B, int T) {
+    if (im->direct) return backend_cpu_bf16_create(&im->gen, B, T);
+    Backend *be = open_cuda(im->device, &im->model, B, T, im->fp32);
+    return be ? be : backend_cpu_infer_create(&im->model, B, T, im->dtype);
+}
+
+void infer_free(InferModel *im) {
+    im->direct ? generate_free(&im->gen) : gpt2_free(&im->model);
 }

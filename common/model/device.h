@@ -10,19 +10,31 @@ typedef enum { DEVICE_AUTO, DEVICE_CPU, DEVICE_CUDA } Device;
 /* "auto", "cpu" or "cuda"; anything else is a usage error. */
 Device device_parse(const char *arg);
 
-/* Whether d runs on the CPU: cpu, or auto where no GPU can be used (a broken CUDA setup
- * counts as a GPU, so that opening it explains the problem). Callers then load the
- * model for the CPU directly. */
-int device_is_cpu(Device d);
-
 /* The backend on device d, sized for batches up to [B,T]; takes over the model (the CPU
  * backend keeps its allocations, CUDA copies the parameters and frees them). cuda dies
  * when no device is usable or the build has no CUDA; auto then uses the CPU, with a note
  * on stderr when a device exists but refuses the model. fp32: CUDA's full-precision
  * mode (for tests), else bf16. */
 Backend *device_open(Device d, GPT2 *model, int B, int T, int fp32);
-/* device_open for inference only (gpt2-sample, gpt2-eval): on the CPU, backend_cpu_infer_create
- * with cpu_dtype. */
-Backend *device_open_infer(Device d, GPT2 *model, int B, int T, int fp32, GenerateDtype cpu_dtype);
+
+/* A model file read for inference only (gpt2-sample, gpt2-eval). The caller sets device,
+ * dtype (the CPU's weights) and fp32 (CUDA's full-precision mode); bf16 on the CPU is read
+ * straight into its generator, never holding the fp32 model whole (half the memory). */
+typedef struct {
+    Device device;
+    GenerateDtype dtype;
+    int fp32;
+    int direct; /* read into gen, else into model */
+    GPT2 model;
+    Generator gen;
+} InferModel;
+
+/* Reads path; 0, or -1 with a message in err (nothing is then held). */
+int infer_load(InferModel *im, const char *path, char *err, size_t errlen);
+const GPT2Config *infer_config(const InferModel *im);
+/* The backend for batches up to [B,T], as device_open; takes the weights over. */
+Backend *infer_open(InferModel *im, int B, int T);
+/* Frees what a load holds when no backend is opened. */
+void infer_free(InferModel *im);
 
 #endif

@@ -17,7 +17,6 @@
 #include "eval/valloss.h"
 #include "model/backend_cpu.h"
 #include "model/device.h"
-#include "model/modelfile.h"
 #include "train/rundir.h"
 
 static const char usage[] =
@@ -195,35 +194,31 @@ static int eval_checkpoint(const char *path, const int *tasks, Data *d, const Op
     RunDirCheckpoint info;
     rundir_describe(path, &info);
     if (pruned(path, o)) return 0;
-    /* bf16 on the CPU reads the weights straight into its generator, never holding the
-     * fp32 model whole (half the memory) */
-    int direct = device_is_cpu(o->device) && !o->fp32;
-    GPT2 m = {0};
-    Generator gen = {0};
-    if (direct ? generate_load_bf16(&gen, path, err, sizeof err)
-               : modelfile_load(&m, path, err, sizeof err)) {
+    InferModel im = {
+        .device = o->device, .dtype = o->fp32 ? GENERATE_FP32 : GENERATE_BF16, .fp32 = o->fp32};
+    if (infer_load(&im, path, err, sizeof err)) {
         if (pruned(path, o)) return 0;
         warn("%s", err);
         return -1;
     }
-    const GPT2Config *cfg = direct ? &gen.config : &m.config;
+    const GPT2Config *cfg = infer_config(&im);
     load_data(d, tasks, cfg, o);
     if (tasks[TASK_HELLASWAG] && cfg->vocab_size < bpe_vocab_size(d->bpe)) {
         warn("%s: HellaSwag is tokenized with GPT-2's %d tokens, the model knows %d", path,
              bpe_vocab_size(d->bpe), cfg->vocab_size);
-        gpt2_free(&m), generate_free(&gen);
+        infer_free(&im);
         return -1;
     }
     if (tasks[TASK_VAL] && d->vs.max_id >= cfg->vocab_size) {
         warn("%s: the validation shards hold token %d (%s), outside the model's %d tokens", path,
              d->vs.max_id, d->vs.max_where, cfg->vocab_size);
-        gpt2_free(&m), generate_free(&gen);
+        infer_free(&im);
         return -1;
     }
     if (tasks[TASK_VAL] && d->vs.T > cfg->max_seq_len) {
         warn("%s: windows of %d tokens exceed the model's %d (use --seq-len)", path, d->vs.T,
              cfg->max_seq_len);
-        gpt2_free(&m), generate_free(&gen);
+        infer_free(&im);
         return -1;
     }
     int B = 1, T = 1;
@@ -236,9 +231,7 @@ static int eval_checkpoint(const char *path, const int *tasks, Data *d, const Op
         if (d->vs.T > T) T = d->vs.T;
     }
     if (T < 1) T = 1;
-    Backend *be = direct ? backend_cpu_bf16_create(&gen, B, T)
-                         : device_open_infer(o->device, &m, B, T, o->fp32,
-                                             o->fp32 ? GENERATE_FP32 : GENERATE_BF16);
+    Backend *be = infer_open(&im, B, T);
     if (o->verbose && o->device == DEVICE_AUTO && !strcmp(be->name, "cpu"))
         warn("--device auto: using the CPU");
     for (int t = 0; t < NUM_TASKS; t++) {

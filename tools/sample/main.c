@@ -9,7 +9,6 @@
 #include "model/backend_cpu.h"
 #include "model/device.h"
 #include "model/kernels/bf16.h"
-#include "model/modelfile.h"
 #include "sample/sampler.h"
 #include "sample/window.h"
 #include "text/bpe.h"
@@ -276,16 +275,10 @@ int main(int argc, char **argv) {
     size_t n_prompt;
     int *prompt = prompt_read(&o, bpe, fmt_in, src, &n_prompt);
 
-    /* bf16 on the CPU reads the weights straight into its generator, never holding the
-     * fp32 model whole (half the memory) */
-    int direct = device_is_cpu(o.device) && o.dtype == GENERATE_BF16;
-    GPT2 *model = xcalloc(1, sizeof *model);
-    Generator gen = {0};
+    InferModel im = {.device = o.device, .dtype = o.dtype, .fp32 = 1};
     char err[512];
-    if (direct ? generate_load_bf16(&gen, o.model, err, sizeof err)
-               : modelfile_load(model, o.model, err, sizeof err))
-        die("%s", err);
-    const GPT2Config *cfg = direct ? &gen.config : &model->config;
+    if (infer_load(&im, o.model, err, sizeof err)) die("%s", err);
+    const GPT2Config *cfg = infer_config(&im);
     int V = cfg->vocab_size, Vp = cfg->padded_vocab_size, maxT = cfg->max_seq_len;
     if (bpe && bpe_vocab_size(bpe) != V)
         die("%s: the model's vocabulary has %d tokens, GPT-2's %d: %s", o.model, V,
@@ -306,10 +299,7 @@ int main(int argc, char **argv) {
     /* the backend's window: the model's, or less when the whole sample fits */
     int window = np + o.length < maxT ? np + o.length : maxT;
     SampleWindow w;
-    window_init(&w,
-                direct ? backend_cpu_bf16_create(&gen, 1, window) /* take them over */
-                       : device_open_infer(o.device, model, 1, window, 1, o.dtype),
-                !o.no_cache);
+    window_init(&w, infer_open(&im, 1, window), !o.no_cache);
     Sampler sampler;
     sampler_init(&sampler, V, o.temperature, o.top_k, o.top_p, o.seed);
     TextStream ts;
@@ -380,7 +370,6 @@ int main(int argc, char **argv) {
     sampler_free(&sampler);
     w.be->free(w.be);
     window_free(&w);
-    free(model);
     free(o.stops);
     if (bpe) bpe_free(bpe);
     return 0;
