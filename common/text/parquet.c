@@ -95,7 +95,10 @@ static int th_field(Th *t, int64_t *id) {
     if (t->p >= t->end) return th_fail(t, "truncated"), 0;
     uint8_t b = *t->p++;
     if (!(b & 15)) return 0;
-    *id = b >> 4 ? *id + (b >> 4) : th_zigzag(t);
+    /* Thrift's field ids are i16; a bigger one would overflow the next delta */
+    int64_t next = b >> 4 ? *id + (b >> 4) : th_zigzag(t);
+    if (next < INT16_MIN || next > INT16_MAX) return th_fail(t, "a field id is out of range"), 0;
+    *id = next;
     return b & 15;
 }
 
@@ -540,7 +543,8 @@ static int charge(Ctx *c, uint64_t bytes) {
 static int push_string(Ctx *c, ParquetStrings *s, size_t from, size_t prefix, const uint8_t *rest,
                        size_t n) {
     if (charge(c, prefix + n + sizeof(size_t))) return -1;
-    if (s->len + prefix + n > s->cap) {
+    /* allocated even for empty strings: readers take data + end[i - 1] of every string */
+    if (!s->data || s->len + prefix + n > s->cap) {
         size_t cap = s->cap ? s->cap : 1 << 16;
         while (cap < s->len + prefix + n) cap *= 2;
         char *d = realloc(s->data, cap);

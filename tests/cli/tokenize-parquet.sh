@@ -4,7 +4,7 @@
 # fixtures cover every codec (snappy, zstd, gzip, none), data pages v1 and v2, PLAIN,
 # dictionary, a dictionary chunk that falls back to PLAIN, DELTA_LENGTH_BYTE_ARRAY and
 # DELTA_BYTE_ARRAY, nulls alone and in runs, empty strings, multi-megabyte strings, many row
-# groups and non-ASCII text. The strings must equal both oracles', and --parquet must equal --jsonl on
+# groups, non-ASCII text and a dictionary whose only entry is the empty string. The strings must equal both oracles', and --parquet must equal --jsonl on
 # the same documents. Then files that lie, one error class each.
 . "$(dirname "$0")/../lib.sh"
 
@@ -29,7 +29,7 @@ for p in "$F"/*.parquet; do
     into "$T/want" gpt2-tokenize --jsonl "$f.jsonl"
     ok "$name: --parquet equals --jsonl" same_as "$T/want" 'gpt2-tokenize --parquet "$p"'
 done
-ok "every case was written ($n files)" test "$n" -eq 26
+ok "every case was written ($n files)" test "$n" -eq 27
 grep -q '^nulls [1-9]' "$F/duck-snappy-v1.duckdb" && grep -q '^0:$' "$F/duck-snappy-v1.duckdb"
 ok "fixtures hold nulls and empty strings" test $? -eq 0
 ok "fixtures hold a 3 MiB string" grep -q "^3145728:" "$F/duck-big.duckdb"
@@ -82,6 +82,9 @@ head -c $((size - 3)) "$good" >"$T/b.parquet" && bad "truncated" "no PAR1 at the
 foot=$((size - 8 - $(od -An -tu4 -j $((size - 8)) -N4 "$good")))
 { head -c "$foot" "$good" && printf '\377\377\377' && tail -c +$((foot + 4)) "$good"; } >"$T/b.parquet" &&
     bad "footer bytes" "file metadata"
+# found by make fuzz: a field id delta past i16 (it overflowed int64 before the check)
+run gpt2-tokenize --parquet "$TOP/tests/fuzz/parquet/fuzz-field-id-overflow.parquet"
+ok "a field id out of range: exit 1" eval 'exits 1 && stderr_has "a field id is out of range"'
 mkfifo "$T/fifo"
 run gpt2-tokenize --parquet "$T/fifo"
 ok "a FIFO is refused, not waited on" eval 'exits 1 && stderr_has "not a regular file"'

@@ -49,6 +49,8 @@ async function duckdbFixtures(dir) {
     // runs of 12 equal values: RLE runs of dictionary indices, not only bit-packed ones
     await table('few', Array.from({ length: 5000 }, (_, i) => (i % 9 === 0 ? null : ['alpha', 'beta', 'gamma', 'δέλτα', ''][Math.floor(i / 12) % 5])));
     await table('req', texts(3000, 3).map((t) => t ?? 'was null'), true);
+    // only empty strings and nulls: a dictionary whose one entry has no bytes at all
+    await table('blank', Array.from({ length: 300 }, (_, i) => (i % 7 === 0 ? null : '')));
     const big = ['x'.repeat(2 << 20), 'small', 'é'.repeat(1 << 20) + 'end', null, 'y'.repeat(3 << 20)];
     await table('big', big);
     const cases = [];
@@ -57,6 +59,7 @@ async function duckdbFixtures(dir) {
     cases.push(['duck-dict-v1', 'few', 'COMPRESSION snappy, PARQUET_VERSION v1']);
     cases.push(['duck-dict-v2', 'few', 'COMPRESSION zstd, PARQUET_VERSION v2']);
     cases.push(['duck-required', 'req', 'COMPRESSION snappy']);
+    cases.push(['duck-blank', 'blank', 'COMPRESSION snappy']);
     cases.push(['duck-big', 'big', 'COMPRESSION snappy']);
     cases.push(['duck-big-v2', 'big', 'COMPRESSION zstd, PARQUET_VERSION v2']);
     for (const [name, t, opts] of cases)
