@@ -178,49 +178,6 @@ void generate_rewind(Generator *g, int pos) {
     g->pos = pos;
 }
 
-/* Attention's two inner loops, over a head's hs floats, in blocks of 16 with a fixed
- * inner count, so that the compiler vectorises them without reassociating (at -O2, a
- * plain float sum stays scalar: a 512-token prompt spent more time here than in the
- * matrix products). */
-enum { LANES = 16 };
-
-static inline __attribute__((always_inline)) float dot(const float *a, const float *b, int n) {
-    float acc[LANES] = {0}, s = 0;
-    int d = 0;
-    for (; d + LANES <= n; d += LANES)
-        for (int j = 0; j < LANES; j++) acc[j] += a[d + j] * b[d + j];
-    for (; d < n; d++) s += a[d] * b[d];
-    for (int j = 0; j < LANES; j++) s += acc[j];
-    return s;
-}
-
-static inline __attribute__((always_inline)) void axpy(float *y, float a, const float *x, int n) {
-    int d = 0;
-    for (; d + LANES <= n; d += LANES)
-        for (int j = 0; j < LANES; j++) y[d + j] += a * x[d + j];
-    for (; d < n; d++) y[d] += a * x[d];
-}
-
-/* One head of one new row at position t: softmax(q.k / sqrt(hs)) over keys [0, t], then
- * the weighted values into o. Built for AVX-512 and AVX2 beside the baseline, picked when
- * the program loads (GCC's target_clones), as the build itself targets any x86-64. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-__attribute__((target_clones("avx512f", "avx2", "default")))
-#endif
-static void
-attend(float *o, float *a, const float *q, const float *kc, const float *vc, int t, int C, int hs) {
-    float scale = 1.0f / sqrtf((float)hs), max = -INFINITY;
-    for (int t2 = 0; t2 <= t; t2++) {
-        a[t2] = dot(q, kc + (size_t)t2 * C, hs) * scale;
-        if (a[t2] > max) max = a[t2];
-    }
-    float sum = 0;
-    for (int t2 = 0; t2 <= t; t2++) sum += a[t2] = expf(a[t2] - max);
-    for (int t2 = 0; t2 <= t; t2++) a[t2] /= sum;
-    memset(o, 0, sizeof(float) * hs);
-    for (int t2 = 0; t2 <= t; t2++) axpy(o, a[t2], vc + (size_t)t2 * C, hs);
-}
-
 /* Which cache slots row i of a feed attends to: [0, base) and [first, last]. A plain
  * feed is causal (first = base = the slot of its first row); branches fed together each
  * see the prefix [0, base) and their own slots from first. */
@@ -234,15 +191,21 @@ static inline int next_key(int t, int base, int first) {
     return t + 1 == base ? first : t + 1;
 }
 
-/* Several new rows of one head at once as two matrix products: scores [n, L] = q k^T
- * (L = pos + n slots), the softmax over each row's keys, then out = scores v. The products
- * compute the masked slots too (at most n*n/2 wasted in a plain feed), yet run ~10x the
- * per-row loop of attend on long prompts. */
+/* New rows of one head as two matrix products: scores [n, L] = q k^T (L = pos + n slots),
+ * the softmax over each row's keys, then out = scores v; one row (decode) as two
+ * matrix-vector products. The products compute the masked slots too (at most n*n/2 wasted
+ * in a plain feed), yet BLAS beats a loop of per-key dot products at every n: on long
+ * prompts ~10x, and in decode, where attention read the cache one key at a time, d12 on
+ * one thread went from 64 to 71 tokens/s. */
 static void attend_rows(float *out, float *s, const float *q, const float *kc, const float *vc,
                         int pos, int n, Keys keys, int C, int hs) {
     int L = pos + n;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, L, hs, 1.0f / sqrtf((float)hs), q,
-                3 * C, kc, C, 0.0f, s, L);
+    float scale = 1.0f / sqrtf((float)hs);
+    if (n == 1)
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, L, hs, scale, kc, C, q, 1, 0.0f, s, 1);
+    else
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, L, hs, scale, q, 3 * C, kc, C, 0.0f,
+                    s, L);
     for (int i = 0; i < n; i++) {
         float *a = s + (size_t)i * L, max = -INFINITY, sum = 0;
         int last = pos + i, first = keys.first ? keys.first[pos - keys.base + i] : keys.base;
@@ -255,12 +218,12 @@ static void attend_rows(float *out, float *s, const float *q, const float *kc, c
         memset(a + keys.base, 0, sizeof(float) * (size_t)(first - keys.base));
         memset(a + last + 1, 0, sizeof(float) * (size_t)(L - last - 1));
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, hs, L, 1.0f, s, L, vc, C, 0.0f, out,
-                C);
+    if (n == 1)
+        cblas_sgemv(CblasRowMajor, CblasTrans, L, hs, 1.0f, vc, C, s, 1, 0.0f, out, 1);
+    else
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, hs, L, 1.0f, s, L, vc, C, 0.0f,
+                    out, C);
 }
-
-/* rows fed at once from which the matrix-product form pays */
-enum { ATTEND_ROWS_MIN = 4 };
 
 /* The one new piece: attention of n new rows (slots pos..pos+n-1, their q in qkv
  * [n,3C]) over the cached keys and values of keys; for a plain feed, attention_forward's
@@ -270,20 +233,11 @@ static void attention_cached(float *out, float *att, const float *qkv, const flo
                              const float *vc, int pos, int n, Keys keys, int C, int NH,
                              int capacity, int threads) {
     int hs = C / NH;
-    if (n >= ATTEND_ROWS_MIN || keys.first) {
-        blas_single_threaded();
+    blas_single_threaded();
 #pragma omp parallel for num_threads(threads) if ((size_t)n * (pos + n) * C > KERNELS_PARALLEL_MIN)
-        for (int h = 0; h < NH; h++)
-            attend_rows(out + h * hs, att + (size_t)h * n * capacity, qkv + h * hs, kc + h * hs,
-                        vc + h * hs, pos, n, keys, C, hs);
-        return;
-    }
-#pragma omp parallel for collapse(2)                                                               \
-    num_threads(threads) if ((size_t)n * (pos + n) * C > KERNELS_PARALLEL_MIN)
-    for (int i = 0; i < n; i++)
-        for (int h = 0; h < NH; h++)
-            attend(out + (size_t)i * C + h * hs, att + ((size_t)i * NH + h) * capacity,
-                   qkv + (size_t)i * 3 * C + h * hs, kc + h * hs, vc + h * hs, pos + i, C, hs);
+    for (int h = 0; h < NH; h++)
+        attend_rows(out + h * hs, att + (size_t)h * n * capacity, qkv + h * hs, kc + h * hs,
+                    vc + h * hs, pos, n, keys, C, hs);
 }
 
 /* out[n,OC] = inp[n,C] @ w^T + bias. fp32: a few rows as matrix-vector products split by
