@@ -6,6 +6,7 @@
 # its header is installed (ONEDNN=0 to leave it out).
 
 VERSION  := 0.1.0
+.DEFAULT_GOAL := all
 PREFIX   ?= /usr/local
 CC       ?= cc
 OPT      ?= -O2
@@ -32,28 +33,37 @@ ifeq ($(MPI),1)
 ALL_CFLAGS  += -DGPT2_MPI $(shell pkg-config --cflags ompi-c)
 LDLIBS      += $(shell pkg-config --libs ompi-c)
 endif
-ifeq ($(NCCL),1)
-ALL_CFLAGS  += -DGPT2_NCCL
-LDLIBS      += -lnccl
-endif
 ONEDNN   ?= $(if $(wildcard /usr/include/oneapi/dnnl/dnnl.h),1,0)
 ifeq ($(ONEDNN),1)
 ALL_CFLAGS  += -DGPT2_ONEDNN
 LDLIBS      += -ldnnl
 endif
 
+# The CUDA code is a plugin, $(BINDIR)/gpt2-cuda.so, that the tools open only when a GPU
+# may be used (model/cuda_plugin.h): linked in, cuBLAS cost every run 210 MiB resident. Its
+# entries carry GPT2_CUDA_ABI, a hash of the headers that declare them, so that a program
+# refuses a plugin from another build.
 ifeq ($(CUDA),1)
-ALL_CFLAGS  += -DGPT2_CUDA -I$(CUDA_HOME)/include
-LDLIBS      += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublasLt -lcublas -lcudart -lstdc++
 CUDA_SRC    := $(wildcard common/*/*.cu common/model/kernels/*.cu)
 # the NCCL collectives only in a build with NCCL
 ifneq ($(NCCL),1)
 CUDA_SRC    := $(filter-out %_nccl.cu,$(CUDA_SRC))
 endif
+CUDA_OBJ    := $(CUDA_SRC:%.cu=$(BUILD)/%.cu.o)
+CUDA_LIBS   := -L$(CUDA_HOME)/lib64 -lcublasLt -lcublas -lcudart $(if $(filter 1,$(NCCL)),-lnccl) \
+               -lstdc++
+CUDA_PLUGIN := $(BINDIR)/gpt2-cuda.so
+CUDA_ABI_HEADERS := common/model/backend.h common/model/config.h common/model/backend_cuda.h \
+                    common/train/dist_nccl.h
+CUDA_ABI    := 0x$(shell cat $(CUDA_ABI_HEADERS) | md5sum | cut -c1-15)UL
+CUDA_ABI_OBJ := $(BUILD)/common/model/cuda_plugin.o $(BUILD)/common/model/backend_cuda.cu.o \
+                $(BUILD)/common/train/dist_nccl.cu.o
+$(CUDA_ABI_OBJ): $(CUDA_ABI_HEADERS)
+$(CUDA_ABI_OBJ): ABI_FLAGS = -DGPT2_CUDA_ABI=$(CUDA_ABI)
 endif
 
 COMMON_SRC := $(wildcard common/*/*.c common/model/kernels/*.c)
-COMMON_OBJ := $(COMMON_SRC:%.c=$(BUILD)/%.o) $(CUDA_SRC:%.cu=$(BUILD)/%.cu.o)
+COMMON_OBJ := $(COMMON_SRC:%.c=$(BUILD)/%.o)
 LIB        := $(BUILD)/libgpt2.a
 
 TOOLS      := $(notdir $(patsubst %/,%,$(dir $(wildcard tools/*/main.c))))
@@ -72,18 +82,23 @@ PROVE_JOBS ?= 2
 
 .SECONDARY:
 .PHONY: all test test-asan check lint install clean bench demo
-all: $(TOOL_BINS) $(UNIT_BINS) $(HELPER_BINS)
+all: $(TOOL_BINS) $(CUDA_PLUGIN) $(UNIT_BINS) $(HELPER_BINS)
 
 # per-area build rules (generated sources, fuzzers...) live beside their code
 -include $(wildcard mk/*.mk)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -c $< -o $@
+	$(CC) $(ALL_CFLAGS) $(ABI_FLAGS) -c $< -o $@
 
 $(BUILD)/%.cu.o: %.cu
 	@mkdir -p $(dir $@)
-	$(NVCC) $(NVCCFLAGS) -Icommon -DGPT2_CUDA -MMD -MP -c $< -o $@
+	$(NVCC) $(NVCCFLAGS) -Xcompiler -fPIC -Icommon -DGPT2_CUDA $(ABI_FLAGS) -MMD -MP -c $< -o $@
+
+# its calls into the library (die, the model layout) resolve against the program
+$(CUDA_PLUGIN): $(CUDA_OBJ)
+	@mkdir -p $(dir $@)
+	$(NVCC) -shared -cudart shared $^ -Xlinker -rpath,$(CUDA_HOME)/lib64 $(CUDA_LIBS) -o $@
 
 $(LIB): $(COMMON_OBJ)
 	@rm -f $@
@@ -97,11 +112,12 @@ $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
 
-# a tool is every .c file in its directory, linked against the library
+# a tool is every .c file in its directory, linked against the library; it exports its
+# symbols (-rdynamic) for the CUDA plugin
 .SECONDEXPANSION:
 $(TOOL_BINS): $(BINDIR)/gpt2-%: $$(addprefix $(BUILD)/,$$(subst .c,.o,$$(wildcard tools/$$*/*.c))) $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_LDFLAGS) $(filter %.o,$^) $(LIB) $(LDLIBS) -o $@
+	$(CC) $(ALL_LDFLAGS) -rdynamic $(filter %.o,$^) $(LIB) $(LDLIBS) -o $@
 
 test: all
 	BIN=$(abspath $(BINDIR)) TESTBIN=$(abspath $(BUILD)/tests) \
@@ -122,9 +138,10 @@ bench: all
 	@for b in bench/*.sh; do echo "== $$b"; BIN=$(abspath $(BINDIR)) bash $$b || exit 1; done
 
 # each man page into the directory of its section (1, 5, 7...), made as needed
-install: $(TOOL_BINS)
+install: $(TOOL_BINS) $(CUDA_PLUGIN)
 	install -d $(DESTDIR)$(PREFIX)/bin
 	install -m 755 $(TOOL_BINS) $(DESTDIR)$(PREFIX)/bin/
+	$(if $(CUDA_PLUGIN),install -D -m 755 $(CUDA_PLUGIN) $(DESTDIR)$(PREFIX)/lib/gpt2/gpt2-cuda.so)
 	for m in $(MANPAGES); do \
 	    install -D -m 644 $$m $(DESTDIR)$(PREFIX)/share/man/man$${m##*.}/$${m##*/} || exit 1; \
 	done

@@ -15,11 +15,12 @@ $(BUILD)/tests/gpu/%.cu.o: tests/gpu/%.cu tests/gpu/test_util.h
 	@mkdir -p $(dir $@)
 	$(NVCC) $(NVCCFLAGS) -Icommon -Itests -DGPT2_CUDA $(if $(filter 1,$(NCCL)),-DGPT2_NCCL) -MMD -MP -c $< -o $@
 
-$(BUILD)/tests/gpu/%: $(BUILD)/tests/gpu/%.cu.o $(LIB)
-	$(CC) $(ALL_LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
+# the GPU tests and benchmark link the CUDA objects themselves (no plugin)
+$(BUILD)/tests/gpu/%: $(BUILD)/tests/gpu/%.cu.o $(CUDA_OBJ) $(LIB)
+	$(CC) $(ALL_LDFLAGS) $< $(CUDA_OBJ) $(LIB) $(LDLIBS) -Wl,-rpath,$(CUDA_HOME)/lib64 $(CUDA_LIBS) -o $@
 
-$(GPU_BENCH): $(BUILD)/bench/gpu_step.cu.o $(LIB)
-	$(CC) $(ALL_LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
+$(GPU_BENCH): $(BUILD)/bench/gpu_step.cu.o $(CUDA_OBJ) $(LIB)
+	$(CC) $(ALL_LDFLAGS) $< $(CUDA_OBJ) $(LIB) $(LDLIBS) -Wl,-rpath,$(CUDA_HOME)/lib64 $(CUDA_LIBS) -o $@
 
 .PHONY: test-gpu bench-gpu
 test-gpu: $(GPU_TESTS)

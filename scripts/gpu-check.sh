@@ -120,7 +120,7 @@ lever_retry() { # NAME SECONDS PROG
 } >"$LOGS/env.log" 2>&1
 
 # 1 build
-need="bin/gpt2-train bin/gpt2-shard build/tests/gpu/kernels_cuda build/tests/gpu/model_cuda build/bench/gpu_step"
+need="bin/gpt2-train bin/gpt2-cuda.so bin/gpt2-shard build/tests/gpu/kernels_cuda build/tests/gpu/model_cuda build/bench/gpu_step"
 missing=0
 for f in $need; do [ -x "$f" ] || missing=1; done
 if [ $force_build = 1 ] || [ $missing = 1 ]; then

@@ -447,6 +447,9 @@ int backend_cuda_devices(void) {
     return cuda_device_count();
 }
 
+extern "C" const CudaBackendEntry cuda_backend_entry = {GPT2_CUDA_ABI, backend_cuda_create,
+                                                        backend_cuda_devices};
+
 void backend_cuda_grads(Backend *be, float *grads) {
     CudaBase *cm = (CudaBase *)be->impl;
     if (!cm->grads) { /* never trained */

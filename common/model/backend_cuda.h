@@ -1,5 +1,6 @@
 /* backend_cuda: the Backend on an NVIDIA GPU (bf16 compute, or fp32 for tests), and what
- * it offers beyond backend.h for tests and benchmarks. Defined only in builds with CUDA. */
+ * it offers beyond backend.h for tests and benchmarks. Defined only in builds with CUDA,
+ * in gpt2-cuda.so; the GPU tests link it directly. */
 #ifndef GPT2_BACKEND_CUDA_H
 #define GPT2_BACKEND_CUDA_H
 
@@ -29,6 +30,15 @@ CudaOpen backend_cuda_create(const GPT2Config *cfg, const float *params, int B, 
 
 /* GPUs this process can use: 0 when there is none, -1 when the CUDA setup is broken */
 int backend_cuda_devices(void);
+
+/* What the tools call, through the plugin (model/cuda_plugin.h): the entry
+ * "cuda_backend_entry" of gpt2-cuda.so. */
+typedef struct {
+    unsigned long abi; /* GPT2_CUDA_ABI */
+    CudaOpen (*create)(const GPT2Config *cfg, const float *params, int B, int T, int fp32,
+                       Backend **be, char *err, size_t errlen);
+    int (*devices)(void);
+} CudaBackendEntry;
 /* fp32 copy of the accumulated parameter gradients [num_params] to the host */
 void backend_cuda_grads(Backend *be, float *grads);
 /* bytes of device memory this process has allocated through the backend and kernels */

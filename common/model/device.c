@@ -1,9 +1,8 @@
 #include "model/device.h"
 #include "base/util.h"
-#include "model/modelfile.h"
-#ifdef GPT2_CUDA
 #include "model/backend_cuda.h"
-#endif
+#include "model/cuda_plugin.h"
+#include "model/modelfile.h"
 
 #include <string.h>
 
@@ -14,40 +13,44 @@ Device device_parse(const char *arg) {
     die_usage("--device: '%s' is not auto, cpu or cuda", arg);
 }
 
+/* The CUDA backend's entry when d may use it, else NULL: cpu; auto on a machine without
+ * a GPU driver (the plugin is then never opened), or whose plugin cannot be opened (said
+ * once); cuda dies with the reason. */
+static const CudaBackendEntry *cuda_entry(Device d) {
+    if (d == DEVICE_CPU || (d == DEVICE_AUTO && !cuda_driver_present())) return NULL;
+    char err[1024];
+    const CudaBackendEntry *e = cuda_plugin_entry("cuda_backend_entry", err, sizeof err);
+    static int said;
+    if (!e && d == DEVICE_CUDA) die("--device cuda: %s", err);
+    if (!e && !said++) warn("--device auto: using the CPU: %s", err);
+    return e;
+}
+
 /* Whether d runs on the CPU: cpu, or auto where no GPU can be used (a broken CUDA setup
  * counts as a GPU, so that opening it explains the problem). */
 static int device_is_cpu(Device d) {
     if (d != DEVICE_AUTO) return d == DEVICE_CPU;
-#ifdef GPT2_CUDA
-    return backend_cuda_devices() == 0;
-#else
-    return 1;
-#endif
+    const CudaBackendEntry *e = cuda_entry(d);
+    return !e || e->devices() == 0;
 }
 
 /* the GPU's backend when d asks for it and one is usable, else NULL */
 static Backend *open_cuda(Device d, GPT2 *model, int B, int T, int fp32) {
-#ifdef GPT2_CUDA
-    if (d != DEVICE_CPU) {
-        char err[256];
-        Backend *be;
-        CudaOpen got = backend_cuda_create(&model->config, model->params_memory, B, T, fp32, &be,
-                                           err, sizeof err);
-        if (got == CUDA_OPENED) {
-            gpt2_free(model);
-            return be;
-        }
-        if (d == DEVICE_CUDA) die("--device cuda: %s", err);
-        /* a machine without a GPU is the plain CPU case; anything else (a refusal of this
-         * model, a broken CUDA setup) the user of a GPU box wants to hear about */
-        if (got != CUDA_NO_DEVICE)
-            warn("--device auto: using the CPU: the CUDA backend cannot run this model (%s)", err);
+    const CudaBackendEntry *e = cuda_entry(d);
+    if (!e) return NULL;
+    char err[256];
+    Backend *be;
+    CudaOpen got =
+        e->create(&model->config, model->params_memory, B, T, fp32, &be, err, sizeof err);
+    if (got == CUDA_OPENED) {
+        gpt2_free(model);
+        return be;
     }
-#else
-    (void)fp32;
-    (void)model, (void)B, (void)T;
-    if (d == DEVICE_CUDA) die("--device cuda: not available in this build (built without CUDA)");
-#endif
+    if (d == DEVICE_CUDA) die("--device cuda: %s", err);
+    /* a machine without a GPU is the plain CPU case; anything else (a refusal of this
+     * model, a broken CUDA setup) the user of a GPU box wants to hear about */
+    if (got != CUDA_NO_DEVICE)
+        warn("--device auto: using the CPU: the CUDA backend cannot run this model (%s)", err);
     return NULL;
 }
 

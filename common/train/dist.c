@@ -13,9 +13,8 @@
 #ifdef GPT2_MPI
 #include <mpi.h>
 #endif
-#ifdef GPT2_NCCL
+#include "model/cuda_plugin.h"
 #include "train/dist_nccl.h"
-#endif
 
 /* The number of ranks the launcher started, before any MPI call: OpenMPI's mpirun, the
  * PMI of MPICH/Hydra and Slurm, or srun's own step size. */
@@ -86,9 +85,7 @@ void dist_init(Dist *d, double timeout) {
 }
 
 void dist_finalize(Dist *d) {
-#ifdef GPT2_NCCL
-    if (d->nccl_comm) dist_nccl_free(d->nccl_comm);
-#endif
+    if (d->nccl_comm) d->nccl->free(d->nccl_comm);
 #ifdef GPT2_MPI
     if (d->world > 1) {
         watch(d, "the end of the run");
@@ -107,31 +104,35 @@ void dist_finalize(Dist *d) {
     memset(d, 0, sizeof *d);
 }
 
+/* NCCL's calls in the CUDA plugin, or NULL with the reason in err */
+static const DistNcclEntry *nccl_entry(char *err, size_t errlen) {
+    return cuda_plugin_entry("dist_nccl_entry", err, errlen);
+}
+
 void dist_select_device(const Dist *d) {
-#ifdef GPT2_NCCL
-    if (d->world > 1) dist_nccl_select_device(d->local_rank, d->local_world);
-#else
-    (void)d;
-#endif
+    char err[1024];
+    const DistNcclEntry *nccl;
+    /* no driver: no GPU to pick; no NCCL: dist_setup says so if CUDA is used */
+    if (d->world > 1 && cuda_driver_present() && (nccl = nccl_entry(err, sizeof err)))
+        nccl->select_device(d->local_rank, d->local_world);
 }
 
 void dist_setup(Dist *d, Backend *be, size_t num_params, int zero) {
     d->num_params = num_params;
     if (d->world == 1) return;
     if (!strcmp(be->name, "cuda")) {
-#ifdef GPT2_NCCL
+#ifdef GPT2_MPI /* several ranks: a build with MPI (dist_init) */
+        char err[1024];
+        if (!(d->nccl = nccl_entry(err, sizeof err)))
+            die("several ranks on CUDA need NCCL: %s", err);
         if (zero) die("--zero 1: the CUDA backend does not shard its optimizer yet; use --zero 0");
         unsigned char id[DIST_NCCL_ID_BYTES];
-        if (d->rank == 0) dist_nccl_unique_id(id);
+        if (d->rank == 0) d->nccl->unique_id(id);
         watch(d, "the NCCL set-up");
         MPI_Bcast(id, DIST_NCCL_ID_BYTES, MPI_BYTE, 0, MPI_COMM_WORLD);
-        d->nccl_comm = dist_nccl_init(id, d->world, d->rank);
+        d->nccl_comm = d->nccl->init(id, d->world, d->rank);
         unwatch();
-        d->nccl = 1;
         return;
-#else
-        die("several ranks on CUDA need NCCL, which this build has not (no nccl.h in the CUDA "
-            "toolkit)");
 #endif
     }
     d->zero = zero;
@@ -234,10 +235,10 @@ static void update_shard(Dist *d, float *params, const GPT2Config *cfg, const Ad
 
 float dist_update(Dist *d, Backend *be, const AdamWConfig *opt, int t) {
     if (d->world == 1) return be->update(be, opt, t);
-#ifdef GPT2_NCCL
+#ifdef GPT2_MPI
     if (d->nccl) {
         watch(d, "the gradient all-reduce (NCCL)");
-        dist_nccl_allreduce(d->nccl_comm, be->grad_memory(be), d->num_params);
+        d->nccl->allreduce(d->nccl_comm, be->grad_memory(be), d->num_params);
         unwatch();
         return be->update(be, opt, t);
     }

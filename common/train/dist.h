@@ -16,12 +16,13 @@
 
 #include "model/backend.h"
 #include "model/model.h"
+#include "train/dist_nccl.h"
 
 typedef struct {
     int rank, world;             /* this process and the number of processes */
     int local_rank, local_world; /* the same among the processes of this host */
     int zero;                    /* ZeRO-1: each rank keeps the moments of its shard */
-    int nccl;                    /* gradients reduced by NCCL on the device (CUDA) */
+    const DistNcclEntry *nccl;   /* gradients reduced by NCCL on the device (CUDA) */
     double timeout;              /* seconds one collective may wait */
     size_t num_params;
     int *counts, *displs;             /* per rank: its shard of the parameters */

@@ -52,3 +52,7 @@ void dist_nccl_allreduce(void *comm, float *grads, size_t n) {
 void dist_nccl_free(void *comm) {
     NCCL_CHECK(ncclCommDestroy((ncclComm_t)comm));
 }
+
+extern "C" const DistNcclEntry dist_nccl_entry = {GPT2_CUDA_ABI,       dist_nccl_select_device,
+                                                  dist_nccl_unique_id, dist_nccl_init,
+                                                  dist_nccl_allreduce, dist_nccl_free};

@@ -1,6 +1,7 @@
 /* dist_nccl: the CUDA side of data parallelism (dist.h) — one GPU per local rank and the
- * gradient all-reduce over NCCL on the stream the model runs on. Built only when the CUDA
- * toolkit has nccl.h (the Makefile's NCCL switch); callable from C. */
+ * gradient all-reduce over NCCL on the stream the model runs on. Part of gpt2-cuda.so when
+ * the CUDA toolkit has nccl.h (the Makefile's NCCL switch); the tools reach it through
+ * DistNcclEntry, the GPU tests directly. */
 #ifndef GPT2_TRAIN_DIST_NCCL_H
 #define GPT2_TRAIN_DIST_NCCL_H
 
@@ -20,6 +21,17 @@ void *dist_nccl_init(const unsigned char id[DIST_NCCL_ID_BYTES], int world, int 
 /* Sums the n fp32 gradients on the device over all ranks, in place, and waits for it. */
 void dist_nccl_allreduce(void *comm, float *grads, size_t n);
 void dist_nccl_free(void *comm);
+
+/* The same calls as the entry "dist_nccl_entry" of gpt2-cuda.so (model/cuda_plugin.h),
+ * there only when it was built with NCCL. */
+typedef struct {
+    unsigned long abi; /* GPT2_CUDA_ABI */
+    void (*select_device)(int local_rank, int local_world);
+    void (*unique_id)(unsigned char id[DIST_NCCL_ID_BYTES]);
+    void *(*init)(const unsigned char id[DIST_NCCL_ID_BYTES], int world, int rank);
+    void (*allreduce)(void *comm, float *grads, size_t n);
+    void (*free)(void *comm);
+} DistNcclEntry;
 
 #ifdef __cplusplus
 }
