@@ -177,26 +177,43 @@ static void score_rows(Backend *be, const HellaSwag *hs, size_t first, size_t co
 }
 
 /* The shared form: the context but its last token once, then each ending from that last
- * token on, on the context's keys and values (about half the tokens of the 4-row form).
- * The positions and losses are the 4-row form's, so are the sums, up to rounding. */
-static void score_shared(Backend *be, const HellaSwagExample *ex, HellaSwagScore *s) {
-    int np = ex->ctx_len > 0 ? ex->ctx_len - 1 : 0, n[HELLASWAG_ENDINGS];
-    const int *tokens[HELLASWAG_ENDINGS], *targets[HELLASWAG_ENDINGS];
-    float *losses[HELLASWAG_ENDINGS];
-    for (int i = 0; i < HELLASWAG_ENDINGS; i++) {
-        n[i] = ex->len[i] - 1 - np;
-        tokens[i] = ex->rows[i] + np;
-        targets[i] = ex->rows[i] + np + 1;
-        losses[i] = xmalloc(sizeof(float) * (n[i] > 0 ? n[i] : 1));
+ * token on, on the context's keys and values (about half the tokens of the 4-row form),
+ * for all count examples in one call (the backend feeds several together). The positions
+ * and losses are the 4-row form's, so are the sums, up to rounding. */
+static void score_shared(Backend *be, const HellaSwagExample *ex, size_t count,
+                         HellaSwagScore *out) {
+    enum { E = HELLASWAG_ENDINGS };
+    ScoreGroup *gr = xmalloc(count * sizeof *gr);
+    const int **tokens = xmalloc(count * E * sizeof *tokens);
+    const int **targets = xmalloc(count * E * sizeof *targets);
+    int *n = xmalloc(count * E * sizeof *n);
+    float **losses = xmalloc(count * E * sizeof *losses);
+    for (size_t e = 0; e < count; e++) {
+        int np = ex[e].ctx_len > 0 ? ex[e].ctx_len - 1 : 0;
+        for (int i = 0; i < E; i++) {
+            size_t k = e * E + i;
+            n[k] = ex[e].len[i] - 1 - np;
+            tokens[k] = ex[e].rows[i] + np;
+            targets[k] = ex[e].rows[i] + np + 1;
+            losses[k] = xmalloc(sizeof(float) * (n[k] > 0 ? n[k] : 1));
+        }
+        gr[e] = (ScoreGroup){.prefix = ex[e].rows[0],
+                             .np = np,
+                             .rows = E,
+                             .tokens = tokens + e * E,
+                             .targets = targets + e * E,
+                             .n = n + e * E,
+                             .losses = losses + e * E};
     }
-    be->shared_losses(be, ex->rows[0], np, HELLASWAG_ENDINGS, tokens, targets, n, losses);
-    for (int i = 0; i < HELLASWAG_ENDINGS; i++) {
+    be->shared_losses(be, (int)count, gr);
+    for (size_t k = 0; k < count * E; k++) {
         double sum = 0;
-        for (int t = 0; t < n[i]; t++) sum += losses[i][t];
-        s->sum[i] = sum;
-        s->mean[i] = n[i] > 0 ? sum / n[i] : 0;
-        free(losses[i]);
+        for (int t = 0; t < n[k]; t++) sum += losses[k][t];
+        out[k / E].sum[k % E] = sum;
+        out[k / E].mean[k % E] = n[k] > 0 ? sum / n[k] : 0;
+        free(losses[k]);
     }
+    free(gr), free(tokens), free(targets), free(n), free(losses);
 }
 
 void hellaswag_score(Backend *be, const HellaSwag *hs, size_t first, size_t count,
@@ -205,7 +222,7 @@ void hellaswag_score(Backend *be, const HellaSwag *hs, size_t first, size_t coun
     int fits = 1;
     for (size_t e = first; e < first + count; e++) fits &= longest_row(&hs->ex[e]) - 1 <= be->T;
     if (be->shared_losses && fits)
-        for (size_t e = 0; e < count; e++) score_shared(be, &hs->ex[first + e], &out[e]);
+        score_shared(be, &hs->ex[first], count, out);
     else
         score_rows(be, hs, first, count, out);
     for (size_t e = 0; e < count; e++) {

@@ -9,6 +9,18 @@
 
 #include "model/config.h"
 
+/* Rows that share a prefix (HellaSwag: a context and its endings), scored forward only:
+ * prefix[0..np) is computed once and each row k's tokens[k][0..n[k]) on its keys and
+ * values; losses[k][i] is the loss of targets[k][i] after tokens[k][i], as eval_losses
+ * would give for the row prefix + tokens[k]. np + n[k] <= T; n[k] may be 0. */
+typedef struct {
+    const int *prefix;
+    int np, rows;
+    const int *const *tokens, *const *targets;
+    const int *n;
+    float *const *losses;
+} ScoreGroup;
+
 typedef struct Backend Backend;
 struct Backend {
     const char *name; /* "cpu", "cuda" */
@@ -43,14 +55,9 @@ struct Backend {
      * param_memory is NULL: no sharded update there). */
     float *(*grad_memory)(Backend *be);
     float *(*param_memory)(Backend *be);
-    /* Forward only, rows that share a prefix (HellaSwag's endings after their context):
-     * prefix[0..np) is computed once and each row k's tokens[k][0..n[k]) on its keys and
-     * values; losses[k][i] is the loss of targets[k][i] after tokens[k][i], as eval_losses
-     * would give for the row prefix + tokens[k]. np + n[k] <= T; n[k] may be 0. NULL
-     * where the backend keeps no such cache (callers use eval_losses). */
-    void (*shared_losses)(Backend *be, const int *prefix, int np, int rows,
-                          const int *const *tokens, const int *const *targets, const int *n,
-                          float *const *losses);
+    /* Forward only, groups of rows that share a prefix (ScoreGroup): NULL where the
+     * backend keeps no such cache (callers use eval_losses). */
+    void (*shared_losses)(Backend *be, int groups, const ScoreGroup *g);
 };
 
 #endif

@@ -50,10 +50,19 @@ static void cpu_decode_drop(Backend *be) {
     if (g->capacity) generate_rewind(g, 0);
 }
 
+/* Cache slots of a backend's generator: T for one sequence, more for a bigger batch, so
+ * that shared_losses feeds several groups together (HellaSwag: -b 4 examples of ~130
+ * tokens); at most CPU_GROUP_SLOTS, 75 MB of keys and values for d12. */
+enum { CPU_GROUP_SLOTS = 1024 };
+static int gen_slots(int B, int T) {
+    long slots = (long)B * T < CPU_GROUP_SLOTS ? (long)B * T : CPU_GROUP_SLOTS;
+    return slots > T ? (int)slots : T;
+}
+
 /* the generator, made on first use in an fp32 backend */
 static Generator *cpu_gen_ready(Backend *be) {
     Generator *g = cpu_gen(be);
-    if (!g->capacity) generate_init(g, cpu_model(be), be->T, GENERATE_FP32);
+    if (!g->capacity) generate_init(g, cpu_model(be), gen_slots(be->B, be->T), GENERATE_FP32);
     return g;
 }
 
@@ -88,13 +97,8 @@ static void gen_logits(Backend *be, const int *inputs, int B, int T, int from, f
     }
 }
 
-static void cpu_shared_losses(Backend *be, const int *prefix, int np, int rows,
-                              const int *const *tokens, const int *const *targets, const int *n,
-                              float *const *losses) {
-    Generator *g = cpu_gen_ready(be);
-    generate_rewind(g, 0);
-    if (np) generate_append(g, prefix, np);
-    generate_feed_branches(g, rows, tokens, targets, n, losses);
+static void cpu_shared_losses(Backend *be, int groups, const ScoreGroup *gr) {
+    generate_score_groups(cpu_gen_ready(be), groups, gr);
 }
 
 static float cpu_update(Backend *be, const AdamWConfig *opt, int t) {
@@ -178,7 +182,7 @@ Backend *backend_cpu_bf16_create(Generator *gen, int B, int T) {
     CpuBackend *c = be->impl;
     c->gen = *gen; /* take over its allocations */
     memset(gen, 0, sizeof *gen);
-    if (!c->gen.capacity) generate_reserve(&c->gen, T);
+    if (!c->gen.capacity) generate_reserve(&c->gen, gen_slots(B, T));
     be->eval_losses = gen_eval_losses;
     be->logits = gen_logits;
     be->train_step = NULL, be->update = NULL, be->get_state = NULL, be->set_state = NULL;
@@ -189,6 +193,6 @@ Backend *backend_cpu_bf16_create(Generator *gen, int B, int T) {
 Backend *backend_cpu_infer_create(GPT2 *model, int B, int T, GenerateDtype dtype) {
     if (dtype == GENERATE_FP32) return backend_cpu_create(model, B, T);
     Generator gen;
-    generate_init_bf16_freeing(&gen, model, T); /* it holds its own copy */
+    generate_init_bf16_freeing(&gen, model, gen_slots(B, T)); /* it holds its own copy */
     return backend_cpu_bf16_create(&gen, B, T);
 }

@@ -13,8 +13,9 @@
 #include <unistd.h>
 
 /* rows per pass through the layers, and per pass through the vocabulary projection (its
- * output, [rows, Vp] floats, is the largest buffer after the cache) */
-enum { GENERATE_CHUNK = 128, GENERATE_HEAD_ROWS = 32 };
+ * output, [rows, Vp] floats, is the largest buffer after the cache: 26 MB for GPT-2; 32
+ * rows took HellaSwag on d12 from 20.2 s to 22.1, reading wte four times as often) */
+enum { GENERATE_CHUNK = 128, GENERATE_HEAD_ROWS = 128 };
 
 int generate_dtype_parse(const char *s, GenerateDtype *dtype) {
     if (!strcmp(s, "fp32")) return *dtype = GENERATE_FP32, 0;
@@ -178,50 +179,65 @@ void generate_rewind(Generator *g, int pos) {
     g->pos = pos;
 }
 
-/* Which cache slots row i of a feed attends to: [0, base) and [first, last]. A plain
- * feed is causal (first = base = the slot of its first row); branches fed together each
- * see the prefix [0, base) and their own slots from first. */
+/* Which cache slots row i of a feed attends to: its prefix [from, to) and its own slots
+ * from first to the row's. A plain feed is causal: [0, base) and from base, the slot of
+ * its first row. Rows fed with their own prefixes and first slots score several
+ * sequences in one feed, each seeing only its own keys. */
 typedef struct {
     int base;
-    const int *first; /* per row of the feed; NULL: all rows first = base */
+    const int *from, *to, *first; /* per row of the feed; NULL: a plain feed */
 } Keys;
 
-/* the slot after t among a row's keys: past the prefix, its branch's first */
-static inline int next_key(int t, int base, int first) {
-    return t + 1 == base ? first : t + 1;
+/* row i's keys; an empty prefix is put at first, so that from is the lowest slot seen */
+static inline void row_keys(const Keys *k, int i, int *from, int *to, int *first) {
+    if (!k->first) {
+        *from = 0, *to = *first = k->base;
+        return;
+    }
+    *first = k->first[i], *from = k->from[i], *to = k->to[i];
+    if (*from == *to) *from = *to = *first;
 }
 
-/* New rows of one head as two matrix products: scores [n, L] = q k^T (L = pos + n slots),
- * the softmax over each row's keys, then out = scores v; one row (decode) as two
- * matrix-vector products. The products compute the masked slots too (at most n*n/2 wasted
- * in a plain feed), yet BLAS beats a loop of per-key dot products at every n: on long
- * prompts ~10x, and in decode, where attention read the cache one key at a time, d12 on
- * one thread went from 64 to 71 tokens/s. */
+/* New rows of one head as two matrix products: scores [n, W] = q k^T over the W slots
+ * from the lowest any row sees to the last row's, the softmax over each row's keys, then
+ * out = scores v; one row (decode) as two matrix-vector products. The products compute
+ * masked slots too (at most n*n/2 in a plain feed), yet BLAS beats a loop of per-key dot
+ * products at every n: on long prompts ~10x, and in decode, where attention read the
+ * cache one key at a time, d12 on one thread went from 64 to 71 tokens/s. */
 static void attend_rows(float *out, float *s, const float *q, const float *kc, const float *vc,
-                        int pos, int n, Keys keys, int C, int hs) {
-    int L = pos + n;
+                        int pos, int n, const Keys *keys, int C, int hs) {
+    int lo = pos, from, to, first;
+    for (int i = 0; i < n; i++) {
+        row_keys(keys, pos - keys->base + i, &from, &to, &first);
+        lo = from < lo ? from : lo;
+    }
+    int W = pos + n - lo;
+    const float *k0 = kc + (size_t)lo * C, *v0 = vc + (size_t)lo * C;
     float scale = 1.0f / sqrtf((float)hs);
     if (n == 1)
-        cblas_sgemv(CblasRowMajor, CblasNoTrans, L, hs, scale, kc, C, q, 1, 0.0f, s, 1);
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, W, hs, scale, k0, C, q, 1, 0.0f, s, 1);
     else
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, L, hs, scale, q, 3 * C, kc, C, 0.0f,
-                    s, L);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, W, hs, scale, q, 3 * C, k0, C, 0.0f,
+                    s, W);
     for (int i = 0; i < n; i++) {
-        float *a = s + (size_t)i * L, max = -INFINITY, sum = 0;
-        int last = pos + i, first = keys.first ? keys.first[pos - keys.base + i] : keys.base;
-        int start = keys.base > 0 ? 0 : first;
-        for (int t = start; t <= last; t = next_key(t, keys.base, first))
-            max = a[t] > max ? a[t] : max;
-        for (int t = start; t <= last; t = next_key(t, keys.base, first))
-            sum += a[t] = expf(a[t] - max);
-        for (int t = start; t <= last; t = next_key(t, keys.base, first)) a[t] /= sum;
-        memset(a + keys.base, 0, sizeof(float) * (size_t)(first - keys.base));
-        memset(a + last + 1, 0, sizeof(float) * (size_t)(L - last - 1));
+        float *a = s + (size_t)i * W, max = -INFINITY, sum = 0;
+        row_keys(keys, pos - keys->base + i, &from, &to, &first);
+        /* the row's two ranges of keys, relative to lo; zeros around them */
+        int r0[2] = {from - lo, first - lo}, r1[2] = {to - lo, pos + i + 1 - lo};
+        for (int r = 0; r < 2; r++)
+            for (int t = r0[r]; t < r1[r]; t++) max = a[t] > max ? a[t] : max;
+        for (int r = 0; r < 2; r++)
+            for (int t = r0[r]; t < r1[r]; t++) sum += a[t] = expf(a[t] - max);
+        for (int r = 0; r < 2; r++)
+            for (int t = r0[r]; t < r1[r]; t++) a[t] /= sum;
+        memset(a, 0, sizeof(float) * (size_t)r0[0]);
+        memset(a + r1[0], 0, sizeof(float) * (size_t)(r0[1] - r1[0]));
+        memset(a + r1[1], 0, sizeof(float) * (size_t)(W - r1[1]));
     }
     if (n == 1)
-        cblas_sgemv(CblasRowMajor, CblasTrans, L, hs, 1.0f, vc, C, s, 1, 0.0f, out, 1);
+        cblas_sgemv(CblasRowMajor, CblasTrans, W, hs, 1.0f, v0, C, s, 1, 0.0f, out, 1);
     else
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, hs, L, 1.0f, s, L, vc, C, 0.0f,
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, hs, W, 1.0f, s, W, v0, C, 0.0f,
                     out, C);
 }
 
@@ -230,7 +246,7 @@ static void attend_rows(float *out, float *s, const float *q, const float *kc, c
  * arithmetic but for the order of sums, so results match it to rounding. att holds
  * [n, NH, capacity] floats. */
 static void attention_cached(float *out, float *att, const float *qkv, const float *kc,
-                             const float *vc, int pos, int n, Keys keys, int C, int NH,
+                             const float *vc, int pos, int n, const Keys *keys, int C, int NH,
                              int capacity, int threads) {
     int hs = C / NH;
     blas_single_threaded();
@@ -257,16 +273,16 @@ static void linear(float *out, const float *inp, GenerateMatrix w, const float *
 }
 
 /* n <= chunk rows through every layer; the residual stream lives in g->x. A row's
- * position is its slot's, or in a branch, the prefix's length plus its place in the
- * branch. */
-static void feed_chunk(Generator *g, const int *tokens, int n, Keys keys, int threads) {
+ * position is its prefix's length plus its place after first (in a plain feed: its slot). */
+static void feed_chunk(Generator *g, const int *tokens, int n, const Keys *keys, int threads) {
     const GPT2Config *cfg = &g->config;
     const GPT2Params *p = &g->p;
     int C = cfg->channels, NH = cfg->num_heads, pos = g->pos;
     size_t NC = (size_t)n * C, CC = (size_t)C * C;
     for (int i = 0; i < n; i++) {
-        int first = keys.first ? keys.first[pos - keys.base + i] : keys.base;
-        const float *pe = p->wpe + (size_t)(keys.base + pos + i - first) * C;
+        int from, to, first;
+        row_keys(keys, pos - keys->base + i, &from, &to, &first);
+        const float *pe = p->wpe + (size_t)(to - from + pos + i - first) * C;
         float *x = g->x + (size_t)i * C;
         if (g->wte.bf16) {
             const uint16_t *e = g->wte.bf16 + (size_t)tokens[i] * C;
@@ -300,32 +316,35 @@ static void feed_chunk(Generator *g, const int *tokens, int n, Keys keys, int th
     g->pos += n;
 }
 
-/* what to do with the logits of one position: i counts from the first token of the feed */
-typedef void HeadSink(void *ctx, int i, const float *logits);
+/* what to do with the logits [h, Vp] of h positions: i counts from the first token of the
+ * feed */
+typedef void HeadSink(void *ctx, int i, int h, const float *logits);
 
 /* Feeds tokens[0..n) and hands the logits after each of tokens[from..n) to sink (none when
  * from == n), computed a few rows at a time while their chunk's residual stream is at hand.
- * first: NULL for a plain feed, else per row the slot its branch starts at (keys). */
-static void feed(Generator *g, const int *tokens, const int *first, int n, int from, HeadSink *sink,
+ * keys: the rows' keys (its base is set here), all NULL for a plain feed. */
+static void feed(Generator *g, const int *tokens, Keys keys, int n, int from, HeadSink *sink,
                  void *ctx) {
     const GPT2Config *cfg = &g->config;
     int C = cfg->channels, Vp = cfg->padded_vocab_size;
-    if (n < 1 || from < 0 || from > n || g->pos + n > g->capacity) abort(); /* caller bug */
+    if (n < 1 || from < 0 || from > n || g->pos + n > g->capacity ||
+        (!keys.first && g->pos + n > cfg->max_seq_len))
+        abort(); /* caller bug */
     /* A team of OpenMP threads costs microseconds to wake, and far more on a busy
      * machine: the element-wise kernels on a few rows are cheaper than that, so they run
      * on one thread; the matrix products get all `threads`. */
     int threads = omp_get_max_threads();
     if (n < 16) omp_set_num_threads(1);
-    Keys keys = {.base = g->pos, .first = first};
+    keys.base = g->pos;
     for (int done = 0; done < n; done += g->chunk) {
         int rows = n - done < g->chunk ? n - done : g->chunk;
-        feed_chunk(g, tokens + done, rows, keys, threads);
+        feed_chunk(g, tokens + done, rows, &keys, threads);
         for (int r = from > done ? from - done : 0; r < rows; r += GENERATE_HEAD_ROWS) {
             int h = rows - r < GENERATE_HEAD_ROWS ? rows - r : GENERATE_HEAD_ROWS;
             layernorm_forward(g->ln, g->mean, g->rstd, g->x + (size_t)r * C, g->p.lnfw, g->p.lnfb,
                               h, C);
             linear(g->logits, g->ln, g->wte, NULL, 0, h, C, Vp, threads);
-            for (int i = 0; i < h; i++) sink(ctx, done + r + i, g->logits + (size_t)i * Vp);
+            sink(ctx, done + r, h, g->logits);
         }
     }
     omp_set_num_threads(threads);
@@ -335,73 +354,107 @@ typedef struct {
     float *out;
     int from, Vp, V;
     const int *targets;
+    const float *last;
 } Sink;
 
-static void sink_copy(void *ctx, int i, const float *logits) {
+static void sink_copy(void *ctx, int i, int h, const float *logits) {
     Sink *s = ctx;
-    memcpy(s->out + (size_t)(i - s->from) * s->Vp, logits, sizeof(float) * s->Vp);
+    memcpy(s->out + (size_t)(i - s->from) * s->Vp, logits, sizeof(float) * s->Vp * h);
 }
 
-/* -log softmax(logits)[target] over the real vocabulary, in double as crossentropy.c */
-static void sink_loss(void *ctx, int i, const float *logits) {
+static void sink_loss(void *ctx, int i, int h, const float *logits) {
     Sink *s = ctx;
-    float max = logits[0];
-    for (int v = 1; v < s->V; v++)
-        if (logits[v] > max) max = logits[v];
-    double sum = 0;
-    for (int v = 0; v < s->V; v++) sum += exp((double)logits[v] - max);
-    s->out[i] = (float)(log(sum) + max - logits[s->targets[i]]);
+    crossentropy_logits_forward(s->out + i, logits, s->targets + i, h, s->V, s->Vp);
 }
 
 /* keeps where the last position's logits are: in the head's buffer, valid until the next feed */
-static void sink_last(void *ctx, int i, const float *logits) {
+static void sink_last(void *ctx, int i, int h, const float *logits) {
+    Sink *s = ctx;
     (void)i;
-    *(const float **)ctx = logits;
+    s->last = logits + (size_t)(h - 1) * s->Vp;
 }
 
 const float *generate_feed(Generator *g, const int *tokens, int n) {
-    const float *last = NULL;
-    feed(g, tokens, NULL, n, n - 1, sink_last, &last);
-    return last;
+    Sink s = {.Vp = g->config.padded_vocab_size};
+    feed(g, tokens, (Keys){0}, n, n - 1, sink_last, &s);
+    return s.last;
 }
 
 void generate_append(Generator *g, const int *tokens, int n) {
-    feed(g, tokens, NULL, n, n, NULL, NULL);
+    feed(g, tokens, (Keys){0}, n, n, NULL, NULL);
 }
 
 void generate_feed_logits(Generator *g, const int *tokens, int n, int from, float *out) {
     Sink s = {.out = out, .from = from, .Vp = g->config.padded_vocab_size};
-    feed(g, tokens, NULL, n, from, sink_copy, &s);
+    feed(g, tokens, (Keys){0}, n, from, sink_copy, &s);
 }
 
 void generate_feed_losses(Generator *g, const int *tokens, const int *targets, int n,
                           float *losses) {
-    Sink s = {.out = losses, .V = g->config.vocab_size, .targets = targets};
-    feed(g, tokens, NULL, n, 0, sink_loss, &s);
+    Sink s = {.out = losses,
+              .V = g->config.vocab_size,
+              .Vp = g->config.padded_vocab_size,
+              .targets = targets};
+    feed(g, tokens, (Keys){0}, n, 0, sink_loss, &s);
 }
 
-void generate_feed_branches(Generator *g, int rows, const int *const *tokens,
-                            const int *const *targets, const int *n, float *const *losses) {
-    int base = g->pos, total = 0;
-    for (int k = 0; k < rows; k++) total += n[k];
-    if (base + total > g->capacity) { /* one branch at a time fits (callers' bound) */
-        for (int k = 0; k < rows; k++) {
-            if (!n[k]) continue;
-            generate_rewind(g, base);
-            generate_feed_losses(g, tokens[k], targets[k], n[k], losses[k]);
-        }
-        return;
-    }
-    if (!total) return;
-    int *tok = xmalloc(sizeof(int) * total * 3), *tgt = tok + total, *first = tgt + total;
-    float *loss = xmalloc(sizeof(float) * total);
-    for (int k = 0, at = 0; k < rows; at += n[k], k++)
-        for (int i = 0; i < n[k]; i++)
-            tok[at + i] = tokens[k][i], tgt[at + i] = targets[k][i], first[at + i] = base + at;
-    Sink s = {.out = loss, .V = g->config.vocab_size, .targets = tgt};
-    feed(g, tok, first, total, 0, sink_loss, &s);
-    for (int k = 0, at = 0; k < rows; at += n[k], k++)
-        memcpy(losses[k], loss + at, sizeof(float) * n[k]);
+/* slots a group takes with its rows fed together: the prefix and every row */
+static int group_slots(const ScoreGroup *gr) {
+    int slots = gr->np;
+    for (int k = 0; k < gr->rows; k++) slots += gr->n[k];
+    return slots;
+}
+
+/* Groups that fit the cache together, from slot 0: their prefixes in one feed, each on its
+ * own slots, then all their rows in another, each on its group's prefix and its own slots.
+ * A chunk of rows then spans groups, so the weights are read once for all of them. */
+static void feed_groups(Generator *g, int count, const ScoreGroup *gr) {
+    int P = 0, R = 0;
+    for (int e = 0; e < count; e++) P += gr[e].np, R += group_slots(&gr[e]) - gr[e].np;
+    int most = P > R ? P : R;
+    int *tok = xmalloc(sizeof(int) * (size_t)(most ? most : 1) * 5), *tgt = tok + most;
+    int *from = tgt + most, *to = from + most, *first = to + most;
+    float *loss = xmalloc(sizeof(float) * (size_t)(R ? R : 1));
+    Keys keys = {.from = from, .to = to, .first = first};
+    generate_rewind(g, 0);
+    for (int e = 0, at = 0; e < count; at += gr[e].np, e++)
+        for (int i = 0; i < gr[e].np; i++)
+            tok[at + i] = gr[e].prefix[i], from[at + i] = to[at + i] = first[at + i] = at;
+    if (P) feed(g, tok, keys, P, P, NULL, NULL);
+    for (int e = 0, at = 0, pre = 0; e < count; pre += gr[e].np, e++)
+        for (int k = 0; k < gr[e].rows; at += gr[e].n[k], k++)
+            for (int i = 0; i < gr[e].n[k]; i++) {
+                tok[at + i] = gr[e].tokens[k][i], tgt[at + i] = gr[e].targets[k][i];
+                from[at + i] = pre, to[at + i] = pre + gr[e].np, first[at + i] = P + at;
+            }
+    Sink s = {
+        .out = loss, .V = g->config.vocab_size, .Vp = g->config.padded_vocab_size, .targets = tgt};
+    if (R) feed(g, tok, keys, R, 0, sink_loss, &s);
+    for (int e = 0, at = 0; e < count; e++)
+        for (int k = 0; k < gr[e].rows; at += gr[e].n[k], k++)
+            memcpy(gr[e].losses[k], loss + at, sizeof(float) * gr[e].n[k]);
     free(tok);
     free(loss);
+}
+
+void generate_score_groups(Generator *g, int groups, const ScoreGroup *gr) {
+    for (int e = 0; e < groups;) {
+        int count = 0, slots = 0;
+        while (e + count < groups && slots + group_slots(&gr[e + count]) <= g->capacity)
+            slots += group_slots(&gr[e + count++]);
+        if (count) {
+            feed_groups(g, count, gr + e);
+            e += count;
+            continue;
+        }
+        /* rows too many for the cache together: one at a time after their prefix */
+        const ScoreGroup *x = &gr[e++];
+        generate_rewind(g, 0);
+        if (x->np) generate_append(g, x->prefix, x->np);
+        for (int k = 0; k < x->rows; k++) {
+            if (!x->n[k]) continue;
+            generate_rewind(g, x->np);
+            generate_feed_losses(g, x->tokens[k], x->targets[k], x->n[k], x->losses[k]);
+        }
+    }
 }

@@ -8,6 +8,7 @@
 #ifndef GPT2_GENERATE_H
 #define GPT2_GENERATE_H
 
+#include "model/backend.h"
 #include "model/model.h"
 
 typedef enum { GENERATE_FP32, GENERATE_BF16 } GenerateDtype;
@@ -25,7 +26,7 @@ typedef struct {
     GenerateMatrix wte, qkvw, attprojw, fcw, fcprojw;
     float *own_f32;         /* bf16: the copied fp32 tensors */
     uint16_t *own_bf16;     /* bf16: the matrices */
-    int capacity;           /* positions the cache holds, at most max_seq_len (0: no init) */
+    int capacity;           /* slots the cache holds (0: no init) */
     int pos;                /* positions filled */
     int chunk;              /* rows pushed through the layers at once */
     float *kcache, *vcache; /* [L, capacity, C] */
@@ -44,8 +45,9 @@ void generate_init_bf16_freeing(Generator *g, GPT2 *model, int capacity);
  * is read: the fp32 model is never held whole. The weights only: generate_reserve makes
  * the cache. 0, or -1 with modelfile_read's message. */
 int generate_load_bf16(Generator *g, const char *path, char *err, size_t errlen);
-/* The key/value cache for capacity positions (at most max_seq_len) and the buffers of a
- * forward, for a generator that has none. */
+/* The key/value cache of capacity slots (a sequence's positions stay below max_seq_len;
+ * scoring groups fills more slots) and the buffers of a forward, for a generator that has
+ * none. */
 void generate_reserve(Generator *g, int capacity);
 void generate_free(Generator *g);
 /* "fp32" or "bf16" into *dtype; 0, or -1 for anything else */
@@ -53,8 +55,8 @@ int generate_dtype_parse(const char *s, GenerateDtype *dtype);
 /* Keeps only the first pos positions (0: a new sequence), e.g. to sample again from
  * the same prompt without recomputing it. */
 void generate_rewind(Generator *g, int pos);
-/* Appends tokens[0..n) at positions pos.. (pos + n <= capacity, n >= 1) and returns the
- * logits [Vp] that follow the last of them (valid until the next call). */
+/* Appends tokens[0..n) at positions pos.. (pos + n <= capacity and max_seq_len, n >= 1)
+ * and returns the logits [Vp] that follow the last of them (valid until the next call). */
 const float *generate_feed(Generator *g, const int *tokens, int n);
 /* Appends tokens[0..n) (n >= 1) without computing any logits: a prefix to build on. */
 void generate_append(Generator *g, const int *tokens, int n);
@@ -65,12 +67,11 @@ void generate_feed_logits(Generator *g, const int *tokens, int n, int from, floa
  * (the training loss at that position) to losses[i], for every i in [0, n). */
 void generate_feed_losses(Generator *g, const int *tokens, const int *targets, int n,
                           float *losses);
-/* After a prefix of pos positions: branches k = 0..rows-1, each scored as if it alone
- * followed the prefix (generate_feed_losses after a rewind to pos), losses[k][i] for
- * targets[k][i] after tokens[k][i], pos + n[k] <= capacity; n[k] may be 0. All in one
- * feed when they fit the cache together (each attends to the prefix and to itself),
- * which reads the weights once for all. The cache then holds the branches: rewind. */
-void generate_feed_branches(Generator *g, int rows, const int *const *tokens,
-                            const int *const *targets, const int *n, float *const *losses);
+/* Scores groups of rows that share a prefix (ScoreGroup, model/backend.h) from an empty
+ * cache, which they then fill: rewind after. As many groups as the cache holds go through
+ * two feeds (their prefixes, then all their rows, each row attending to its group's prefix
+ * and to itself), so the weights are read once for all; a group whose rows do not fit
+ * together is scored a row at a time. Each group: np + n[k] <= max_seq_len. */
+void generate_score_groups(Generator *g, int groups, const ScoreGroup *gr);
 
 #endif

@@ -71,36 +71,51 @@ static void check_bf16(const GPT2 *m, const int *tokens, const float *full, cons
     generate_free(&g);
 }
 
-/* Branches after a prefix of np tokens, fed together, against each fed alone after a
- * rewind: the losses agree to rounding. Branch k is tokens[off_k..] with targets the
- * next tokens. */
-static void check_branches(Generator *g, const int *tokens, int np, const int *len, int rows,
-                           const char *what) {
-    const int *tok[8], *tgt[8];
-    float *got[8], *want[8];
-    for (int k = 0, off = 17; k < rows; off += 11, k++) {
-        tok[k] = tokens + off, tgt[k] = tokens + off + 1;
-        got[k] = xmalloc(sizeof(float) * (len[k] + 1));
-        want[k] = xmalloc(sizeof(float) * (len[k] + 1));
+/* Groups of rows after their prefixes, scored together (generate_score_groups), against
+ * each row fed alone after a rewind to its prefix: the losses agree to rounding. Group e
+ * has np[e] prefix tokens and rows[e] rows of len[] tokens (taken in turn), each a slice
+ * of tokens with the next tokens as targets. */
+static void check_groups(Generator *g, const int *tokens, int groups, const int *np,
+                         const int *rows, const int *len, const char *what) {
+    enum { MAX_ROWS = 16 };
+    const int *tok[MAX_ROWS], *tgt[MAX_ROWS];
+    float *got[MAX_ROWS], *want[MAX_ROWS];
+    ScoreGroup gr[8];
+    for (int e = 0, k = 0, off = 17; e < groups; k += rows[e], e++) {
+        gr[e] = (ScoreGroup){.prefix = tokens + 3 * e,
+                             .np = np[e],
+                             .rows = rows[e],
+                             .tokens = tok + k,
+                             .targets = tgt + k,
+                             .n = len + k,
+                             .losses = got + k};
+        for (int j = k; j < k + rows[e]; off += 11, j++) {
+            tok[j] = tokens + off, tgt[j] = tokens + off + 1;
+            got[j] = xmalloc(sizeof(float) * (len[j] + 1));
+            want[j] = xmalloc(sizeof(float) * (len[j] + 1));
+        }
     }
-    generate_rewind(g, 0);
-    if (np) generate_append(g, tokens, np);
-    for (int k = 0; k < rows; k++) {
-        if (!len[k]) continue;
-        generate_rewind(g, np);
-        generate_feed_losses(g, tok[k], tgt[k], len[k], want[k]);
+    int total = 0;
+    for (int e = 0; e < groups; e++) {
+        generate_rewind(g, 0);
+        if (np[e]) generate_append(g, gr[e].prefix, np[e]);
+        for (int j = total; j < total + rows[e]; j++) {
+            if (!len[j]) continue;
+            generate_rewind(g, np[e]);
+            generate_feed_losses(g, tok[j], tgt[j], len[j], want[j]);
+        }
+        total += rows[e];
     }
-    generate_rewind(g, np);
-    generate_feed_branches(g, rows, tok, tgt, len, got);
+    generate_score_groups(g, groups, gr);
     double worst = 0;
-    for (int k = 0; k < rows; k++)
-        for (int i = 0; i < len[k]; i++) {
-            double d = fabs(got[k][i] - want[k][i]) / (1 + fabs(want[k][i]));
+    for (int j = 0; j < total; j++)
+        for (int i = 0; i < len[j]; i++) {
+            double d = fabs(got[j][i] - want[j][i]) / (1 + fabs(want[j][i]));
             if (d > worst) worst = d;
         }
-    ok(worst < 1e-5, "branches %s: each branch's losses as if fed alone (max rel diff %.2g)", what,
+    ok(worst < 1e-5, "groups %s: each row's losses as if fed alone (max rel diff %.2g)", what,
        worst);
-    for (int k = 0; k < rows; k++) free(got[k]), free(want[k]);
+    for (int j = 0; j < total; j++) free(got[j]), free(want[j]);
 }
 
 int main(void) {
@@ -172,10 +187,23 @@ int main(void) {
     for (int t = 0; t < T - 1; t++)
         if (fabs(losses[t] - ref_losses[t]) > lw) lw = fabs(losses[t] - ref_losses[t]);
     ok(lw < 1e-4, "losses of one feed equal gpt2_forward's (max abs diff %.2g)", lw);
-    check_branches(&g, tokens, 5, (int[]){3, 0, 7, 1}, 4, "after 5 tokens, one empty");
-    check_branches(&g, tokens, 0, (int[]){4, 6}, 2, "with no prefix");
-    check_branches(&g, tokens, 1, (int[]){50, 50, 40}, 3, "of 140 rows (two chunks)");
-    check_branches(&g, tokens, 5, (int[]){70, 70, 10}, 3, "too many for the cache together");
+    check_groups(&g, tokens, 1, (int[]){5}, (int[]){4}, (int[]){3, 0, 7, 1},
+                 "(one) after 5 tokens, one row empty");
+    check_groups(&g, tokens, 1, (int[]){0}, (int[]){2}, (int[]){4, 6}, "(one) with no prefix");
+    check_groups(&g, tokens, 1, (int[]){1}, (int[]){3}, (int[]){50, 50, 40},
+                 "(one) of 140 rows (two chunks)");
+    check_groups(&g, tokens, 1, (int[]){5}, (int[]){3}, (int[]){70, 70, 10},
+                 "(one) too many for the cache together");
+    check_groups(&g, tokens, 3, (int[]){5, 0, 9}, (int[]){2, 3, 4},
+                 (int[]){6, 3, 0, 8, 2, 5, 7, 1, 4}, "(three) in one feed of each kind");
+    check_groups(&g, tokens, 4, (int[]){20, 12, 9, 7}, (int[]){2, 2, 3, 1},
+                 (int[]){30, 25, 20, 13, 70, 60, 20, 9}, "(four) two in a feed, one alone, one");
+    generate_free(&g);
+    /* a cache of more slots than positions: groups fed together fill slots past
+     * max_seq_len, yet each row's positions are its own */
+    generate_init(&g, &m, 2 * T, GENERATE_FP32);
+    check_groups(&g, tokens, 4, (int[]){20, 12, 9, 7}, (int[]){2, 2, 3, 1},
+                 (int[]){30, 25, 20, 13, 70, 60, 20, 9}, "(four) in 295 slots of 150 positions");
     generate_free(&g);
 
     for (Bf16Path p = 0; p < BF16_NUM_PATHS; p++) {

@@ -307,6 +307,14 @@ static void test_crossentropy(void) {
     double lse = 0;
     for (int i = 0; i < V; i++) lse += exp(c.logits[2 * Vp + i]);
     near(c.losses[2], log(lse) - c.logits[2 * Vp + 0], 1e-5, 1e-5, "cross-entropy formula");
+    /* from the logits alone, as scoring does: the same losses, padding ignored */
+    float *from_logits = zeros(N);
+    for (int r = 0; r < N; r++) c.logits[r * Vp + V] = 1e30f; /* a padding column */
+    crossentropy_logits_forward(from_logits, c.logits, targets, N, V, Vp);
+    for (int r = 0; r < N; r++) c.logits[r * Vp + V] = 0;
+    for (int r = 0; r < N; r++)
+        near(from_logits[r], c.losses[r], 1e-6, 1e-6, "cross-entropy from logits, row %d", r);
+    free(from_logits);
     float *dlosses = rand_buf(N, 1), *dlogits = zeros(N * Vp), *dlogits2 = zeros(N * Vp);
     Fwd f = {ce_fwd, &c, c.losses, (size_t)N, dlosses};
     crossentropy_softmax_backward(dlogits, dlosses, c.probs, targets, N, V, Vp);

@@ -19,6 +19,22 @@ void softmax_forward(float *probs, const float *logits, int N, int V, int Vp) {
     }
 }
 
+/* The same sums as softmax_forward, in the same order, without writing the probabilities */
+void crossentropy_logits_forward(float *losses, const float *logits, const int *targets, int N,
+                                 int V, int Vp) {
+#pragma omp parallel for if (parallel : (size_t)N * V > KERNELS_PARALLEL_MIN)
+    for (int r = 0; r < N; r++) {
+        const float *l = logits + (size_t)r * Vp;
+        float max = -INFINITY;
+#pragma omp simd reduction(max : max)
+        for (int i = 0; i < V; i++) max = l[i] > max ? l[i] : max;
+        float sum = 0;
+#pragma omp simd reduction(+ : sum)
+        for (int i = 0; i < V; i++) sum += expf(l[i] - max);
+        losses[r] = logf(sum) + max - l[targets[r]];
+    }
+}
+
 void crossentropy_forward(float *losses, const float *probs, const int *targets, int N, int Vp) {
     for (int r = 0; r < N; r++) losses[r] = -logf(probs[(size_t)r * Vp + targets[r]]);
 }

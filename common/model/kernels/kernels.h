@@ -64,6 +64,10 @@ void residual_backward(float *da, float *db, const float *dout, size_t n);
 
 /* probs over the first V of Vp logits per row (padding columns get probability 0) */
 void softmax_forward(float *probs, const float *logits, int N, int V, int Vp);
+/* losses[i] = -log softmax(logits[i])[targets[i]] over the first V of Vp logits, without
+ * the probabilities (scoring) */
+void crossentropy_logits_forward(float *losses, const float *logits, const int *targets, int N,
+                                 int V, int Vp);
 /* losses[i] = -log probs[i, targets[i]] */
 void crossentropy_forward(float *losses, const float *probs, const int *targets, int N, int Vp);
 /* dlogits[i,:] += dlosses[i] * (probs[i,:] - onehot(targets[i])), padding columns untouched */
