@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -133,6 +134,18 @@ void *xmalloc(size_t n) {
     void *p = malloc(n ? n : 1);
     if (!p) die("out of memory allocating %zu bytes", n);
     return p;
+}
+
+void *xmalloc_big(size_t n) {
+    size_t huge = (size_t)2 << 20;
+    void *p;
+    if (posix_memalign(&p, huge, n ? n : 1)) die("out of memory allocating %zu bytes", n);
+    madvise(p, n, MADV_HUGEPAGE); /* a hint: without THP, plain pages */
+    return p;
+}
+
+void *xcalloc_big(size_t n) {
+    return memset(xmalloc_big(n), 0, n);
 }
 
 void *xcalloc(size_t count, size_t size) {

@@ -123,8 +123,8 @@ static void cpu_set_state(Backend *be, const float *params, const float *mom, co
     memcpy(m->params_memory, params, bytes);
     cpu_decode_drop(be);
     if (!m->m_memory && (mom || vel)) {
-        m->m_memory = xcalloc(m->num_params, sizeof(float));
-        m->v_memory = xcalloc(m->num_params, sizeof(float));
+        m->m_memory = xcalloc_big(m->num_params * sizeof(float));
+        m->v_memory = xcalloc_big(m->num_params * sizeof(float));
     }
     if (mom) memcpy(m->m_memory, mom, bytes);
     if (vel) memcpy(m->v_memory, vel, bytes);

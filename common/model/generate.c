@@ -45,7 +45,7 @@ static void weights_bf16_alloc(Generator *g, const GPT2Config *c) {
     gpt2_param_sizes(c, sizes);
     for (int i = 0; i < GPT2_NUM_PARAM_TENSORS; i++) *(bf16_matrix(g, i) ? &n16 : &n32) += sizes[i];
     g->config = *c, g->dtype = GENERATE_BF16;
-    g->own_bf16 = xmalloc(sizeof(uint16_t) * n16);
+    g->own_bf16 = xmalloc_big(sizeof(uint16_t) * n16);
     g->own_f32 = xmalloc(sizeof(float) * n32);
     uint16_t *h = g->own_bf16;
     float *f = g->own_f32, **dst = &g->p.wte;
@@ -90,8 +90,8 @@ void generate_reserve(Generator *g, int capacity) {
     size_t C = c->channels, chunk = capacity < GENERATE_CHUNK ? capacity : GENERATE_CHUNK;
     size_t cache = (size_t)c->num_layers * capacity * C;
     g->capacity = capacity, g->chunk = (int)chunk;
-    g->kcache = xmalloc(sizeof(float) * cache);
-    g->vcache = xmalloc(sizeof(float) * cache);
+    g->kcache = xmalloc_big(sizeof(float) * cache);
+    g->vcache = xmalloc_big(sizeof(float) * cache);
     g->x = xmalloc(sizeof(float) * chunk * C);
     g->ln = xmalloc(sizeof(float) * chunk * C);
     g->qkv = xmalloc(sizeof(float) * chunk * 3 * C);

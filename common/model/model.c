@@ -103,7 +103,7 @@ static void acts_alloc(GPT2 *m, int B, int T) {
     };
     size_t total = 0;
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) total += bufs[i].n;
-    a->memory = xmalloc(total * sizeof(float));
+    a->memory = xmalloc_big(total * sizeof(float));
     float *p = a->memory;
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) {
         *bufs[i].p = p;
@@ -118,7 +118,7 @@ void gpt2_create(GPT2 *m, const GPT2Config *cfg) {
     memset(m, 0, sizeof *m);
     m->config = *cfg;
     m->num_params = gpt2_num_params(cfg);
-    m->params_memory = xmalloc(m->num_params * sizeof(float));
+    m->params_memory = xmalloc_big(m->num_params * sizeof(float));
     gpt2_params_point(&m->params, m->params_memory, cfg);
     m->mean_loss = -1;
 }
@@ -197,7 +197,7 @@ static void zero_floats(float *p, size_t n) {
 
 void gpt2_zero_grad(GPT2 *m) {
     if (!m->grads_memory) {
-        m->grads_memory = xmalloc(m->num_params * sizeof(float));
+        m->grads_memory = xmalloc_big(m->num_params * sizeof(float));
         gpt2_params_point(&m->grads, m->grads_memory, &m->config);
     }
     zero_floats(m->grads_memory, m->num_params);
@@ -266,8 +266,8 @@ float gpt2_grad_norm(const GPT2 *m) {
 float gpt2_update(GPT2 *m, const AdamWConfig *opt, int t) {
     if (!m->grads_memory) gpt2_zero_grad(m);
     if (!m->m_memory) {
-        m->m_memory = xcalloc(m->num_params, sizeof(float));
-        m->v_memory = xcalloc(m->num_params, sizeof(float));
+        m->m_memory = xcalloc_big(m->num_params * sizeof(float));
+        m->v_memory = xcalloc_big(m->num_params * sizeof(float));
     }
     float norm = gpt2_grad_norm(m), scale = gpt2_clip_scale(norm, opt->grad_clip);
     if (gpt2_update_skipped(opt, norm)) return norm;
