@@ -80,7 +80,7 @@ static void check_groups(Generator *g, const int *tokens, int groups, const int 
     enum { MAX_ROWS = 16 };
     const int *tok[MAX_ROWS], *tgt[MAX_ROWS];
     float *got[MAX_ROWS], *want[MAX_ROWS];
-    ScoreGroup gr[8];
+    ScoreGroup gr[8] = {0};
     for (int e = 0, k = 0, off = 17; e < groups; k += rows[e], e++) {
         gr[e] = (ScoreGroup){.prefix = tokens + 3 * e,
                              .np = np[e],
