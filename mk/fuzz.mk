@@ -17,7 +17,7 @@ FUZZ_CC ?= clang
 FUZZ_SECONDS ?= 30
 FUZZ_SEED ?= 1
 FUZZ_RUNS_shard ?= 200000
-FUZZ_RUNS_files ?= 200000
+FUZZ_RUNS_files ?= 100000
 FUZZ_RUNS_parquet ?= 1000000
 FUZZ_NAMES := shard files parquet
 FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -Icommon -Wno-unknown-attributes \
