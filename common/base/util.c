@@ -138,8 +138,9 @@ void *xmalloc(size_t n) {
 
 void *xmalloc_big(size_t n) {
     size_t huge = (size_t)2 << 20;
+    if (n < huge) return xmalloc(n); /* not a page's worth: alignment would only waste */
     void *p;
-    if (posix_memalign(&p, huge, n ? n : 1)) die("out of memory allocating %zu bytes", n);
+    if (posix_memalign(&p, huge, n)) die("out of memory allocating %zu bytes", n);
     madvise(p, n, MADV_HUGEPAGE); /* a hint: without THP, plain pages */
     return p;
 }

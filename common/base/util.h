@@ -34,7 +34,7 @@ void *xrealloc(void *p, size_t n);
 /* For the big arrays read through at every token or step (weights, gradients, moments,
  * activations, caches): 2 MiB aligned and marked for transparent huge pages, so that a
  * stream through them is not slowed by TLB misses (d12 bf16 decode on one thread: 87 ->
- * 104 tokens/s). Freed with free(); zeroed: xcalloc_big. */
+ * 104 tokens/s); under 2 MiB, plain malloc. Freed with free(); zeroed: xcalloc_big. */
 void *xmalloc_big(size_t n);
 void *xcalloc_big(size_t n);
 char *xstrdup(const char *s);

@@ -288,8 +288,7 @@ static void feed_chunk(Generator *g, const int *tokens, int n, const Keys *keys,
             const uint16_t *e = g->wte.bf16 + (size_t)tokens[i] * C;
             for (int k = 0; k < C; k++) x[k] = bf16_to_float(e[k]) + pe[k];
         } else {
-            const float *e = g->wte.f32 + (size_t)tokens[i] * C;
-            for (int k = 0; k < C; k++) x[k] = e[k] + pe[k];
+            encoder_forward(x, tokens + i, g->wte.f32, pe, 1, 1, C);
         }
     }
     for (int l = 0; l < cfg->num_layers; l++) {
@@ -439,9 +438,9 @@ static void feed_groups(Generator *g, int count, const ScoreGroup *gr) {
 
 void generate_score_groups(Generator *g, int groups, const ScoreGroup *gr) {
     for (int e = 0; e < groups;) {
-        int count = 0, slots = 0;
-        while (e + count < groups && slots + group_slots(&gr[e + count]) <= g->capacity)
-            slots += group_slots(&gr[e + count++]);
+        int count = 0, slots = 0, need;
+        while (e + count < groups && slots + (need = group_slots(&gr[e + count])) <= g->capacity)
+            slots += need, count++;
         if (count) {
             feed_groups(g, count, gr + e);
             e += count;

@@ -1,5 +1,6 @@
 #include "train/dist.h"
 #include "base/util.h"
+#include "model/cuda_plugin.h"
 #include "model/kernels/kernels.h"
 
 #include <math.h>
@@ -13,8 +14,6 @@
 #ifdef GPT2_MPI
 #include <mpi.h>
 #endif
-#include "model/cuda_plugin.h"
-#include "train/dist_nccl.h"
 
 /* The number of ranks the launcher started, before any MPI call: OpenMPI's mpirun, the
  * PMI of MPICH/Hydra and Slurm, or srun's own step size. */
