@@ -15,7 +15,7 @@ case ${1-} in
 --pack) pack=1 ;;
 *) echo "usage: $0 [--pack]" >&2; exit 2 ;;
 esac
-bins="bin/gpt2-train bin/gpt2-shard bin/gpt2-eval bin/gpt2-sample bin/gpt2-tokenize bin/gpt2-cuda.so build/tests/gpu/kernels_cuda build/tests/gpu/model_cuda build/tests/helpers/sample_model build/bench/gpu_step"
+bins="bin/gpt2-train bin/gpt2-shard bin/gpt2-eval bin/gpt2-sample bin/gpt2-tokenize bin/gpt2-cuda.so build/tests/gpu/kernels_cuda build/tests/gpu/model_cuda build/tests/gpu/dist_nccl build/tests/helpers/sample_model build/bench/gpu_step"
 for f in $bins; do [ -x "$f" ] || { echo "gpu-carry: $f missing; run make first" >&2; exit 1; }; done
 mkdir -p build/libs
 # shellcheck disable=SC2086

@@ -7,6 +7,9 @@
 #   3 model       whole model GPU vs CPU: logits, loss, gradients, 10 steps, resume
 #                 (a failing test binary runs again once per speed lever switched off,
 #                 GPT2_CUDA_OFF=<lever>, and once with all off: which setting passes)
+#   3a dist       data-parallel training of the CUDA model (build/tests/gpu/dist_nccl): NCCL
+#                 in a world of one, ZeRO-1, stand-in collectives for 3 ranks; again
+#                 under compute-sanitizer (memcheck) when it is there
 #   3b cli        gpt2-eval and gpt2-sample with --device cuda against the CPU; the
 #                 speed of gpt2-sample on CUDA with and without its key/value cache
 #   4 train       300 steps of a 4-layer model with gpt2-train --device cuda on shards made
@@ -20,7 +23,7 @@
 #   6 profile     per-kernel time of two steps at B=16 (nsys or ncu) -> $OUT/kernels.txt
 #   7 pytorch     bench/gpu.sh: PyTorch GPT-2 of the same shape and the ratio ours/PyTorch
 # usage: scripts/gpu-check.sh [--build] [--quick] [--only LIST]
-#   --quick: skips 6 and 7; --only: a comma list of the checks to run (kernels, model,
+#   --quick: skips 6 and 7; --only: a comma list of the checks to run (kernels, model, dist,
 #   cli, train, timing, profile, pytorch), for a second run that repeats only what changed
 # env: OUT (default ./gpu-check-out), GPU_CHECK_LEVERS (see below). Binaries may be built elsewhere (make, then
 # scripts/gpu-carry.sh, which copies the shared libraries they need into build/libs/)
@@ -49,8 +52,8 @@ done
 # a misspelt check in --only must not quietly run nothing
 for c in $(tr ',' ' ' <<<"$only"); do
     case $c in
-    kernels | model | cli | train | timing | profile | pytorch) ;;
-    *) echo "$0: unknown check '$c' (kernels, model, cli, train, timing, profile, pytorch)" >&2; exit 2 ;;
+    kernels | model | dist | cli | train | timing | profile | pytorch) ;;
+    *) echo "$0: unknown check '$c' (kernels, model, dist, cli, train, timing, profile, pytorch)" >&2; exit 2 ;;
     esac
 done
 OUT=${OUT:-$root/gpu-check-out}
@@ -120,7 +123,7 @@ lever_retry() { # NAME SECONDS PROG
 } >"$LOGS/env.log" 2>&1
 
 # 1 build
-need="bin/gpt2-train bin/gpt2-cuda.so bin/gpt2-shard build/tests/gpu/kernels_cuda build/tests/gpu/model_cuda build/bench/gpu_step"
+need="bin/gpt2-train bin/gpt2-cuda.so bin/gpt2-shard build/tests/gpu/kernels_cuda build/tests/gpu/model_cuda build/tests/gpu/dist_nccl build/bench/gpu_step"
 missing=0
 for f in $need; do [ -x "$f" ] || missing=1; done
 if [ $force_build = 1 ] || [ $missing = 1 ]; then
@@ -146,6 +149,19 @@ for t in kernels model; do
     tap_check $t 240 build/tests/gpu/${t}_cuda
     [ $? = 1 ] && lever_retry $t 240 build/tests/gpu/${t}_cuda
 done
+
+# 3a data parallelism on the one GPU, plain and under compute-sanitizer
+if want dist; then
+    tap_check dist 240 build/tests/gpu/dist_nccl
+    if command -v compute-sanitizer >/dev/null 2>&1; then
+        printf '#!/bin/sh\nexec compute-sanitizer --tool memcheck --error-exitcode 3 "%s"\n' \
+            "$root/build/tests/gpu/dist_nccl" >"$work/dist-memcheck"
+        chmod +x "$work/dist-memcheck"
+        tap_check dist-memcheck 480 "$work/dist-memcheck"
+    else
+        result SKIP dist-memcheck "no compute-sanitizer (PATH, \$CUDA_HOME)"
+    fi
+fi
 
 # 3b gpt2-eval and gpt2-sample on CUDA against the CPU (their TAP scripts; they need
 # /usr/bin/python3 with torch and numpy)

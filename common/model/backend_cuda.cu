@@ -5,7 +5,8 @@
  * runs inside the next LayerNorm, the bias (and, a lever, the GELU) inside the GEMM, and
  * softmax + cross-entropy + its backward is one kernel that turns the logits into their
  * gradient in place. */
-#include "model/cuda_common.h"
+#include "model/cuda_dp.h"
+#include "model/cuda_model.h"
 #include "model/kernels/kernels_cuda.h"
 
 #include <math.h>
@@ -16,55 +17,17 @@
 extern "C" {
 #define _Noreturn [[noreturn]] /* util.h is C11; this file is C++ */
 #include "base/util.h"
-#include "model/backend.h"
 #undef _Noreturn
-}
-#include "model/backend_cuda.h"
-
-/* what does not depend on the element type (first, so be->impl points at it too) */
-struct CudaBase {
-    size_t num_params;
-    float *grads; /* fp32 in either mode */
-};
-
-template <typename T> struct CudaModel : CudaBase {
-    GPT2Config cfg;
-    int Bmax, Tmax; /* sized for */
-    size_t sizes[GPT2_NUM_PARAM_TENSORS], offsets[GPT2_NUM_PARAM_TENSORS];
-    float *master, *m, *v; /* fp32, num_params each */
-    T *params;             /* compute copy; the master itself when T is float */
-    int *inputs, *targets;
-    /* activations kept for backward, [L, N, ...] where stacked over layers */
-    T *encoded, *ln1, *qkv, *atty, *residual2, *ln2, *fch, *fch_gelu, *residual3, *lnf, *logits;
-    float *ln1_mean, *ln1_rstd, *ln2_mean, *ln2_rstd, *lnf_mean, *lnf_rstd, *att_lse, *losses;
-    /* scratch: one layer's output projection; the backward's activation gradients */
-    T *proj, *dres, *dln, *datty, *dqkv, *dfch;
-    float *att_delta;
-    double *norm_acc;
-    float *host_losses;
-    T *host_logits; /* staging for bf16 -> fp32, allocated by the first download */
-    int decoded;    /* positions decode keeps in qkv, which a forward overwrites */
-};
-
-template <typename T> static T *param(CudaModel<T> *cm, int i, int layer, size_t per_layer) {
-    return cm->params + cm->offsets[i] + (size_t)layer * per_layer;
 }
 
 template <typename T> static T *alloc(size_t count, const char *what) {
     return (T *)cuda_malloc(count * sizeof(T), what);
 }
 
-template <typename T> __global__ void convert_kernel(T *out, const float *in, size_t n) {
-    size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
-    if (i < n) out[i] = from_float<T>(in[i]);
-}
-
 /* the compute copy follows the master after a set_state */
 template <typename T> static void refresh_copy(CudaModel<T> *cm) {
     if ((void *)cm->params == (void *)cm->master) return;
-    convert_kernel<<<cuda_blocks(cm->num_params, 256), 256, 0, cuda_stream()>>>(
-        cm->params, cm->master, cm->num_params);
-    CUDA_CHECK_LAUNCH();
+    params_copy_cuda(cm->params, cm->master, cm->num_params);
 }
 
 template <typename T> static void model_alloc(CudaModel<T> *cm) {
@@ -107,14 +70,16 @@ template <typename T> static void model_alloc(CudaModel<T> *cm) {
 
 /* Gradients and AdamW moments wait for the first call that needs them: sampling and
  * evaluation never do, and they are three fp32 copies of the parameters (18 GB for
- * GPT-2 XL, which then fits a smaller GPU). */
+ * GPT-2 XL, which then fits a smaller GPU). With ZeRO-1 the moments are cuda_dp's. */
 template <typename T> static void training_alloc(CudaModel<T> *cm) {
-    if (cm->grads) return;
     size_t bytes = cm->num_params * sizeof(float);
-    cm->grads = alloc<float>(cm->num_params, "gradients");
+    if (!cm->grads) {
+        cm->grads = alloc<float>(cm->num_params, "gradients");
+        CUDA_CHECK(cudaMemsetAsync(cm->grads, 0, bytes, cuda_stream()));
+    }
+    if (cm->m || (cm->dp && cuda_dp_sharded(cm->dp))) return;
     cm->m = alloc<float>(cm->num_params, "AdamW m");
     cm->v = alloc<float>(cm->num_params, "AdamW v");
-    CUDA_CHECK(cudaMemsetAsync(cm->grads, 0, bytes, cuda_stream()));
     CUDA_CHECK(cudaMemsetAsync(cm->m, 0, bytes, cuda_stream()));
     CUDA_CHECK(cudaMemsetAsync(cm->v, 0, bytes, cuda_stream()));
 }
@@ -219,8 +184,10 @@ template <typename T> static void backward(CudaModel<T> *cm, int B, int Tn) {
         layernorm_backward_cuda(cm->dres, GRAD(2, l, C), GRAD(3, l, C), cm->dln, res,
                                 param(cm, 2, l, C), cm->ln1_mean + l * N, cm->ln1_rstd + l * N, N,
                                 C, true);
+        if (cm->dp) cuda_dp_layer_done(cm->dp, g, l); /* the layer's gradients are final */
     }
     encoder_backward_cuda(GRAD(0, 0, 0), GRAD(1, 0, 0), cm->dres, cm->inputs, B, Tn, C);
+    if (cm->dp) cuda_dp_layer_done(cm->dp, g, L);
 #undef GRAD
 }
 
@@ -335,16 +302,16 @@ template <typename T> static float cuda_update(Backend *be, const AdamWConfig *o
     cudaStream_t s = cuda_stream();
     training_alloc(cm);
     cm->decoded = 0; /* kept keys and values belong to the old parameters */
+    if (cm->dp) {
+        cuda_dp_wait(cm->dp);
+        if (cuda_dp_sharded(cm->dp)) return cuda_dp_update(cm, opt, t);
+    }
     CUDA_CHECK(cudaMemsetAsync(cm->norm_acc, 0, sizeof(double), s));
     sum_squares_cuda(cm->norm_acc, cm->grads, cm->num_params);
     double sq = 0;
     CUDA_CHECK(cudaMemcpyAsync(&sq, cm->norm_acc, sizeof sq, cudaMemcpyDeviceToHost, s));
     CUDA_CHECK(cudaStreamSynchronize(s));
-    float norm = (float)sqrt(sq), scale = 1.0f;
-    if (opt->grad_clip > 0) {
-        float coef = opt->grad_clip / (norm + 1e-6f);
-        if (coef < 1.0f) scale = coef;
-    }
+    float norm = (float)sqrt(sq), scale = gpt2_clip_scale(norm, opt->grad_clip);
     bool copy = (void *)cm->params != (void *)cm->master;
     for (int i = 0; i < GPT2_NUM_PARAM_TENSORS && !gpt2_update_skipped(opt, norm); i++) {
         size_t off = cm->offsets[i];
@@ -359,6 +326,7 @@ template <typename T> static float cuda_update(Backend *be, const AdamWConfig *o
 template <typename T> static void cuda_get_state(Backend *be, float *params, float *m, float *v) {
     CudaModel<T> *cm = impl<T>(be);
     size_t bytes = cm->num_params * sizeof(float);
+    if (cm->dp && cuda_dp_sharded(cm->dp)) return cuda_dp_get_state(cm, params, m, v);
     if (m || v) training_alloc(cm);
     CUDA_CHECK(cudaStreamSynchronize(cuda_stream()));
     CUDA_CHECK(cudaMemcpy(params, cm->master, bytes, cudaMemcpyDeviceToHost));
@@ -371,8 +339,9 @@ template <typename T>
 static void cuda_set_state(Backend *be, const float *params, const float *m, const float *v) {
     CudaModel<T> *cm = impl<T>(be);
     size_t bytes = cm->num_params * sizeof(float);
-    if (m || v) training_alloc(cm);
     cm->decoded = 0; /* kept keys and values belong to the old parameters */
+    if (cm->dp && cuda_dp_sharded(cm->dp)) return cuda_dp_set_state(cm, params, m, v);
+    if (m || v) training_alloc(cm);
     CUDA_CHECK(cudaStreamSynchronize(cuda_stream()));
     CUDA_CHECK(cudaMemcpy(cm->master, params, bytes, cudaMemcpyHostToDevice));
     if (m) CUDA_CHECK(cudaMemcpy(cm->m, m, bytes, cudaMemcpyHostToDevice));
@@ -383,6 +352,7 @@ static void cuda_set_state(Backend *be, const float *params, const float *m, con
 template <typename T> static void cuda_free(Backend *be) {
     CudaModel<T> *cm = impl<T>(be);
     CUDA_CHECK(cudaStreamSynchronize(cuda_stream()));
+    if (cm->dp) cuda_dp_free(cm->dp);
     model_free(cm);
     free(cm);
     free(be);
@@ -397,7 +367,7 @@ template <typename T> static float *cuda_grad_memory(Backend *be) {
 template <typename T>
 static Backend *create(const GPT2Config *cfg, const float *params, int B, int Tn) {
     CudaModel<T> *cm = (CudaModel<T> *)xcalloc(1, sizeof *cm); /* plain data: calloc is fine */
-    cm->cfg = *cfg, cm->Bmax = B, cm->Tmax = Tn;
+    cm->cfg = *cfg, cm->Bmax = B, cm->Tmax = Tn, cm->bf16 = sizeof(T) == sizeof(bf16);
     gpt2_param_sizes(cfg, cm->sizes);
     for (int i = 0; i < GPT2_NUM_PARAM_TENSORS; i++) {
         cm->offsets[i] = cm->num_params;
@@ -449,6 +419,30 @@ int backend_cuda_devices(void) {
 
 extern "C" const CudaBackendEntry cuda_backend_entry = {GPT2_CUDA_ABI, backend_cuda_create,
                                                         backend_cuda_devices};
+
+template <typename T>
+static void distribute(Backend *be, const CudaCollectives *c, int zero, size_t *held,
+                       size_t *unsharded) {
+    CudaModel<T> *cm = impl<T>(be);
+    if (cm->dp) die("cuda backend: distributed twice");
+    cm->dp = cuda_dp_create(cm, c, zero);
+    training_alloc(cm); /* the gradients the collectives work on */
+    cuda_dp_bytes(cm->dp, held, unsharded);
+}
+
+void backend_cuda_distribute(Backend *be, const CudaCollectives *c, int zero, size_t *held,
+                             size_t *unsharded) {
+    if (((CudaBase *)be->impl)->bf16)
+        distribute<bf16>(be, c, zero, held, unsharded);
+    else
+        distribute<float>(be, c, zero, held, unsharded);
+}
+
+void backend_cuda_arm(Backend *be) {
+    CudaBase *cm = (CudaBase *)be->impl;
+    if (!cm->dp) die("cuda backend: armed for a reduction, but not distributed");
+    cuda_dp_arm(cm->dp);
+}
 
 void backend_cuda_grads(Backend *be, float *grads) {
     CudaBase *cm = (CudaBase *)be->impl;

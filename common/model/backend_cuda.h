@@ -39,6 +39,34 @@ typedef struct {
                        Backend **be, char *err, size_t errlen);
     int (*devices)(void);
 } CudaBackendEntry;
+/* Data parallelism: the collectives the model calls (train/dist_nccl.cu makes them of
+ * NCCL), each on the stream given (a cudaStream_t), in place, in the same order on every
+ * rank. */
+typedef struct {
+    int rank, world;
+    void *ctx;
+    /* buf[0..n) summed over the ranks, on every rank */
+    void (*all_reduce)(void *ctx, float *buf, size_t n, void *stream);
+    /* buf[0..world*n) summed over the ranks; rank r gets its part buf[r*n..(r+1)*n) */
+    void (*reduce_scatter)(void *ctx, float *buf, size_t n, void *stream);
+    /* the bytes each rank r has at buf + r*bytes, to every rank */
+    void (*all_gather)(void *ctx, void *buf, size_t bytes, void *stream);
+    /* the calls between group(ctx, 1) and group(ctx, 0) are launched together */
+    void (*group)(void *ctx, int start);
+} CudaCollectives;
+
+/* From now on the backend trains as rank c->rank of c->world: the backward after
+ * backend_cuda_arm sums the gradients over the ranks, each layer's on a second stream as
+ * soon as they are final (overlapping the layers below), and update, get_state and
+ * set_state are collectives that every rank calls. zero: ZeRO-1, each rank keeps the
+ * AdamW moments and fp32 master weights of 1/world of each tensor (model/cuda_dp.h).
+ * held, unsharded: the bytes of optimizer state this rank keeps, and would keep
+ * without sharding. c is copied; its ctx must outlive the backend. */
+void backend_cuda_distribute(Backend *be, const CudaCollectives *c, int zero, size_t *held,
+                             size_t *unsharded);
+/* The next train_step is the step's last before update: its backward reduces. */
+void backend_cuda_arm(Backend *be);
+
 /* fp32 copy of the accumulated parameter gradients [num_params] to the host */
 void backend_cuda_grads(Backend *be, float *grads);
 /* bytes of device memory this process has allocated through the backend and kernels */

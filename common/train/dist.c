@@ -124,13 +124,14 @@ void dist_setup(Dist *d, Backend *be, size_t num_params, int zero) {
         char err[1024];
         if (!(d->nccl = nccl_entry(err, sizeof err)))
             die("several ranks on CUDA need NCCL: %s", err);
-        if (zero) die("--zero 1: the CUDA backend does not shard its optimizer yet; use --zero 0");
         unsigned char id[DIST_NCCL_ID_BYTES];
         if (d->rank == 0) d->nccl->unique_id(id);
         watch(d, "the NCCL set-up");
         MPI_Bcast(id, DIST_NCCL_ID_BYTES, MPI_BYTE, 0, MPI_COMM_WORLD);
         d->nccl_comm = d->nccl->init(id, d->world, d->rank);
         unwatch();
+        d->zero = zero;
+        d->nccl->distribute(d->nccl_comm, be, zero, &d->held, &d->unsharded);
         return;
 #endif
     }
@@ -164,9 +165,14 @@ void dist_setup(Dist *d, Backend *be, size_t num_params, int zero) {
     }
 }
 
-void dist_moment_bytes(const Dist *d, size_t *held, size_t *unsharded) {
+const char *dist_state_bytes(const Dist *d, size_t *held, size_t *unsharded) {
+    if (d->nccl) {
+        *held = d->held, *unsharded = d->unsharded;
+        return "AdamW moments and master weights";
+    }
     *unsharded = 2 * d->num_params * sizeof(float);
     *held = d->zero ? 2 * (size_t)d->counts[d->rank] * sizeof(float) : *unsharded;
+    return "AdamW moments";
 }
 
 int dist_max(Dist *d, int flag) {
@@ -232,14 +238,18 @@ static void update_shard(Dist *d, float *params, const GPT2Config *cfg, const Ad
 }
 #endif
 
+void dist_last_micro_step(Dist *d, Backend *be) {
+    if (d->nccl) d->nccl->arm(be);
+}
+
 float dist_update(Dist *d, Backend *be, const AdamWConfig *opt, int t) {
     if (d->world == 1) return be->update(be, opt, t);
 #ifdef GPT2_MPI
-    if (d->nccl) {
-        watch(d, "the gradient all-reduce (NCCL)");
-        d->nccl->allreduce(d->nccl_comm, be->grad_memory(be), d->num_params);
+    if (d->nccl) { /* waits for the reduction the backward began, then updates */
+        watch(d, "the gradient reduction or the update (NCCL)");
+        float norm = be->update(be, opt, t);
         unwatch();
-        return be->update(be, opt, t);
+        return norm;
     }
 #endif
 #ifdef GPT2_MPI
@@ -283,6 +293,14 @@ float dist_update(Dist *d, Backend *be, const AdamWConfig *opt, int t) {
 }
 
 void dist_get_state(Dist *d, Backend *be, float *params, float *m, float *v, int with_moments) {
+#ifdef GPT2_MPI
+    if (d->nccl) { /* a collective in the backend: it gathers the shards itself */
+        watch(d, "gathering the state (NCCL)");
+        be->get_state(be, params, m, v);
+        unwatch();
+        return;
+    }
+#endif
     if (!d->zero) {
         be->get_state(be, params, m, v);
         return;
@@ -300,7 +318,7 @@ void dist_get_state(Dist *d, Backend *be, float *params, float *m, float *v, int
 }
 
 void dist_set_state(Dist *d, Backend *be, const float *params, const float *m, const float *v) {
-    if (!d->zero) {
+    if (!d->zero || d->nccl) { /* the CUDA backend keeps its shards itself */
         be->set_state(be, params, m, v);
         return;
     }

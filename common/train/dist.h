@@ -21,8 +21,9 @@
 typedef struct {
     int rank, world;             /* this process and the number of processes */
     int local_rank, local_world; /* the same among the processes of this host */
-    int zero;                    /* ZeRO-1: each rank keeps the moments of its shard */
-    const DistNcclEntry *nccl;   /* gradients reduced by NCCL on the device (CUDA) */
+    int zero;                    /* ZeRO-1: each rank keeps the optimizer state of its shard */
+    const DistNcclEntry *nccl;   /* CUDA: the backend reduces and shards itself, over NCCL */
+    size_t held, unsharded;      /* CUDA: its optimizer-state bytes */
     double timeout;              /* seconds one collective may wait */
     size_t num_params;
     int *counts, *displs;             /* per rank: its shard of the parameters */
@@ -39,14 +40,16 @@ void dist_init(Dist *d, double timeout);
 /* Ends it (MPI_Finalize); the group must be idle. */
 void dist_finalize(Dist *d);
 /* Readies the optimizer step for a model of num_params parameters on be; zero asks for
- * ZeRO-1. On CUDA with several ranks, picks the local rank's GPU first (call before the
- * backend is opened: dist_select_device) and opens NCCL here. */
+ * ZeRO-1. On CUDA with several ranks, NCCL is opened here and the backend does the
+ * reduction and the sharding itself (backend_cuda_distribute); the local rank's GPU
+ * was picked before the backend was opened (dist_select_device). */
 void dist_setup(Dist *d, Backend *be, size_t num_params, int zero);
 /* For CUDA: the GPU of this local rank (before the backend is opened); dies when the host
  * has fewer GPUs than ranks. */
 void dist_select_device(const Dist *d);
-/* Bytes of AdamW moments each rank holds, and what it would hold without sharding. */
-void dist_moment_bytes(const Dist *d, size_t *held, size_t *unsharded);
+/* Bytes of optimizer state each rank holds (the AdamW moments; on CUDA also the fp32
+ * master weights), and what it would hold without sharding; what that state is. */
+const char *dist_state_bytes(const Dist *d, size_t *held, size_t *unsharded);
 
 /* The largest flag of all ranks (agreement on a stop request). */
 int dist_max(Dist *d, int flag);
@@ -56,6 +59,9 @@ double dist_sum_interleaved(Dist *d, const double *mine, int n);
 /* Waits for every rank. */
 void dist_barrier(Dist *d);
 
+/* Before the step's last micro-step (be->train_step): on CUDA its backward sums the
+ * gradients over the ranks, overlapped with the layers below. */
+void dist_last_micro_step(Dist *d, Backend *be);
 /* Clip by the global norm + AdamW step t + zero the gradients, with the gradients summed
  * over the ranks first (each rank's micro-steps scale theirs by 1/(accum*world)). Every
  * rank ends with the same parameters. Returns the norm. */

@@ -72,8 +72,8 @@ static const char usage[] =
     "      --threads N         CPU threads (default: all)\n"
     "      --progress, --no-progress  progress line on stderr (default: when a TTY)\n"
     "Several processes (mpirun -np N gpt2-train ..., see gpt2-train(1)):\n"
-    "      --zero N            1: shard the AdamW moments over the ranks (ZeRO-1), 0: not\n"
-    "                          (default 1 with several ranks on the CPU)\n"
+    "      --zero N            1: shard the optimizer state over the ranks (ZeRO-1), 0: not\n"
+    "                          (default 1)\n"
     "      --dp-timeout S      give up when the other ranks do not answer for S seconds\n"
     "                          (default 300)\n"
     "  -h, --help, -V, --version\n";
@@ -609,6 +609,7 @@ static void run_step(Run *r, const Schedule *sched, Progress *prog, double val_l
             return;
         }
         next_batch(&r->train, r->dist, 1);
+        if (a == r->accum - 1) dist_last_micro_step(r->dist, r->be);
         float scale = 1.0f / (r->accum * world);
         if (a == 0 && nan_batch) scale = NAN;
         if (a == 0 && spike_batch) scale *= 1e3f;
@@ -704,10 +705,10 @@ static void log_start(Run *r) {
                            .zero = d->zero};
     if (d->world > 1) {
         size_t unsharded;
-        dist_moment_bytes(d, &start.moment_bytes, &unsharded);
+        const char *what = dist_state_bytes(d, &start.moment_bytes, &unsharded);
         if (d->zero && d->rank == 0)
-            warn("%d ranks, ZeRO-1: AdamW moments of %.1f MiB per rank instead of %.1f MiB",
-                 d->world, start.moment_bytes / 1048576.0, unsharded / 1048576.0);
+            warn("%d ranks, ZeRO-1: %s of %.1f MiB per rank instead of %.1f MiB", d->world, what,
+                 start.moment_bytes / 1048576.0, unsharded / 1048576.0);
     }
     trainlog_start(&r->log, &start);
 }
@@ -776,7 +777,7 @@ int main(int argc, char **argv) {
     memcpy(copy.params_memory, host.params_memory, host.num_params * sizeof(float));
     if (o.device != DEVICE_CPU) dist_select_device(&dist);
     r.be = device_open(o.device, &copy, o.B, o.T, 0);
-    int zero = o.zero >= 0 ? o.zero : dist.world > 1 && !strcmp(r.be->name, "cpu");
+    int zero = o.zero >= 0 ? o.zero : dist.world > 1;
     dist_setup(&dist, r.be, host.num_params, zero);
     if (o.resume) dist_set_state(&dist, r.be, host.params_memory, st.m, st.v);
     train_state_free(&st);

@@ -1,4 +1,5 @@
-/* AdamW and the gradient sum of squares (for global-norm clipping) on the GPU, fp32. */
+/* AdamW, the gradient sum of squares (for global-norm clipping) and the compute copy of
+ * the master weights on the GPU. */
 #include "model/kernels/kernels_cuda.h"
 
 #include <math.h>
@@ -57,7 +58,20 @@ void sum_squares_cuda(double *acc, const float *g, size_t n) {
     CUDA_CHECK_LAUNCH();
 }
 
+template <typename T> __global__ void params_copy_kernel(T *copy, const float *master, size_t n) {
+    size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n) copy[i] = from_float<T>(master[i]);
+}
+
+template <typename T> void params_copy_cuda(T *copy, const float *master, size_t n) {
+    if (!n) return;
+    params_copy_kernel<<<cuda_blocks(n, 256), 256, 0, cuda_stream()>>>(copy, master, n);
+    CUDA_CHECK_LAUNCH();
+}
+
 template void adamw_update_cuda<float>(float *, float *, const float *, float *, float *, size_t,
                                        float, float, float, float, float, float, int);
 template void adamw_update_cuda<bf16>(float *, bf16 *, const float *, float *, float *, size_t,
                                       float, float, float, float, float, float, int);
+template void params_copy_cuda<float>(float *, const float *, size_t);
+template void params_copy_cuda<bf16>(bf16 *, const float *, size_t);

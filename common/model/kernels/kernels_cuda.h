@@ -107,6 +107,8 @@ template <typename T>
 void adamw_update_cuda(float *params, T *params_copy, const float *grads, float *m, float *v,
                        size_t n, float lr, float beta1, float beta2, float eps, float weight_decay,
                        float grad_scale, int t);
+/* the compute copy of the master weights (after they were set) */
+template <typename T> void params_copy_cuda(T *copy, const float *master, size_t n);
 /* *acc += sum of squares of g (acc is device memory) */
 void sum_squares_cuda(double *acc, const float *g, size_t n);
 
