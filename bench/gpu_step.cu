@@ -1,10 +1,12 @@
 /* gpu_step: times our CUDA training step on random tokens, or a big bf16 GEMM (the
  * practical ceiling). One result line on stdout, in key=value form for scripts:
- *   gpu_step [-m d12] [-b 16] [-t 1024] [-n 20] [-w 3] [--fp32]
+ *   gpu_step [-m d12] [-b 16] [-t 1024] [-n 20] [-w 3] [--fp32] [--dist Z]
  *   gpu_step --gemm [-s 8192] [-n 20]
  *   gpu_step --levers    (each speed lever: name, trial or default, on or off here)
  * The step is train_step + update (what gpt2-train does per step without accumulation),
- * timed with CUDA events; the median of n steps after w warm-up steps. MFU counts
+ * timed with CUDA events; the median of n steps after w warm-up steps. --dist Z trains as
+ * the one rank of an NCCL world (ZeRO-1 when Z is 1), which times what the data-parallel
+ * path adds to a step besides the transfers themselves. MFU counts
  * 6N + 6LCT FLOPs per token (N without the vocabulary padding, as llm.c) against the
  * H100 SXM dense bf16 peak, 989.4 TFLOP/s. */
 #include "model/cuda_common.h"
@@ -23,6 +25,11 @@ extern "C" {
 #undef _Noreturn
 }
 #include "model/backend_cuda.h"
+#ifdef GPT2_NCCL
+extern "C" {
+#include "train/dist_nccl.h"
+}
+#endif
 
 #define PEAK_FLOPS 989.4e12
 
@@ -60,7 +67,23 @@ static void bench_gemm(int size, int iters) {
            tflops, 100 * tflops * 1e12 / PEAK_FLOPS);
 }
 
-static void bench_step(const char *model, int B, int T, int iters, int warmup, int fp32) {
+/* the one rank of an NCCL world, distributed with ZeRO-1 or not (-1: not distributed) */
+static void *distribute(Backend *be, int zero) {
+    if (zero < 0) return NULL;
+#ifdef GPT2_NCCL
+    unsigned char id[DIST_NCCL_ID_BYTES];
+    dist_nccl_unique_id(id);
+    void *comm = dist_nccl_init(id, 1, 0);
+    size_t held, unsharded;
+    dist_nccl_distribute(comm, be, zero, &held, &unsharded);
+    return comm;
+#else
+    (void)be;
+    die("--dist: built without NCCL");
+#endif
+}
+
+static void bench_step(const char *model, int B, int T, int iters, int warmup, int fp32, int dist) {
     GPT2Config cfg;
     if (gpt2_config_by_name(model, 1024, &cfg)) die_usage("unknown model '%s'", model);
     if (T > cfg.max_seq_len) die_usage("-t %d above %d", T, cfg.max_seq_len);
@@ -69,6 +92,7 @@ static void bench_step(const char *model, int B, int T, int iters, int warmup, i
     char err[256];
     Backend *be;
     if (backend_cuda_create(&cfg, params, B, T, fp32, &be, err, sizeof err)) die("%s", err);
+    void *comm = distribute(be, dist);
     int *tok = (int *)xmalloc(((size_t)B * T + 1) * sizeof(int));
     uint64_t x = 88172645463325252ull;
     for (size_t i = 0; i <= (size_t)B * T; i++) {
@@ -82,6 +106,7 @@ static void bench_step(const char *model, int B, int T, int iters, int warmup, i
     float *ms = (float *)xmalloc(iters * sizeof(float)), loss = 0;
     for (int i = -warmup; i < iters; i++) {
         CUDA_CHECK(cudaEventRecord(e0, cuda_stream()));
+        if (comm) backend_cuda_arm(be);
         loss = be->train_step(be, tok, tok + 1, B, T, 1.0f);
         be->update(be, &opt, i + warmup + 1);
         CUDA_CHECK(cudaEventRecord(e1, cuda_stream()));
@@ -95,23 +120,32 @@ static void bench_step(const char *model, int B, int T, int iters, int warmup, i
     double tok_s = (double)B * T / (med * 1e-3);
     size_t free_b, total_b;
     CUDA_CHECK(cudaMemGetInfo(&free_b, &total_b));
-    printf("step %s %s B=%d T=%d: median_ms=%.2f tokens_per_s=%.0f mfu=%.1f%% "
+    printf("step %s %s%s B=%d T=%d: median_ms=%.2f tokens_per_s=%.0f mfu=%.1f%% "
            "mflop_per_token=%.1f allocated_gib=%.2f device_used_gib=%.2f last_loss=%.4f "
            "gemms_tuned=%d\n",
-           model, fp32 ? "fp32" : "bf16", B, T, med, tok_s,
-           100 * tok_s * flops_per_token / PEAK_FLOPS, flops_per_token / 1e6,
+           model, fp32 ? "fp32" : "bf16",
+           dist < 0 ? ""
+           : dist   ? " dist-zero1"
+                    : " dist-zero0",
+           B, T, med, tok_s, 100 * tok_s * flops_per_token / PEAK_FLOPS, flops_per_token / 1e6,
            backend_cuda_allocated() / 1073741824.0, (total_b - free_b) / 1073741824.0, loss,
            matmul_tuned());
     be->free(be);
+#ifdef GPT2_NCCL
+    if (comm) dist_nccl_free(comm);
+#endif
     free(params), free(tok), free(ms);
 }
 
 int main(int argc, char **argv) {
     util_init("gpu_step");
     const char *model = "d12";
-    int B = 16, T = 1024, iters = 20, warmup = 3, fp32 = 0, gemm = 0, size = 8192;
-    static const struct option longopts[] = {
-        {"gemm", 0, 0, 'g'}, {"fp32", 0, 0, 'f'}, {"levers", 0, 0, 'l'}, {0, 0, 0, 0}};
+    int B = 16, T = 1024, iters = 20, warmup = 3, fp32 = 0, gemm = 0, size = 8192, dist = -1;
+    static const struct option longopts[] = {{"gemm", 0, 0, 'g'},
+                                             {"fp32", 0, 0, 'f'},
+                                             {"levers", 0, 0, 'l'},
+                                             {"dist", 1, 0, 'd'},
+                                             {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "m:b:t:n:w:s:", longopts, NULL)) != -1) switch (c) {
         case 'm':
@@ -138,6 +172,10 @@ int main(int argc, char **argv) {
         case 'f':
             fp32 = 1;
             break;
+        case 'd':
+            dist = atoi(optarg);
+            if (dist != 0 && dist != 1) die_usage("--dist takes 0 or 1 (ZeRO-1)");
+            break;
         case 'l': /* for scripts: needs no device */
             for (int i = 0; i < LEVER_COUNT; i++)
                 printf("%s %s %s\n", cuda_lever_name((CudaLever)i),
@@ -145,8 +183,8 @@ int main(int argc, char **argv) {
                        cuda_lever((CudaLever)i) ? "on" : "off");
             return 0;
         default:
-            die_usage("usage: gpu_step [-m d12] [-b B] [-t T] [-n N] [-w W] [--fp32] | --gemm [-s "
-                      "S] | --levers");
+            die_usage("usage: gpu_step [-m d12] [-b B] [-t T] [-n N] [-w W] [--fp32] [--dist Z] | "
+                      "--gemm [-s S] | --levers");
         }
     if (B < 1 || T < 1 || iters < 1 || warmup < 0 || size < 1) die_usage("bad numeric option");
     int devices = cuda_device_count();
@@ -155,6 +193,6 @@ int main(int argc, char **argv) {
     if (gemm)
         bench_gemm(size, iters);
     else
-        bench_step(model, B, T, iters, warmup, fp32);
+        bench_step(model, B, T, iters, warmup, fp32, dist);
     return 0;
 }

@@ -10,10 +10,13 @@ UNIT_BINS    += $(GPU_TESTS)
 
 all: $(GPU_TESTS) $(GPU_BENCH)
 
+GPU_NCCL_FLAG := $(if $(filter 1,$(NCCL)),-DGPT2_NCCL)
+
 # nvcc compiles, the C compiler links (LDLIBS carries -Wl options nvcc does not take)
 $(BUILD)/tests/gpu/%.cu.o: tests/gpu/%.cu tests/gpu/test_util.h
 	@mkdir -p $(dir $@)
-	$(NVCC) $(NVCCFLAGS) -Icommon -Itests -DGPT2_CUDA $(if $(filter 1,$(NCCL)),-DGPT2_NCCL) -MMD -MP -c $< -o $@
+	$(NVCC) $(NVCCFLAGS) -Icommon -Itests -DGPT2_CUDA $(GPU_NCCL_FLAG) -MMD -MP -c $< -o $@
+$(BUILD)/bench/gpu_step.cu.o: ABI_FLAGS = $(GPU_NCCL_FLAG)
 
 # the GPU tests and benchmark link the CUDA objects themselves (no plugin)
 $(BUILD)/tests/gpu/%: $(BUILD)/tests/gpu/%.cu.o $(CUDA_OBJ) $(LIB)

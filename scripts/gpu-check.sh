@@ -19,7 +19,8 @@
 #                 levers on (GPT2_CUDA_ON=all) follow the same losses
 #   5 timing      GPT-2 124M, T=1024: B=16 and B=128, and B=64 with the default levers,
 #                 each one off, each trial lever on, all trials on, all off (the
-#                 before/after table); the bf16 GEMM ceiling
+#                 before/after table); B=64 as one NCCL rank, with and without ZeRO-1;
+#                 the bf16 GEMM ceiling
 #   6 profile     per-kernel time of two steps at B=16 (nsys or ncu) -> $OUT/kernels.txt
 #   7 pytorch     bench/gpu.sh: PyTorch GPT-2 of the same shape and the ratio ours/PyTorch
 # usage: scripts/gpu-check.sh [--build] [--quick] [--only LIST]
@@ -295,6 +296,15 @@ if want timing; then
     done
     [ -z "$trials" ] || timing 64 "GPT2_CUDA_ON=all"
     timing 64 "GPT2_CUDA_OFF=all"
+    # what the data-parallel path adds to a step in an NCCL world of one (the reductions
+    # are no-ops there; the slices, events and the sharded update are not)
+    for z in 0 1; do
+        if run timing 150 build/bench/gpu_step -b 64 -t 1024 -n 10 -w 3 --dist $z; then
+            result INFO timing "B=64 as one NCCL rank, --zero $z: $(grep "^step .* dist-zero$z B=64 " "$LOGS/timing.log" | tail -1 | sed 's/^step [^:]*: //')"
+        else
+            result FAIL timing "B=64 --dist $z (see timing.log)"
+        fi
+    done
     if run timing 60 build/bench/gpu_step --gemm -s 8192 -n 20; then
         result INFO timing "$(grep '^gemm' "$LOGS/timing.log" | tail -1)"
     else
