@@ -306,12 +306,18 @@ template <typename T> static float cuda_update(Backend *be, const AdamWConfig *o
         cuda_dp_wait(cm->dp);
         if (cuda_dp_sharded(cm->dp)) return cuda_dp_update(cm, opt, t);
     }
-    CUDA_CHECK(cudaMemsetAsync(cm->norm_acc, 0, sizeof(double), s));
-    sum_squares_cuda(cm->norm_acc, cm->grads, cm->num_params);
-    double sq = 0;
-    CUDA_CHECK(cudaMemcpyAsync(&sq, cm->norm_acc, sizeof sq, cudaMemcpyDeviceToHost, s));
-    CUDA_CHECK(cudaStreamSynchronize(s));
-    float norm = (float)sqrt(sq), scale = gpt2_clip_scale(norm, opt->grad_clip);
+    float norm;
+    if (cm->dp) { /* the same bits on every rank, so all skip or clip alike */
+        norm = cuda_dp_norm(cm->dp, cm->norm_acc, cm->grads);
+    } else {
+        CUDA_CHECK(cudaMemsetAsync(cm->norm_acc, 0, sizeof(double), s));
+        sum_squares_cuda(cm->norm_acc, cm->grads, cm->num_params);
+        double sq = 0;
+        CUDA_CHECK(cudaMemcpyAsync(&sq, cm->norm_acc, sizeof sq, cudaMemcpyDeviceToHost, s));
+        CUDA_CHECK(cudaStreamSynchronize(s));
+        norm = (float)sqrt(sq);
+    }
+    float scale = gpt2_clip_scale(norm, opt->grad_clip);
     bool copy = (void *)cm->params != (void *)cm->master;
     for (int i = 0; i < GPT2_NUM_PARAM_TENSORS && !gpt2_update_skipped(opt, norm); i++) {
         size_t off = cm->offsets[i];
@@ -450,7 +456,7 @@ void backend_cuda_grads(Backend *be, float *grads) {
         memset(grads, 0, cm->num_params * sizeof(float));
         return;
     }
-    CUDA_CHECK(cudaStreamSynchronize(cuda_stream()));
+    CUDA_CHECK(cudaDeviceSynchronize()); /* the reductions' stream too */
     CUDA_CHECK(
         cudaMemcpy(grads, cm->grads, cm->num_params * sizeof(float), cudaMemcpyDeviceToHost));
 }

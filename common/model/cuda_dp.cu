@@ -193,10 +193,9 @@ void cuda_dp_wait(CudaDp *dp) {
     dp->reduced = 0;
 }
 
-/* The global gradient norm from this rank's parts (and, on rank 0, the tails that every
- * rank holds): each rank's sum of squares is gathered, and every rank adds them in rank
- * order, so all have the same bits and take the same skip-or-update decision. */
-static float dp_norm(CudaDp *dp, double *acc, const float *grads) {
+/* From this rank's parts (and, on rank 0, the tails): each rank's sum of squares is
+ * gathered, and every rank adds them in rank order. */
+float cuda_dp_norm(CudaDp *dp, double *acc, const float *grads) {
     cudaStream_t st = cuda_stream();
     CUDA_CHECK(cudaMemsetAsync(acc, 0, sizeof(double), st));
     for (int k = 0; k < dp->group_first[dp->layers + 1]; k++) {
@@ -218,7 +217,7 @@ static float dp_norm(CudaDp *dp, double *acc, const float *grads) {
 template <typename T> float cuda_dp_update(CudaModel<T> *cm, const AdamWConfig *opt, int t) {
     CudaDp *dp = cm->dp;
     cudaStream_t st = cuda_stream();
-    float norm = dp_norm(dp, cm->norm_acc, cm->grads);
+    float norm = cuda_dp_norm(dp, cm->norm_acc, cm->grads);
     int n = dp->group_first[dp->layers + 1];
     if (!gpt2_update_skipped(opt, norm)) {
         float scale = gpt2_clip_scale(norm, opt->grad_clip);

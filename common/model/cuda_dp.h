@@ -36,6 +36,9 @@ void cuda_dp_layer_done(CudaDp *dp, float *grads, int layer);
  * none: the update would use this rank's gradients alone). */
 void cuda_dp_wait(CudaDp *dp);
 
+/* The global norm of the reduced gradients (a collective), with the same bits on every
+ * rank, so that all skip or clip alike; acc: a device double to sum in. */
+float cuda_dp_norm(CudaDp *dp, double *acc, const float *grads);
 /* With ZeRO-1, the Backend's update, get_state and set_state (collectives; get_state
  * and set_state use the gradient memory as staging, so they belong between steps). */
 template <typename T> float cuda_dp_update(CudaModel<T> *cm, const AdamWConfig *opt, int t);

@@ -239,7 +239,16 @@ static void update_shard(Dist *d, float *params, const GPT2Config *cfg, const Ad
 #endif
 
 void dist_last_micro_step(Dist *d, Backend *be) {
-    if (d->nccl) d->nccl->arm(be);
+#ifdef GPT2_MPI
+    if (d->nccl) {
+        d->nccl->arm(be);
+        /* NCCL may block the host in the backward (connecting on first use): watched
+         * until the next collective's watch replaces this one */
+        watch(d, "the gradient reduction (NCCL)");
+    }
+#else
+    (void)d, (void)be;
+#endif
 }
 
 float dist_update(Dist *d, Backend *be, const AdamWConfig *opt, int t) {

@@ -60,7 +60,8 @@ double dist_sum_interleaved(Dist *d, const double *mine, int n);
 void dist_barrier(Dist *d);
 
 /* Before the step's last micro-step (be->train_step): on CUDA its backward sums the
- * gradients over the ranks, overlapped with the layers below. */
+ * gradients over the ranks, overlapped with the layers below, and the timeout watches
+ * it from here on. */
 void dist_last_micro_step(Dist *d, Backend *be);
 /* Clip by the global norm + AdamW step t + zero the gradients, with the gradients summed
  * over the ranks first (each rank's micro-steps scale theirs by 1/(accum*world)). Every
