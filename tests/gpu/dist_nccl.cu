@@ -31,14 +31,7 @@ static int inputs[MICRO][B * T], targets[MICRO][B * T];
 
 /* eps 1e-6: AdamW's first steps move a weight by about lr * g / (|g| + eps), which turns
  * last-bit differences of tiny gradients into visible ones when eps is smaller */
-static const AdamWConfig opt = {.lr = 1e-3f,
-                                .beta1 = 0.9f,
-                                .beta2 = 0.95f,
-                                .eps = 1e-6f,
-                                .weight_decay = 0.1f,
-                                .grad_clip = 1.0f,
-                                .max_norm = 0,
-                                .skip = 0};
+static const AdamWConfig opt = test_adamw_config(1e-6f);
 
 static Backend *open_backend(int fp32) {
     char err[256];

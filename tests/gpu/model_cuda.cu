@@ -11,14 +11,7 @@
 #define STEPS 10
 
 static const GPT2Config cfg = gpt2_config_make(64, 500, 2, 2, 128);
-static const AdamWConfig opt = {.lr = 1e-3f,
-                                .beta1 = 0.9f,
-                                .beta2 = 0.95f,
-                                .eps = 1e-8f,
-                                .weight_decay = 0.1f,
-                                .grad_clip = 1.0f,
-                                .max_norm = 0,
-                                .skip = 0};
+static const AdamWConfig opt = test_adamw_config(1e-8f);
 
 enum { LEVERS_OFF, LEVERS_DEFAULT, LEVERS_TRIALS /* the defaults and every trial lever */ };
 

@@ -94,6 +94,18 @@ static inline int compare(const char *name, float *got, const float *want, size_
     return pass;
 }
 
+/* GPT-2's AdamW settings with a learning rate for a few steps of a small model */
+static inline AdamWConfig test_adamw_config(float eps) {
+    return (AdamWConfig){.lr = 1e-3f,
+                         .beta1 = 0.9f,
+                         .beta2 = 0.95f,
+                         .eps = eps,
+                         .weight_decay = 0.1f,
+                         .grad_clip = 1.0f,
+                         .max_norm = 0,
+                         .skip = 0};
+}
+
 /* Skips only where there is genuinely no device (none, or no driver at all); a broken
  * setup (an old driver, no permission) fails, so that it cannot pass as a machine without
  * a GPU. */
