@@ -49,10 +49,10 @@ struct Backend {
     void (*get_state)(Backend *be, float *params, float *m, float *v);
     void (*set_state)(Backend *be, const float *params, const float *m, const float *v);
     void (*free)(Backend *be);
-    /* Data parallelism (train/dist.h) reduces and updates these in place between the
-     * micro-steps and the update: the accumulated fp32 gradients and the fp32 parameters,
-     * num_params each, in the backend's memory (host on the CPU, device on CUDA, where
-     * param_memory is NULL: no sharded update there). */
+    /* Data parallelism over MPI (train/dist.h) reduces and updates these in place between
+     * the micro-steps and the update: the accumulated fp32 gradients and the fp32
+     * parameters, num_params each, in host memory. NULL on CUDA, which reduces and shards
+     * itself (backend_cuda_distribute). */
     float *(*grad_memory)(Backend *be);
     float *(*param_memory)(Backend *be);
     /* Forward only, groups of rows that share a prefix (ScoreGroup): NULL where the

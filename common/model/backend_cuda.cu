@@ -302,12 +302,11 @@ template <typename T> static float cuda_update(Backend *be, const AdamWConfig *o
     cudaStream_t s = cuda_stream();
     training_alloc(cm);
     cm->decoded = 0; /* kept keys and values belong to the old parameters */
+    float norm;
     if (cm->dp) {
         cuda_dp_wait(cm->dp);
         if (cuda_dp_sharded(cm->dp)) return cuda_dp_update(cm, opt, t);
-    }
-    float norm;
-    if (cm->dp) { /* the same bits on every rank, so all skip or clip alike */
+        /* the same bits on every rank, so all skip or clip alike */
         norm = cuda_dp_norm(cm->dp, cm->norm_acc, cm->grads);
     } else {
         CUDA_CHECK(cudaMemsetAsync(cm->norm_acc, 0, sizeof(double), s));
@@ -364,12 +363,6 @@ template <typename T> static void cuda_free(Backend *be) {
     free(be);
 }
 
-template <typename T> static float *cuda_grad_memory(Backend *be) {
-    CudaModel<T> *cm = impl<T>(be);
-    training_alloc(cm);
-    return cm->grads;
-}
-
 template <typename T>
 static Backend *create(const GPT2Config *cfg, const float *params, int B, int Tn) {
     CudaModel<T> *cm = (CudaModel<T> *)xcalloc(1, sizeof *cm); /* plain data: calloc is fine */
@@ -392,7 +385,6 @@ static Backend *create(const GPT2Config *cfg, const float *params, int B, int Tn
     be->get_state = cuda_get_state<T>;
     be->set_state = cuda_set_state<T>;
     be->free = cuda_free<T>;
-    be->grad_memory = cuda_grad_memory<T>;
     cuda_set_state<T>(be, params, NULL, NULL);
     return be;
 }

@@ -31,7 +31,7 @@ struct CudaDp {
     int *group_first;
     int layers;
     size_t num_params, shard_len;
-    size_t master_bytes;   /* of the fp32 master weights, when they are not the compute copy */
+    int own_master;        /* the fp32 master weights are not the compute copy (bf16) */
     float *master, *m, *v; /* ZeRO-1: this rank's shards; master only with a bf16 copy */
     double *parts;         /* device: each rank's sum of squares of its gradients */
     double *host_parts;
@@ -112,8 +112,7 @@ template <typename T> CudaDp *cuda_dp_create(CudaModel<T> *cm, const CudaCollect
     dp_plan(dp, cm);
     dp->parts = (double *)cuda_malloc((size_t)c->world * sizeof(double), "gradient norm parts");
     dp->host_parts = (double *)xmalloc((size_t)c->world * sizeof(double));
-    dp->master_bytes =
-        (void *)cm->params == (void *)cm->master ? 0 : cm->num_params * sizeof(float);
+    dp->own_master = (void *)cm->params != (void *)cm->master;
     if (!zero) return dp;
     dp->m = dp_alloc_zeroed(dp->shard_len, "AdamW m (shard)");
     dp->v = dp_alloc_zeroed(dp->shard_len, "AdamW v (shard)");
@@ -121,7 +120,7 @@ template <typename T> CudaDp *cuda_dp_create(CudaModel<T> *cm, const CudaCollect
         dp_move(dp, dp->m, cm->m, 1);
         dp_move(dp, dp->v, cm->v, 1);
     }
-    if (dp->master_bytes) {
+    if (dp->own_master) {
         dp->master = dp_alloc_zeroed(dp->shard_len, "master parameters (shard)");
         dp_move(dp, dp->master, cm->master, 1);
     }
@@ -154,7 +153,7 @@ int cuda_dp_sharded(const CudaDp *dp) {
 }
 
 void cuda_dp_bytes(const CudaDp *dp, size_t *held, size_t *unsharded) {
-    size_t per = 2 * sizeof(float) + (dp->master_bytes ? sizeof(float) : 0);
+    size_t per = 2 * sizeof(float) + (dp->own_master ? sizeof(float) : 0);
     *unsharded = per * dp->num_params;
     *held = dp->zero ? per * dp->shard_len : *unsharded;
 }
