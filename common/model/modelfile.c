@@ -552,6 +552,19 @@ int modelfile_read(const char *path, ModelSink *sink, char *err, size_t errlen) 
     return rc;
 }
 
+int modelfile_checksum(const char *path, uint32_t *crc) {
+    const char *why;
+    FILE *f = fopen_regular(path, &why);
+    if (!f) return 0;
+    unsigned char hb[4 * (LLMC_W_CHECKSUM + 1)];
+    int has = fread(hb, 1, sizeof hb, f) == sizeof hb && load_le32(hb) == LLMC_MAGIC &&
+              load_le32(hb + 4 * LLMC_W_TAG) == LLMC_TAG &&
+              load_le32(hb + 4 * LLMC_W_CHECKSUM_KIND) == LLMC_CHECKSUM_CRC32C;
+    fclose(f);
+    if (has) *crc = load_le32(hb + 4 * LLMC_W_CHECKSUM);
+    return has;
+}
+
 /* the sink of modelfile_load: the values straight into the model's parameters */
 typedef struct {
     ModelSink sink;

@@ -4,6 +4,7 @@
 #define GPT2_MODELFILE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "model/model.h"
 
@@ -35,6 +36,11 @@ int modelfile_load(GPT2 *m, const char *path, char *err, size_t errlen);
  * (-0 passes): 0, or -1 with the first bad one named in what ("lnfw[3] is NaN"). */
 int modelfile_check_values(const GPT2Config *cfg, const float *params, int nonneg, char *what,
                            size_t whatlen);
+/* The CRC-32C that a gpt2 model file carries in its header, read without the rest:
+ * 1 with *crc, or 0 for a file without one (llm.c's own, safetensors) or one that cannot
+ * be read as a model file (loading it names the problem). It tells two files at one path
+ * apart, where loading them would take the whole file. */
+int modelfile_checksum(const char *path, uint32_t *crc);
 /* Writes llm.c's format atomically (temp + rename); bf16 selects version 5. Dies on I/O errors. */
 void modelfile_save(const GPT2 *m, const char *path, int bf16);
 

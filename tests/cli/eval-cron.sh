@@ -136,4 +136,19 @@ ok "a missing validation shard: exit 1" eval 'exits 1 && stderr_has "missing_"'
 printf 'my notes\n' >"$T/notes.txt"
 run gpt2-eval -m "$ck/model_*" --hellaswag "$hs" --log "$T/notes.txt"
 ok "a log without the header is refused" eval 'exits 1 && stderr_has "not a gpt2-eval log"'
+
+# a new run written where an evaluated one was: other models at the same paths, told
+# apart by the checksum in their headers (gpt2-checkpoint(5) word 10)
+crc_of() { od -An -tx4 -j40 -N4 "$1" | tr -d ' '; }
+ok "the checksum column is the model file's" \
+    [ "$(awk -F'\t' -v p="$ck/model_00000002.bin" '$1 == p && $4 == "val" {print $11}' "$log")" = "$(crc_of "$ck/model_00000002.bin")" ]
+old_crc=$(crc_of "$ck/model_00000002.bin")
+rm -rf "$ck"
+train --stop-at 2 -s 7
+ok "the new run's model differs" [ "$(crc_of "$ck/model_00000002.bin")" != "$old_crc" ]
+run cron
+ok "a new run at the old paths: evaluated again" \
+    eval 'exits 0 && [ "$(lines_for model_00000002.bin)" -eq 4 ]'
+run cron
+ok "... and then done" eval 'exits 0 && [ "$(lines_for model_00000002.bin)" -eq 4 ]'
 done_testing

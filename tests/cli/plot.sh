@@ -21,12 +21,15 @@ png_size() { od -A n -t u1 -j 16 -N 8 "$1" | awk '{ print $1*16777216+$2*65536+$
     done
     echo '{"type":"val","step":40,"loss":2.6,"tokens":320}'
 } >"$T/log.jsonl"
+# a version 2 log; step 20 evaluated again later (a new run at the same paths)
 {
-    printf 'checkpoint\tstep\ttokens\ttask\tacc\tacc_norm\tloss\texamples\tseconds\ttimestamp\n'
+    printf 'checkpoint\tstep\ttokens\ttask\tacc\tacc_norm\tloss\texamples\tseconds\ttimestamp\tchecksum\n'
     for s in 10 20 30 40; do
-        printf 'run/model_%08d.bin\t%d\t%d\thellaswag\t0.25\t0.2%d\tNA\t100\t1.0\t2026-12-03T00:00:00Z\n' $s $s $((s*8)) $((s/10))
-        printf 'run/model_%08d.bin\t%d\t%d\tval\tNA\tNA\t3.%d\t20\t1.0\t2026-12-03T00:00:00Z\n' $s $s $((s*8)) $((s/10))
+        printf 'run/model_%08d.bin\t%d\t%d\thellaswag\t0.25\t0.2%d\tNA\t100\t1.0\t2026-12-03T00:00:00Z\t0000000%d\n' $s $s $((s*8)) $((s/10)) $((s/10))
+        printf 'run/model_%08d.bin\t%d\t%d\tval\tNA\tNA\t3.%d\t20\t1.0\t2026-12-03T00:00:00Z\t0000000%d\n' $s $s $((s*8)) $((s/10)) $((s/10))
     done
+    printf 'run/model_00000020.bin\t20\t160\thellaswag\t0.25\t0.29\tNA\t100\t1.0\t2026-12-04T00:00:00Z\t0000000a\n'
+    printf 'run/model_00000020.bin\t20\t160\tval\tNA\tNA\t3.9\t20\t1.0\t2026-12-04T00:00:00Z\t0000000a\n'
 } >"$T/evals.tsv"
 
 run "$plot" -e "$T/evals.tsv" -o "$T/chart.png" -s 800x450 "$T/log.jsonl"
@@ -49,7 +52,10 @@ ok "  40 training steps, in order" [ "$(cut -d' ' -f1 "$T/tables/train.dat" | tr
 ok "  steps 31-34 from the resumed run" [ "$(sed -n '31,34p' "$T/tables/train.dat" | cut -d' ' -f2 | sort -u)" = 2.5 ]
 ok "  the first attempt's step-30 validation kept, none after it but step 40" \
     [ "$(cut -d' ' -f1 "$T/tables/val.dat" | tr '\n' ' ')" = "0 10 20 30 40 " ]
-ok "  HellaSwag acc_norm by step" [ "$(tr '\n' ' ' <"$T/tables/hs.dat")" = "10 0.21 20 0.22 30 0.23 40 0.24 " ]
+ok "  HellaSwag acc_norm by step, the newest line of step 20" \
+    [ "$(tr '\n' ' ' <"$T/tables/hs.dat")" = "10 0.21 20 0.29 30 0.23 40 0.24 " ]
+ok "  gpt2-eval's validation loss by step, the newest line of step 20" \
+    [ "$(tr '\n' ' ' <"$T/tables/evalval.dat")" = "10 3.1 20 3.9 30 3.3 40 3.4 " ]
 
 run "$plot" -o "$T/x.png"
 ok "no log: usage, exit 2" exits 2

@@ -38,7 +38,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
     EvalLog log;
     if (evallog_open(&log, path, 0, err, sizeof err) == 0) {
-        evallog_has(&log, "model_00000010.bin", "hellaswag", 100);
+        evallog_has(&log, "model_00000010.bin", 0x1234abcd, "hellaswag", 100);
         evallog_close(&log);
     }
     return 0;

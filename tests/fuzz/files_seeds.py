@@ -89,3 +89,11 @@ with open(f"{out}/eval.tsv", "w") as f:
             "2026-11-27T09:00:00Z\n")
     f.write("out/model_00000010.bin\t10\t5242880\tval\tNA\tNA\t7.5\t20\t0.5\t"
             "2026-11-27T09:00:01Z\n")
+
+with open(f"{out}/eval2.tsv", "w") as f:
+    f.write("checkpoint\tstep\ttokens\ttask\tacc\tacc_norm\tloss\texamples\tseconds\ttimestamp"
+            "\tchecksum\n")
+    f.write("out/model_00000010.bin\t10\t5242880\thellaswag\t0.25\t0.3\tNA\t100\t1.5\t"
+            "2026-11-27T09:00:00Z\t1234abcd\n")
+    f.write("out/model_00000010.bin\t10\t5242880\tval\tNA\tNA\t7.5\t20\t0.5\t"
+            "2026-11-27T09:00:01Z\tNA\n")

@@ -63,6 +63,19 @@ static void test_llmc(GPT2 *src) {
         int zero = 1;
         for (size_t i = 44; i < 1024; i++) zero &= raw[i] == 0;
         ok(zero, "header words 11-255 zero");
+        uint32_t sum = 0;
+        ok(modelfile_checksum(p32, &sum) == 1 && sum == load_le32(raw + 40),
+           "modelfile_checksum: header word 10");
+        /* llm.c's own files have zeros in words 8-10 */
+        memset(c + 32, 0, 12);
+        char *plain = tmp("llmc.bin");
+        write_bytes(plain, c, len);
+        sum = 7;
+        ok(modelfile_checksum(plain, &sum) == 0 && sum == 7, "modelfile_checksum: llm.c's: none");
+        char *missing = tmp("no-such.bin");
+        ok(modelfile_checksum(missing, &sum) == 0, "modelfile_checksum: no file: none");
+        free(missing);
+        free(plain);
         free(c);
     }
     GPT2 m;
@@ -303,6 +316,8 @@ static void test_safetensors(GPT2 *src) {
         GPT2 m;
         int rc = modelfile_load(&m, path, err, sizeof err);
         ok(rc == 0, "safetensors loads%s", prefixed ? " (transformer. prefix)" : "");
+        uint32_t sum;
+        ok(modelfile_checksum(path, &sum) == 0, "safetensors: no checksum in a header");
         if (rc) {
             diag("%s", err);
         } else {

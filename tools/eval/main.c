@@ -17,6 +17,7 @@
 #include "eval/valloss.h"
 #include "model/backend_cpu.h"
 #include "model/device.h"
+#include "model/modelfile.h"
 #include "train/rundir.h"
 
 static const char usage[] =
@@ -186,8 +187,8 @@ static int pruned(const char *path, const Options *o) {
 
 /* Evaluates the pending tasks of one checkpoint; 0 (also for one pruned meanwhile), or -1
  * after a message. */
-static int eval_checkpoint(const char *path, const int *tasks, Data *d, const Options *o,
-                           EvalLog *log) {
+static int eval_checkpoint(const char *path, long long checksum, const int *tasks, Data *d,
+                           const Options *o, EvalLog *log) {
     char err[512];
     /* the state before the model, as pruning goes: tokens read here belong to a model that
      * then loads, and a state gone already means the marker went first */
@@ -242,7 +243,8 @@ static int eval_checkpoint(const char *path, const int *tasks, Data *d, const Op
                         .task = task_names[t],
                         .acc = NAN,
                         .acc_norm = NAN,
-                        .loss = NAN};
+                        .loss = NAN,
+                        .checksum = checksum};
         double t0 = now_seconds();
         if (t == TASK_HELLASWAG) {
             eval_hellaswag(be, &d->hs, o, &r);
@@ -255,7 +257,7 @@ static int eval_checkpoint(const char *path, const int *tasks, Data *d, const Op
         if (log) {
             evallog_append(log, &r);
         } else {
-            char *line = evallog_format(&r);
+            char *line = evallog_format(&r, EVALLOG_VERSION);
             xfwrite(line, strlen(line), stdout, "stdout");
             xfflush(stdout, "stdout");
             free(line);
@@ -395,12 +397,15 @@ int main(int argc, char **argv) {
     }
     for (size_t i = 0; i < n; i++) {
         int tasks[NUM_TASKS] = {o.hellaswag != NULL, o.val != NULL}, pending = 0;
+        /* a new run written at an evaluated run's paths has other checksums */
+        uint32_t crc;
+        long long sum = modelfile_checksum(ckpts[i], &crc) ? (long long)crc : -1;
         for (int t = 0; t < NUM_TASKS; t++) {
-            if (tasks[t] && logp && evallog_has(logp, ckpts[i], task_names[t], wanted[t]))
+            if (tasks[t] && logp && evallog_has(logp, ckpts[i], sum, task_names[t], wanted[t]))
                 tasks[t] = 0;
             pending += tasks[t];
         }
-        if (pending && eval_checkpoint(ckpts[i], tasks, &d, &o, logp)) status = 1;
+        if (pending && eval_checkpoint(ckpts[i], sum, tasks, &d, &o, logp)) status = 1;
         free(ckpts[i]);
     }
     free(ckpts);
