@@ -98,7 +98,7 @@ static int read_done(EvalLog *log, char *err, size_t errlen) {
         int n = 0;
         for (char *q = p; n < want && (q = strchr(q, '\t')); q++) tab[n++] = q;
         if (n < want) continue; /* not a record: ignore rather than refuse the whole log */
-        long long sum = want == 10 ? parse_checksum(tab[9] + 1) : -1;
+        long long sum = log->version > 1 ? parse_checksum(tab[9] + 1) : -1;
         if (sum == -2) continue;
         log->done = xrealloc(log->done, (log->ndone + 1) * sizeof *log->done);
         log->done[log->ndone++] =

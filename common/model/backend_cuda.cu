@@ -425,7 +425,7 @@ static void distribute(Backend *be, const CudaCollectives *c, int zero, size_t *
     if (cm->dp) die("cuda backend: distributed twice");
     cm->dp = cuda_dp_create(cm, c, zero);
     training_alloc(cm); /* the gradients the collectives work on */
-    cuda_dp_bytes(cm->dp, held, unsharded);
+    cuda_dp_bytes(cm, held, unsharded);
 }
 
 void backend_cuda_distribute(Backend *be, const CudaCollectives *c, int zero, size_t *held,

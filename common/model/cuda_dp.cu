@@ -30,8 +30,7 @@ struct CudaDp {
     /* the slices of layer l: [group_first[l], group_first[l + 1]); l = layers: the rest */
     int *group_first;
     int layers;
-    size_t num_params, shard_len;
-    int own_master;        /* the fp32 master weights are not the compute copy (bf16) */
+    size_t shard_len;
     float *master, *m, *v; /* ZeRO-1: this rank's shards; master only with a bf16 copy */
     double *parts;         /* device: each rank's sum of squares of its gradients */
     double *host_parts;
@@ -105,14 +104,13 @@ static void dp_gather(const CudaDp *dp, float *full, float *shard) {
 
 template <typename T> CudaDp *cuda_dp_create(CudaModel<T> *cm, const CudaCollectives *c, int zero) {
     CudaDp *dp = (CudaDp *)xcalloc(1, sizeof *dp);
-    dp->c = *c, dp->zero = zero, dp->num_params = cm->num_params;
+    dp->c = *c, dp->zero = zero;
     CUDA_CHECK(cudaStreamCreateWithFlags(&dp->side, cudaStreamNonBlocking));
     CUDA_CHECK(cudaEventCreateWithFlags(&dp->layer_ready, cudaEventDisableTiming));
     CUDA_CHECK(cudaEventCreateWithFlags(&dp->all_reduced, cudaEventDisableTiming));
     dp_plan(dp, cm);
     dp->parts = (double *)cuda_malloc((size_t)c->world * sizeof(double), "gradient norm parts");
     dp->host_parts = (double *)xmalloc((size_t)c->world * sizeof(double));
-    dp->own_master = (void *)cm->params != (void *)cm->master;
     if (!zero) return dp;
     dp->m = dp_alloc_zeroed(dp->shard_len, "AdamW m (shard)");
     dp->v = dp_alloc_zeroed(dp->shard_len, "AdamW v (shard)");
@@ -120,7 +118,7 @@ template <typename T> CudaDp *cuda_dp_create(CudaModel<T> *cm, const CudaCollect
         dp_move(dp, dp->m, cm->m, 1);
         dp_move(dp, dp->v, cm->v, 1);
     }
-    if (dp->own_master) {
+    if (cm->bf16) { /* the fp32 master weights are not the compute copy */
         dp->master = dp_alloc_zeroed(dp->shard_len, "master parameters (shard)");
         dp_move(dp, dp->master, cm->master, 1);
     }
@@ -152,10 +150,10 @@ int cuda_dp_sharded(const CudaDp *dp) {
     return dp->zero;
 }
 
-void cuda_dp_bytes(const CudaDp *dp, size_t *held, size_t *unsharded) {
-    size_t per = 2 * sizeof(float) + (dp->own_master ? sizeof(float) : 0);
-    *unsharded = per * dp->num_params;
-    *held = dp->zero ? per * dp->shard_len : *unsharded;
+void cuda_dp_bytes(const CudaBase *cm, size_t *held, size_t *unsharded) {
+    size_t per = 2 * sizeof(float) + (cm->bf16 ? sizeof(float) : 0);
+    *unsharded = per * cm->num_params;
+    *held = cm->dp->zero ? per * cm->dp->shard_len : *unsharded;
 }
 
 void cuda_dp_arm(CudaDp *dp) {

@@ -25,8 +25,8 @@
 template <typename T> CudaDp *cuda_dp_create(CudaModel<T> *cm, const CudaCollectives *c, int zero);
 void cuda_dp_free(CudaDp *dp);
 int cuda_dp_sharded(const CudaDp *dp);
-/* optimizer-state bytes this rank keeps, and would keep unsharded */
-void cuda_dp_bytes(const CudaDp *dp, size_t *held, size_t *unsharded);
+/* optimizer-state bytes this rank of cm (distributed) keeps, and would keep unsharded */
+void cuda_dp_bytes(const CudaBase *cm, size_t *held, size_t *unsharded);
 
 /* The next backward reduces: the backward calls cuda_dp_layer_done after each layer
  * (from the top), then with layer = num_layers for the rest. */

@@ -91,10 +91,6 @@ void dist_nccl_distribute(void *comm, Backend *be, int zero, size_t *held, size_
     backend_cuda_distribute(be, &((NcclRank *)comm)->coll, zero, held, unsharded);
 }
 
-void dist_nccl_arm(Backend *be) {
-    backend_cuda_arm(be);
-}
-
 void dist_nccl_free(void *comm) {
     NcclRank *r = (NcclRank *)comm;
     NCCL_CHECK(ncclCommDestroy(r->comm));
@@ -103,4 +99,4 @@ void dist_nccl_free(void *comm) {
 
 extern "C" const DistNcclEntry dist_nccl_entry = {
     GPT2_CUDA_ABI,        dist_nccl_select_device, dist_nccl_unique_id, dist_nccl_init,
-    dist_nccl_distribute, dist_nccl_arm,           dist_nccl_free};
+    dist_nccl_distribute, backend_cuda_arm,        dist_nccl_free};

@@ -23,8 +23,6 @@ void dist_nccl_unique_id(unsigned char id[DIST_NCCL_ID_BYTES]);
 void *dist_nccl_init(const unsigned char id[DIST_NCCL_ID_BYTES], int world, int rank);
 /* backend_cuda_distribute over comm's ranks (be is a CUDA backend) */
 void dist_nccl_distribute(void *comm, Backend *be, int zero, size_t *held, size_t *unsharded);
-/* backend_cuda_arm: the next train_step is the step's last */
-void dist_nccl_arm(Backend *be);
 /* after the backends that use it are freed */
 void dist_nccl_free(void *comm);
 
