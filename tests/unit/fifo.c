@@ -1,9 +1,10 @@
 /* No reader of a named file blocks in open(2) on a FIFO for a writer that never comes.
  * Those of model files, shards, state files and gpt2-eval's log refuse it at once with
- * "not a regular file"; the HellaSwag reader streams (it takes <(zcat f.gz)), so it reads
- * a FIFO without writer as empty and says there are no records. An alarm turns a reader
- * that blocks into a failure of this test instead of a hang; the readers answer without
- * waiting, so it never races the machine's speed. */
+ * "not a regular file" (gpt2-eval's look at a model file's checksum finds none); the
+ * HellaSwag reader streams (it takes <(zcat f.gz)), so it reads a FIFO without writer as
+ * empty and says there are no records. An alarm turns a reader that blocks into a failure
+ * of this test instead of a hang; the readers answer without waiting, so it never races
+ * the machine's speed. */
 #include "base/util.h"
 #include "data/shard.h"
 #include "eval/evallog.h"
@@ -47,6 +48,10 @@ int main(void) {
     GPT2 m;
     strcpy(err, "");
     refuses("model file", modelfile_load(&m, fifo, err, sizeof err), err, fifo);
+
+    current = "model file's checksum";
+    uint32_t crc;
+    ok(modelfile_checksum(fifo, &crc) == 0, "a model file's checksum: none from a FIFO");
 
     current = "shard";
     strcpy(err, "");
